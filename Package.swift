@@ -1,0 +1,46 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+  .enableUpcomingFeature("ExistentialAny"),
+  .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+  name: "syscage",
+  platforms: [.macOS(.v13)],
+  products: [
+    .executable(name: "syscage", targets: ["syscage"]),
+    .library(name: "Syscalls", targets: ["Syscalls"]),
+    .library(name: "Seccomp", targets: ["Seccomp"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+  ],
+  targets: [
+    .target(name: "CLinux", cSettings: [.define("_GNU_SOURCE")]),
+    .target(name: "Syscalls", swiftSettings: strict),
+    .target(name: "Seccomp", dependencies: ["Syscalls"], swiftSettings: strict),
+    .target(name: "SyscallTableGenerator", swiftSettings: strict),
+    .executableTarget(
+      name: "generate-syscall-tables",
+      dependencies: ["SyscallTableGenerator"],
+      swiftSettings: strict),
+    .executableTarget(
+      name: "syscage",
+      dependencies: [
+        "Syscalls", "Seccomp", "CLinux",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      swiftSettings: strict),
+    .testTarget(
+      name: "SyscallsTests",
+      dependencies: ["Syscalls", "SyscallTableGenerator"],
+      swiftSettings: strict),
+    .testTarget(
+      name: "SeccompTests",
+      dependencies: ["Seccomp", "Syscalls"],
+      exclude: ["Fixtures"],
+      swiftSettings: strict),
+  ]
+)

@@ -1,0 +1,11 @@
+#ifndef CLINUX_H
+#define CLINUX_H
+// Thin wrappers for what Swift cannot call directly: variadic syscalls and
+// kernel macros. No logic beyond what Swift cannot do.
+#include <stdint.h>
+#include <sys/types.h>
+
+/// uname(2) release, e.g. "6.18.0"; writes at most len bytes.
+int clinux_kernel_release(char *buf, size_t len);
+
+#endif

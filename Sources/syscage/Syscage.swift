@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct Syscage: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "syscage",
+    abstract: "Give every program exactly the syscalls it needs.",
+    version: "0.1.0",
+    subcommands: [SyscallsCommand.self])
+}

@@ -1,0 +1,4 @@
+import ArgumentParser
+struct SyscallsCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(commandName: "syscalls")
+}
