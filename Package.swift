@@ -33,13 +33,15 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strict),
+    .target(name: "TestSupport", path: "Tests/TestSupport"),
     .testTarget(
       name: "SyscallsTests",
-      dependencies: ["Syscalls", "SyscallTableGenerator"],
+      dependencies: ["Syscalls", "SyscallTableGenerator", "CLinux", "TestSupport"],
+      exclude: ["libseccomp_resolve.py"],
       swiftSettings: strict),
     .testTarget(
       name: "SeccompTests",
-      dependencies: ["Seccomp", "Syscalls"],
+      dependencies: ["Seccomp", "Syscalls", "CLinux", "TestSupport"],
       exclude: ["Fixtures"],
       swiftSettings: strict),
   ]

@@ -1,0 +1,93 @@
+import Foundation
+
+/// The package root, found from this file's path.
+public let packageRoot: URL = URL(fileURLWithPath: #filePath)
+  .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+/// True under CI (`CI=true`), where a test that would skip for a missing peer must fail instead.
+public let isCI: Bool = ProcessInfo.processInfo.environment["CI"] == "true"
+
+/// Peers the tests compare against, and how to tell whether they are here.
+public enum Peer: String, Sendable {
+  case libseccomp = "python3-seccomp (libseccomp 2.5.4) for /usr/bin/python3"
+  case strace
+  case runc
+  case bwrap = "bubblewrap"
+  case root = "root privileges"
+
+  /// Whether this peer can be used on this machine.
+  public var isAvailable: Bool {
+    switch self {
+    case .libseccomp:
+      return run("/usr/bin/python3", ["-c", "import seccomp"]).status == 0
+    case .strace: return FileManager.default.isExecutableFile(atPath: "/usr/bin/strace")
+    case .runc: return FileManager.default.isExecutableFile(atPath: "/usr/sbin/runc")
+      || FileManager.default.isExecutableFile(atPath: "/usr/bin/runc")
+    case .bwrap: return FileManager.default.isExecutableFile(atPath: "/usr/bin/bwrap")
+    case .root: return geteuid() == 0
+    }
+  }
+
+  /// Whether a test needing this peer runs: when the peer is here, and always under CI
+  /// (where its absence must fail the test rather than skip it).
+  public var shouldRun: Bool { isCI || isAvailable }
+
+  /// The visible reason a test is skipped.
+  public var skipReason: String { "needs \(rawValue); install it (\(installHint)) or run under CI=true" }
+
+  var installHint: String {
+    switch self {
+    case .libseccomp: "apt-get install python3-seccomp"
+    case .strace: "apt-get install strace"
+    case .runc: "apt-get install runc"
+    case .bwrap: "apt-get install bubblewrap"
+    case .root: "run the tests as root"
+    }
+  }
+}
+
+/// The result of running a program to completion.
+public struct ProcessResult: Sendable {
+  public var status: Int32
+  public var stdout: String
+  public var stderr: String
+}
+
+/// Runs `path` with `arguments`, feeding `stdin`, and waits up to `timeout` seconds
+/// (then kills it and reports status -1).
+public func run(_ path: String, _ arguments: [String], stdin: String? = nil, timeout: Double = 120) -> ProcessResult {
+  let p = Process()
+  p.executableURL = URL(fileURLWithPath: path)
+  p.arguments = arguments
+  let out = Pipe(), err = Pipe(), inp = Pipe()
+  p.standardOutput = out
+  p.standardError = err
+  p.standardInput = inp
+  do { try p.run() } catch { return ProcessResult(status: 127, stdout: "", stderr: "\(error)") }
+  if let stdin { inp.fileHandleForWriting.write(Data(stdin.utf8)) }
+  try? inp.fileHandleForWriting.close()
+  let group = DispatchGroup()
+  nonisolated(unsafe) var outData = Data(), errData = Data()
+  group.enter()
+  DispatchQueue.global().async { outData = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+  group.enter()
+  DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+  let deadline = Date().addingTimeInterval(timeout)
+  while p.isRunning && Date() < deadline { usleep(2000) }
+  var timedOut = false
+  if p.isRunning { p.terminate(); kill(p.processIdentifier, SIGKILL); timedOut = true }
+  p.waitUntilExit()
+  group.wait()
+  return ProcessResult(
+    status: timedOut ? -1 : p.terminationStatus,
+    stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+}
+
+/// The built `syscage` executable next to the test bundle.
+public var syscageExecutable: String {
+  let candidates = [
+    packageRoot.appendingPathComponent(".build/debug/syscage").path,
+    Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("syscage").path,
+  ]
+  return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[0]
+}
