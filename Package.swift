@@ -20,7 +20,7 @@ let package = Package(
   targets: [
     .target(name: "CLinux", cSettings: [.define("_GNU_SOURCE")]),
     .target(name: "Syscalls", swiftSettings: strict),
-    .target(name: "Seccomp", dependencies: ["Syscalls"], swiftSettings: strict),
+    .target(name: "Seccomp", dependencies: ["Syscalls", "CLinux"], swiftSettings: strict),
     .target(name: "SyscallTableGenerator", swiftSettings: strict),
     .executableTarget(
       name: "generate-syscall-tables",
