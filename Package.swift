@@ -21,6 +21,7 @@ let package = Package(
     .target(name: "CLinux", cSettings: [.define("_GNU_SOURCE")]),
     .target(name: "Syscalls", swiftSettings: strict),
     .target(name: "Seccomp", dependencies: ["Syscalls", "CLinux"], swiftSettings: strict),
+    .target(name: "Inspection", dependencies: ["Syscalls", "Seccomp", "CLinux"], swiftSettings: strict),
     .target(name: "SyscallTableGenerator", swiftSettings: strict),
     .executableTarget(
       name: "generate-syscall-tables",
@@ -29,7 +30,7 @@ let package = Package(
     .executableTarget(
       name: "syscage",
       dependencies: [
-        "Syscalls", "Seccomp", "CLinux",
+        "Syscalls", "Seccomp", "Inspection", "CLinux",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strict),
@@ -43,6 +44,10 @@ let package = Package(
       name: "SeccompTests",
       dependencies: ["Seccomp", "Syscalls", "CLinux", "TestSupport"],
       exclude: ["Fixtures"],
+      swiftSettings: strict),
+    .testTarget(
+      name: "InspectionTests",
+      dependencies: ["Inspection", "Seccomp", "Syscalls", "CLinux", "TestSupport"],
       swiftSettings: strict),
   ]
 )
