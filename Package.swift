@@ -34,6 +34,11 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strict),
+    .executableTarget(
+      name: "compiler-benchmark",
+      dependencies: ["Seccomp", "Syscalls"],
+      path: "Benchmarks/CompilerBenchmark",
+      swiftSettings: strict),
     .target(name: "TestSupport", path: "Tests/TestSupport"),
     .testTarget(
       name: "SyscallsTests",
@@ -43,7 +48,7 @@ let package = Package(
     .testTarget(
       name: "SeccompTests",
       dependencies: ["Seccomp", "Syscalls", "CLinux", "TestSupport"],
-      exclude: ["Fixtures"],
+      exclude: ["Fixtures", "FuzzCorpus"],
       swiftSettings: strict),
     .testTarget(
       name: "InspectionTests",

@@ -52,10 +52,11 @@ public enum Compiler {
 
   // MARK: - The number space of one audit arch
 
-  /// What a run of syscall numbers does: return, or test arguments.
+  /// What a run of syscall numbers does: return, or test arguments (an index into
+  /// the arch's argument blocks).
   enum Outcome: Hashable {
     case ret(UInt32)
-    case args(ArgumentBlock)
+    case args(Int)
   }
 
   /// The rules of one syscall that depend on arguments, most restrictive first, and
@@ -73,145 +74,157 @@ public enum Compiler {
     var weight: Double
   }
 
-  /// The outcome of number `nr` in `p`, without looking at arguments when possible.
-  static func outcome(_ p: ArchPolicy, nr: UInt32) -> Outcome {
-    let rules = p.rules(for: SyscallNumber(Int32(bitPattern: nr)))
-    let base = p.decide(nr: nr, args: [UInt64](repeating: 0, count: 6))
-    var fallback = rules.isEmpty ? base.action.returnValue : baseAction(p, nr: nr).returnValue
-    // Most restrictive first; among equals, file order (a stable sort).
-    var ordered = rules.enumerated().sorted { ($0.element.action.kind, $0.offset) < ($1.element.action.kind, $1.offset) }
-      .map(\.element)
-    if let firstAlways = ordered.firstIndex(where: { $0.conditions.isEmpty }) {
-      fallback = ordered[firstAlways].action.returnValue
-      ordered.removeSubrange(firstAlways...)
-    }
-    while let last = ordered.last, last.action.returnValue == fallback { ordered.removeLast() }
-    if ordered.isEmpty { return .ret(fallback) }
-    return .args(ArgumentBlock(rules: ordered, fallback: fallback, endianness: p.arch.endianness))
-  }
+  /// The number space of one audit arch being cut into runs of equal outcome.
+  struct NumberSpace {
+    var segments: [Segment] = []
+    var blocks: [ArgumentBlock] = []
+    var blockIndex: [ArgumentBlock: Int] = [:]
+    let badArch: UInt32
 
-  /// What a number gets when no rule matches: the ENOSYS stub or the default action.
-  static func baseAction(_ p: ArchPolicy, nr: UInt32) -> SeccompAction {
-    var noRules = p
-    noRules.rules = []
-    return noRules.decide(nr: nr, args: []).action
-  }
+    init(badArch: UInt32) { self.badArch = badArch }
 
-  /// The numbers `lo...hi` of `p` as runs of equal outcome.
-  static func segments(_ p: ArchPolicy, _ lo: UInt32, _ hi: UInt32) -> [(UInt32, UInt32, Outcome)] {
-    var out: [(UInt32, UInt32, Outcome)] = []
-    func base(_ a: UInt32, _ b: UInt32) {
-      guard a <= b else { return }
-      // The base action changes only at 0/1 (s390's nr 0) and above the ENOSYS threshold,
-      var cuts: [UInt32] = [a]
-      // ... and at nr = -1, which always reaches the default action.
-      for c in [UInt32(1), p.enosysAbove.map { $0.word &+ 1 } ?? 0, UInt32.max] where c > a && c <= b && !cuts.contains(c) {
-        cuts.append(c)
+    /// Appends `lo...hi` with `outcome`, merging with the previous run when equal.
+    mutating func append(_ lo: UInt32, _ hi: UInt32, _ outcome: Outcome, table: [UInt32]?) {
+      let w = Compiler.weight(lo, hi, outcome, table: table)
+      if let last = segments.last, last.outcome == outcome, last.hi &+ 1 == lo {
+        segments[segments.count - 1].hi = hi
+        segments[segments.count - 1].weight += w
+      } else {
+        segments.append(Segment(lo: lo, hi: hi, outcome: outcome, weight: w))
       }
+    }
+
+    /// What a number of `p` gets when no rule matches: the ENOSYS stub or the default.
+    static func base(_ p: ArchPolicy, _ nr: UInt32) -> UInt32 {
+      if nr != .max, let stub = p.enosysAbove, nr > stub.word || (nr == 0 && (p.arch == .s390 || p.arch == .s390x)) {
+        return SeccompAction.errno(SeccompAction.enosys).returnValue
+      }
+      return p.defaultAction.returnValue
+    }
+
+    /// The outcome of number `nr`, whose rules are `rules`: a constant when the
+    /// arguments cannot change it.
+    mutating func outcome(_ p: ArchPolicy, nr: UInt32, rules: [Rule]) -> Outcome {
+      var fallback = NumberSpace.base(p, nr)
+      if rules.count == 1 && rules[0].conditions.isEmpty { return .ret(rules[0].action.returnValue) }
+      // Most restrictive first; among equals, file order (a stable sort).
+      var ordered = rules.indices.sorted { (rules[$0].action.kind, $0) < (rules[$1].action.kind, $1) }.map { rules[$0] }
+      if let firstAlways = ordered.firstIndex(where: { $0.conditions.isEmpty }) {
+        fallback = ordered[firstAlways].action.returnValue
+        ordered.removeSubrange(firstAlways...)
+      }
+      while let last = ordered.last, last.action.returnValue == fallback { ordered.removeLast() }
+      if ordered.isEmpty { return .ret(fallback) }
+      let block = ArgumentBlock(rules: ordered, fallback: fallback, endianness: p.arch.endianness)
+      if let i = blockIndex[block] { return .args(i) }
+      blocks.append(block)
+      blockIndex[block] = blocks.count - 1
+      return .args(blocks.count - 1)
+    }
+
+    /// Adds the numbers `lo...hi` of `p` (nil: the ABI is not in the policy).
+    mutating func add(_ p: ArchPolicy?, _ lo: UInt32, _ hi: UInt32) {
+      guard let p else {
+        append(lo, hi, .ret(badArch), table: nil)
+        return
+      }
+      var byNumber: [UInt32: [Rule]] = [:]
+      for r in p.rules where r.number.word >= lo && r.number.word <= hi {
+        byNumber[r.number.word, default: []].append(r)
+      }
+      // The base action changes only at 0/1 (s390's nr 0), above the ENOSYS threshold,
+      // and at nr = -1, which always reaches the default action.
+      var cuts: [UInt32] = [1, UInt32.max]
+      if let stub = p.enosysAbove, stub.word < .max { cuts.append(stub.word + 1) }
       cuts.sort()
-      for (i, c) in cuts.enumerated() {
-        let end = i + 1 < cuts.count ? cuts[i + 1] - 1 : b
-        out.append((c, end, .ret(baseAction(p, nr: c).returnValue)))
+      let table = Compiler.sortedTableNumbers[p.arch.abi]!
+      func base(_ a: UInt32, _ b: UInt32) {
+        var start = a
+        for c in cuts where c > start && c <= b {
+          append(start, c - 1, .ret(NumberSpace.base(p, start)), table: table)
+          start = c
+        }
+        append(start, b, .ret(NumberSpace.base(p, start)), table: table)
       }
+      var cursor = lo
+      for n in byNumber.keys.sorted() {
+        if n > cursor { base(cursor, n - 1) }
+        append(n, n, outcome(p, nr: n, rules: byNumber[n]!), table: table)
+        if n == hi { return }
+        cursor = n + 1
+      }
+      base(cursor, hi)
     }
-    var cursor = lo
-    var done = false
-    for n in p.numbers.map(\.word).sorted() where n >= lo && n <= hi {
-      if n > cursor { base(cursor, n - 1) }
-      out.append((n, n, outcome(p, nr: n)))
-      if n == UInt32.max { done = true; break }
-      cursor = n + 1
-    }
-    if !done && cursor <= hi && !(cursor == 0 && out.last.map { $0.1 == UInt32.max } == true) { base(cursor, hi) }
-    return out
   }
 
   /// The whole 32-bit number space of one audit arch, x86_64's x32 ranges included.
-  static func numberSpace(_ members: [ArchPolicy], badArch: UInt32) -> [(UInt32, UInt32, Outcome, ArchPolicy?)] {
-    var raw: [(UInt32, UInt32, Outcome, ArchPolicy?)] = []
+  static func numberSpace(_ members: [ArchPolicy], badArch: UInt32) -> NumberSpace {
+    var space = NumberSpace(badArch: badArch)
     let x64 = members.first { $0.arch == .x86_64 }
     let x32 = members.first { $0.arch == .x32 }
     if x64 == nil && x32 == nil {
-      let p = members[0]
-      raw = segments(p, 0, .max).map { ($0.0, $0.1, $0.2, p) }
+      space.add(members[0], 0, .max)
     } else {
-      func part(_ p: ArchPolicy?, _ lo: UInt32, _ hi: UInt32) {
-        if let p { raw += segments(p, lo, hi).map { ($0.0, $0.1, $0.2, p) } } else { raw.append((lo, hi, .ret(badArch), nil)) }
-      }
-      part(x64, 0, 0x3fff_ffff)
-      part(x32, 0x4000_0000, 0x7fff_ffff)
-      part(x64, 0x8000_0000, 0xbfff_ffff)
-      part(x32, 0xc000_0000, 0xffff_fffe)
+      space.add(x64, 0, 0x3fff_ffff)
+      space.add(x32, 0x4000_0000, 0x7fff_ffff)
+      space.add(x64, 0x8000_0000, 0xbfff_ffff)
+      space.add(x32, 0xc000_0000, 0xffff_fffe)
       let owner = x64 ?? x32!
-      raw.append((0xffff_ffff, 0xffff_ffff, .ret(owner.defaultAction.returnValue), owner))
+      space.append(.max, .max, .ret(owner.defaultAction.returnValue), table: nil)
     }
-    return raw
+    return space
   }
 
   static func emitArchBlock(audit: AuditArch, members: [ArchPolicy], badArch: UInt32, into e: inout Emitter) -> Emitter.Label {
-    // Merge neighbouring runs with equal outcomes, weighting each run by the syscalls in it.
-    var segs: [Segment] = []
-    for (lo, hi, outcome, owner) in numberSpace(members, badArch: badArch) {
-      let w = weight(lo, hi, outcome, owner)
-      if let last = segs.last, last.outcome == outcome, last.hi &+ 1 == lo {
-        segs[segs.count - 1].hi = hi
-        segs[segs.count - 1].weight += w
-      } else {
-        segs.append(Segment(lo: lo, hi: hi, outcome: outcome, weight: w))
-      }
-    }
-    // Argument blocks first (they sit after the tree), shared between equal blocks.
-    var blockLabels: [ArgumentBlock: Emitter.Label] = [:]
-    for s in segs {
-      if case .args(let block) = s.outcome, blockLabels[block] == nil {
-        blockLabels[block] = emitArgumentBlock(block, into: &e)
-      }
-    }
+    let space = numberSpace(members, badArch: badArch)
+    let segs = space.segments
+    // Argument blocks first (they sit after the tree).
+    let blockLabels = space.blocks.map { emitArgumentBlock($0, into: &e) }
     func target(_ o: Outcome) -> Emitter.Target {
       switch o {
       case .ret(let v): .ret(v)
-      case .args(let b): .label(blockLabels[b]!)
+      case .args(let b): .label(blockLabels[b])
       }
     }
-    let roots = optimalSplits(segs.map(\.weight))
-    func tree(_ i: Int, _ j: Int) -> Emitter.Target {
-      if i == j { return target(segs[i].outcome) }
-      let k = roots[i * segs.count + j]
-      let right = tree(k, j)
-      let left = tree(i, k - 1)
-      return .label(e.branch(BPF.jge, segs[k].lo, jt: right, jf: left))
+    func emit(_ t: SearchTree) -> Emitter.Target {
+      switch t {
+      case .leaf(let i): return target(segs[i].outcome)
+      case .split(let k, let left, let right):
+        let r = emit(right)
+        let l = emit(left)
+        return .label(e.branch(BPF.jge, segs[k].lo, jt: r, jf: l))
+      }
     }
-    let root = tree(0, segs.count - 1)
-    if case .ret(let v) = root {
+    switch emit(searchTree(segs.map(\.weight))) {
+    case .ret(let v):
       // One outcome for every number: no need to load it.
       return e.resolve(.ret(v), margin: 0)
+    case .label(let l):
+      return e.emit(.load(SeccompDataLayout.nr), after: l)
     }
-    guard case .label(let l) = root else { fatalError("unreachable") }
-    return e.emit(.load(SeccompDataLayout.nr), after: l)
   }
 
   /// How much a run matters for the search tree: the syscalls of the table in it that
   /// get past the filter count fully, other syscalls a little, empty number space barely.
-  static func weight(_ lo: UInt32, _ hi: UInt32, _ outcome: Outcome, _ owner: ArchPolicy?) -> Double {
-    guard let owner else { return 0.001 }
-    let abi = owner.arch.abi
-    let numbers = tableNumbers(abi)
-    let count = countInRange(numbers, lo, hi)
+  static func weight(_ lo: UInt32, _ hi: UInt32, _ outcome: Outcome, table: [UInt32]?) -> Double {
+    guard let table else { return 0.001 }
+    let count = countInRange(table, lo, hi)
     let permits: Bool
     switch outcome {
     case .ret(let v): permits = SeccompAction(returnValue: v).kind >= .userNotif
     case .args: permits = true
     }
-    return (permits ? Double(count) : 0.25 * Double(count)) + 0.001
+    return (permits ? Double(count) : 0.05 * Double(count)) + 0.001
   }
 
-  static func tableNumbers(_ abi: SyscallABI) -> [UInt32] {
-    SyscallTable.entries(in: abi).map(\.number.word).sorted()
-  }
+  /// Each ABI's syscall numbers, sorted.
+  static let sortedTableNumbers: [SyscallABI: [UInt32]] = Dictionary(
+    uniqueKeysWithValues: SyscallABI.allCases.map { abi in (abi, SyscallTable.entries(in: abi).map(\.number.word).sorted()) })
 
   static func countInRange(_ sorted: [UInt32], _ lo: UInt32, _ hi: UInt32) -> Int {
     func lowerBound(_ v: UInt32) -> Int {
-      var a = 0, b = sorted.count
+      var a = 0
+      var b = sorted.count
       while a < b {
         let m = (a + b) / 2
         if sorted[m] < v { a = m + 1 } else { b = m }
@@ -223,48 +236,61 @@ public enum Compiler {
     return max(0, end - start)
   }
 
-  /// For leaves with weights `w`, the split of every range i...j (left i..<k, right
-  /// k...j) that minimises the weighted depth: the optimal alphabetic tree, with Knuth's
-  /// bound on the roots (quadratic time). Large inputs fall back to balanced halves.
-  static func optimalSplits(_ w: [Double]) -> [Int] {
-    let n = w.count
-    var root = [Int](repeating: 0, count: n * n)
-    if n > 1500 {
-      func halve(_ i: Int, _ j: Int) {
-        guard i < j else { return }
-        let k = (i + j + 1) / 2
-        root[i * n + j] = k
-        halve(i, k - 1)
-        halve(k, j)
-      }
-      halve(0, n - 1)
-      return root
+  /// A binary search tree over runs: `split` k sends numbers >= run k's start right.
+  indirect enum SearchTree {
+    case leaf(Int)
+    case split(Int, SearchTree, SearchTree)
+  }
+
+  /// The search tree over runs with weights `w` that keeps heavy runs shallow.
+  ///
+  /// Ranges of up to `window` runs get the optimal alphabetic tree (dynamic
+  /// programming with Knuth's bound on the roots, quadratic in the window); above that,
+  /// the range is split where the weight halves (the top of an optimal tree is close to
+  /// balanced), so the time stays near-linear in the number of runs.
+  static func searchTree(_ w: [Double], window: Int = 64) -> SearchTree {
+    var prefix = [Double](repeating: 0, count: w.count + 1)
+    for i in w.indices { prefix[i + 1] = prefix[i] + w[i] }
+    func build(_ i: Int, _ j: Int) -> SearchTree {
+      if i == j { return .leaf(i) }
+      if j - i < window { return optimal(i, j) }
+      let half = (prefix[i] + prefix[j + 1]) / 2
+      var k = i + 1
+      while k < j && prefix[k + 1] <= half { k += 1 }
+      return .split(k, build(i, k - 1), build(k, j))
     }
-    var prefix = [Double](repeating: 0, count: n + 1)
-    for i in 0..<n { prefix[i + 1] = prefix[i] + w[i] }
-    var cost = [Double](repeating: 0, count: n * n)
-    for i in 0..<n { root[i * n + i] = i }
-    if n >= 2 {
+    func optimal(_ first: Int, _ last: Int) -> SearchTree {
+      let n = last - first + 1
+      func index(_ i: Int, _ j: Int) -> Int { j * (j + 1) / 2 + i }
+      var root = [Int32](repeating: 0, count: n * (n + 1) / 2)
+      var cost = [Double](repeating: 0, count: n * (n + 1) / 2)
+      for i in 0..<n { root[index(i, i)] = Int32(i) }
       for len in 2...n {
         for i in 0...(n - len) {
           let j = i + len - 1
-          let lo = len == 2 ? i + 1 : max(i + 1, root[i * n + j - 1])
-          let hi = len == 2 ? j : min(j, root[(i + 1) * n + j])
+          let lo = len == 2 ? i + 1 : max(i + 1, Int(root[index(i, j - 1)]))
+          let hi = len == 2 ? j : min(j, Int(root[index(i + 1, j)]))
           var best = Double.infinity
           var bestK = lo
           for k in lo...max(lo, hi) {
-            let c = cost[i * n + k - 1] + cost[k * n + j]
+            let c = cost[index(i, k - 1)] + cost[index(k, j)]
             if c < best {
               best = c
               bestK = k
             }
           }
-          cost[i * n + j] = best + prefix[j + 1] - prefix[i]
-          root[i * n + j] = bestK
+          cost[index(i, j)] = best + prefix[first + j + 1] - prefix[first + i]
+          root[index(i, j)] = Int32(bestK)
         }
       }
+      func tree(_ i: Int, _ j: Int) -> SearchTree {
+        if i == j { return .leaf(first + i) }
+        let k = Int(root[index(i, j)])
+        return .split(first + k, tree(i, k - 1), tree(k, j))
+      }
+      return tree(0, n - 1)
     }
-    return root
+    return build(0, w.count - 1)
   }
 
   // MARK: - Argument blocks

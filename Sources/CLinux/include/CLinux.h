@@ -12,4 +12,6 @@ int clinux_kernel_release(char *buf, size_t len);
 /// "mipsel64n32", ...), or 0 when the header has none. For tests of the Arch table.
 uint32_t clinux_header_audit_arch(const char *name);
 
+#include "clinux_probe.h"
+
 #endif

@@ -1,0 +1,92 @@
+import ArgumentParser
+import Foundation
+import Seccomp
+import Syscalls
+
+/// Options shared by every command that reads a profile and turns it into a policy.
+struct PolicyArguments: ParsableArguments {
+  @Option(name: .customLong("arch"), help: "An ABI to build for (repeatable; default: the profile's own for this machine).")
+  var arches: [Arch] = []
+
+  @Option(help: "Capabilities of the program, comma-separated (default: Docker's default container set).")
+  var caps: String?
+
+  @Option(help: "The kernel version includes/excludes compare against (default: the running kernel).")
+  var kernel: String?
+
+  @Flag(help: "Do not return ENOSYS for numbers above the highest the profile names.")
+  var noEnosysStub = false
+
+  @Option(help: "The action for calls from an ABI the filter does not list (default: SCMP_ACT_KILL_PROCESS).")
+  var badArch: String = "SCMP_ACT_KILL_PROCESS"
+
+  @Flag(help: "Treat warnings (unknown syscall names, ignored fields) as errors.")
+  var strict = false
+
+  var native: Arch { arches.first ?? .native }
+
+  func context() throws -> ExpansionContext {
+    var kernelVersion = KernelVersion.running
+    if let kernel {
+      guard let k = KernelVersion(release: kernel) else { throw ValidationError("--kernel wants X.Y, not '\(kernel)'") }
+      kernelVersion = k
+    }
+    let capabilities = caps.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
+      ?? ExpansionContext.dockerDefaultCapabilities
+    return ExpansionContext(native: native, capabilities: capabilities, kernel: kernelVersion)
+  }
+
+  func options() throws -> PolicyOptions {
+    let name = badArch.hasPrefix("SCMP_ACT_") ? badArch : "SCMP_ACT_" + badArch.uppercased()
+    guard let action = ActionName(rawValue: name) else {
+      throw ValidationError("--bad-arch wants one of \(ActionName.allCases.map(\.rawValue).joined(separator: ", "))")
+    }
+    return PolicyOptions(
+      context: try context(), arches: arches.isEmpty ? nil : arches, enosysStub: !noEnosysStub,
+      badArchAction: action.action(errnoRet: nil))
+  }
+
+  /// Loads a profile, prints its warnings, and builds its policy; bad input ends the command with 65.
+  func load(_ path: String) throws -> (profile: Profile, policy: Policy) {
+    let loaded: (profile: Profile, warnings: [Diagnostic])
+    do {
+      loaded = try Profile.load(path: path, strict: strict)
+    } catch {
+      throw fail(error)
+    }
+    for w in loaded.warnings { printError(w.description) }
+    let options = try options()
+    if loaded.profile.isDisabled {
+      printError("syscage: \(path): no defaultAction and no syscalls: seccomp is disabled for this profile")
+    }
+    let dependsOnHost = (loaded.profile.syscalls ?? []).contains { $0.includes != nil || $0.excludes != nil }
+    if dependsOnHost {
+      let caps = caps == nil ? "Docker's default capabilities" : "capabilities \(options.context.capabilities.sorted().joined(separator: ","))"
+      printError("syscage: expanded for \(options.context.native), kernel \(options.context.kernel), \(caps)")
+    }
+    return (loaded.profile, Policy(profile: loaded.profile, options: options))
+  }
+}
+
+/// Writes `bytes` to `path` atomically (a temporary file in the same folder, then a
+/// rename), refusing to overwrite any of `inputs`.
+func writeOutput(_ bytes: [UInt8], to path: String, inputs: [String]) throws {
+  let target = URL(fileURLWithPath: path).standardizedFileURL.path
+  for input in inputs where URL(fileURLWithPath: input).standardizedFileURL.path == target {
+    throw fail("refusing to overwrite the input \(input) with the output", code: ExitStatus.usage)
+  }
+  do {
+    try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic)
+  } catch {
+    throw fail("cannot write \(path): \(error.localizedDescription)", code: ExitStatus.unavailable)
+  }
+}
+
+/// Parses a syscall argument: decimal, 0x hex, 0o octal, or negative (two's complement).
+func parseArgument(_ s: String) -> UInt64? {
+  let t = s.replacingOccurrences(of: "_", with: "")
+  if t.hasPrefix("-") { return Int64(t).map { UInt64(bitPattern: $0) } }
+  if t.lowercased().hasPrefix("0x") { return UInt64(t.dropFirst(2), radix: 16) }
+  if t.lowercased().hasPrefix("0o") { return UInt64(t.dropFirst(2), radix: 8) }
+  return UInt64(t)
+}
