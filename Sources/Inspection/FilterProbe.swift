@@ -1,3 +1,5 @@
+import CLinux
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -137,7 +139,7 @@ public enum FilterProbe {
 
   private static let supported: Bool = {
     #if arch(x86_64) && os(Linux)
-    guard _clinuxProbeSupported() == 1 else { return false }
+    guard clinux_probe_supported() == 1 else { return false }
     return run(program: [Instruction(code: 0x06, k: 0x7fff_0000)], nr: 39).isAllowed
     #else
     return false
@@ -188,9 +190,10 @@ public enum FilterProbe {
     let rc = words.withUnsafeBytes { prog in
       fullArgs.withUnsafeBufferPointer { a in
         out.withUnsafeMutableBufferPointer { o in
-          _clinuxProbeFilter(
+          clinux_probe_filter(
             prog.baseAddress!, UInt32(program.count), abi == .ia32 ? 1 : 0, Int(Int32(bitPattern: nr)),
-            a.baseAddress!, Int32(ms), o.baseAddress!)
+            a.baseAddress!, Int32(ms),
+            UnsafeMutableRawPointer(o.baseAddress!).assumingMemoryBound(to: clinux_probe_result.self))
         }
       }
     }
@@ -244,19 +247,6 @@ public enum FilterProbe {
     }
   }
 }
-
-// The CLinux module's umbrella header (CLinux.h) does not include clinux_probe.h, so Swift cannot
-// see these declarations; bind the two C functions by symbol name instead. Every parameter is a
-// pointer or at least 32 bits wide and the results are `int`, where Swift's and C's x86_64
-// conventions agree. Once CLinux.h includes clinux_probe.h, call them through `import CLinux`.
-@_silgen_name("clinux_probe_filter")
-private func _clinuxProbeFilter(
-  _ prog: UnsafeRawPointer, _ len: UInt32, _ abi: Int32, _ nr: Int, _ args: UnsafePointer<UInt64>,
-  _ timeoutMs: Int32, _ out: UnsafeMutablePointer<Int64>
-) -> Int32
-
-@_silgen_name("clinux_probe_supported")
-private func _clinuxProbeSupported() -> Int32
 
 private func hex<T: BinaryInteger>(_ v: T) -> String { "0x" + String(v, radix: 16) }
 

@@ -65,6 +65,9 @@ struct CheckCommand: ParsableCommand {
       rule = decision.arch.flatMap { policy.policy(for: $0)?.rules[i] }
       because = rule.map { "\($0.source): \($0)" } ?? "rule \(i)"
     }
+    if arch == .x86_64 && (name == "uretprobe" || name == "uprobe") {
+      because += "; note: the kernel lets native \(name) calls bypass seccomp, whatever the filter says"
+    }
     if json {
       var obj: [String: Any] = [
         "arch": arch.name, "syscall": name, "number": Int(number.rawValue), "args": values.map { "0x" + String($0, radix: 16) },

@@ -13,5 +13,6 @@ int clinux_kernel_release(char *buf, size_t len);
 uint32_t clinux_header_audit_arch(const char *name);
 
 #include "clinux_probe.h"
+#include "clinux_bench.h"
 
 #endif
