@@ -36,7 +36,7 @@ let package = Package(
       swiftSettings: strict),
     .executableTarget(
       name: "compiler-benchmark",
-      dependencies: ["Seccomp", "Syscalls"],
+      dependencies: ["Seccomp", "Syscalls", "CLinux"],
       path: "Benchmarks/CompilerBenchmark",
       swiftSettings: strict),
     .target(name: "TestSupport", path: "Tests/TestSupport"),
@@ -49,6 +49,10 @@ let package = Package(
       name: "SeccompTests",
       dependencies: ["Seccomp", "Syscalls", "CLinux", "TestSupport"],
       exclude: ["Fixtures", "FuzzCorpus"],
+      swiftSettings: strict),
+    .testTarget(
+      name: "SyscageTests",
+      dependencies: ["Seccomp", "TestSupport"],
       swiftSettings: strict),
     .testTarget(
       name: "InspectionTests",

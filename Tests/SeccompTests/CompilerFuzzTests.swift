@@ -1,0 +1,108 @@
+import Seccomp
+import Syscalls
+import Testing
+
+/// No input makes the compiler loop, blow up or emit a program the kernel would refuse;
+/// long programs (far jumps through trampolines) still decide as Policy.decide does.
+@Suite struct CompilerFuzzTests {
+  @Test func randomProfilesCompileFastToValidPrograms() throws {
+    var rng = SplitMix(seed: 0x5eed)
+    let clock = ContinuousClock()
+    var worst = Duration.zero
+    for seed in 100..<400 {
+      let profile = Corpus.randomProfile(seed: UInt64(seed))
+      let policy = Policy(profile: profile, options: PolicyOptions(context: Corpus.context(profile.architectures![0])))
+      let start = clock.now
+      let program: [BPFInstruction]
+      do {
+        program = try Compiler.compile(policy)
+      } catch {
+        continue  // too long is a clear error, tested elsewhere
+      }
+      worst = max(worst, clock.now - start)
+      try Interpreter.validate(program)
+      // Spot checks on random calls.
+      for _ in 0..<200 {
+        let ap = policy.arches[Int(rng.next() % UInt64(policy.arches.count))]
+        let rules = ap.rules
+        let nr: UInt32 = rules.isEmpty || rng.next() % 4 == 0 ? UInt32(truncatingIfNeeded: rng.next() % 1100) | (ap.arch == .x32 ? 0x4000_0000 : 0)
+          : rules[Int(rng.next() % UInt64(rules.count))].number.word
+        let args = (0..<6).map { _ in rng.next() % 3 == 0 ? rng.next() : rng.next() % 64 }
+        let expected = policy.decide(auditArch: ap.arch.auditArch, nr: nr, args: args).action
+        let got = Interpreter.run(program, on: SeccompData(nr: nr, arch: ap.arch.auditArch, args: args), endianness: ap.arch.endianness).action
+        #expect(got == expected, "seed \(seed) \(ap.arch) nr \(nr) args \(args)")
+      }
+    }
+    #expect(worst < .seconds(1), "slowest compile took \(worst)")
+  }
+
+  @Test func longProgramsUseTrampolinesAndStayCorrect() throws {
+    // Many argument rules spread over the number space: a program of thousands of
+    // instructions whose tree must jump past 255 instructions.
+    var entries: [SyscallEntry] = []
+    for (i, name) in SyscallTable.allNames.enumerated() where i % 2 == 0 {
+      entries.append(SyscallEntry(names: [name], action: .allow, args: [
+        ArgumentCondition(index: i % 6, value: UInt64(i) << 20, op: .greaterThan),
+        ArgumentCondition(index: (i + 1) % 6, value: UInt64(i), op: .notEqual),
+      ]))
+      entries.append(SyscallEntry(names: [name], action: .errno, errnoRet: UInt32(i % 4000), args: [
+        ArgumentCondition(index: (i + 2) % 6, value: 0x1_0000_0000 | UInt64(i), op: .equal),
+      ]))
+    }
+    let policy = Policy(profile: Profile(defaultAction: .killProcess, architectures: [.x86_64], syscalls: entries),
+                        options: PolicyOptions(context: Corpus.context(.x86_64)))
+    let program = try Compiler.compile(policy)
+    #expect(program.count > 1000)
+    try Interpreter.validate(program)
+    #expect(program.contains { $0.code == BPF.jmp | BPF.ja })  // trampolines were needed
+    for ap in policy.arches {
+      for rule in ap.rules {
+        for args in Vectors.argumentVectors(for: [rule]).prefix(12) {
+          let expected = policy.decide(auditArch: ap.arch.auditArch, nr: rule.number.word, args: args).action
+          let got = Interpreter.run(program, on: SeccompData(nr: rule.number.word, arch: ap.arch.auditArch, args: args)).action
+          #expect(got == expected, "\(ap.arch) \(rule.name) \(args)")
+        }
+      }
+    }
+  }
+
+  @Test func disassemblyReadsLikeLibseccomps() throws {
+    let program: [BPFInstruction] = [
+      .load(4), .jump(BPF.jeq, 0xc000_003e, 0, 3), .load(0), .jump(BPF.jge, 0x4000_0000, 1, 0),
+      .ret(SeccompAction.allow), .ret(SeccompAction.errno(1)), .jump(5), .and(0xffff),
+    ]
+    let text = Disassembler.listing(program)
+    let lines = text.split(separator: "\n").map(String.init)
+    #expect(lines[0] == " line  OP   JT   JF   K")
+    #expect(lines[1] == "=================================")
+    #expect(lines[2] == " 0000: 0x20 0x00 0x00 0x00000004   ld  $data[4]")
+    #expect(lines[3] == " 0001: 0x15 0x00 0x03 0xc000003e   jeq 3221225534 true:0002 false:0005")
+    #expect(lines[5] == " 0003: 0x35 0x01 0x00 0x40000000   jge 1073741824 true:0005 false:0004")
+    #expect(lines[6] == " 0004: 0x06 0x00 0x00 0x7fff0000   ret ALLOW")
+    #expect(lines[7] == " 0005: 0x06 0x00 0x00 0x00050001   ret ERRNO(1)")
+    #expect(lines[8] == " 0006: 0x05 0x00 0x00 0x00000005   jmp 0012")
+    #expect(lines[9].hasSuffix("and 0x0000ffff"))
+  }
+
+  @Test func validatorRefusesWhatTheKernelRefuses() {
+    #expect(throws: BPFValidationError.self) { try Interpreter.validate([]) }
+    #expect(throws: BPFValidationError.self) { try Interpreter.validate([.load(1), .ret(0)]) }  // unaligned
+    #expect(throws: BPFValidationError.self) { try Interpreter.validate([.load(64), .ret(0)]) }  // beyond seccomp_data
+    #expect(throws: BPFValidationError.self) { try Interpreter.validate([.load(0)]) }  // no ret
+    #expect(throws: BPFValidationError.self) { try Interpreter.validate([.jump(BPF.jeq, 0, 5, 0), .ret(0)]) }
+    #expect(throws: BPFValidationError.self) { try Interpreter.validate([BPFInstruction(code: BPF.ld | BPF.mem, k: 0), .ret(0)]) }
+    #expect(throws: BPFValidationError.self) { try Interpreter.validate([BPFInstruction(code: BPF.alu | BPF.div | BPF.k, k: 0), .ret(0)]) }
+    #expect(throws: BPFValidationError.self) { try Interpreter.validate([BPFInstruction(code: BPF.ld | BPF.h | BPF.abs, k: 0), .ret(0)]) }
+    #expect(throws: Never.self) {
+      try Interpreter.validate([BPFInstruction(code: BPF.st, k: 3), BPFInstruction(code: BPF.ld | BPF.mem, k: 3), .ret(0)])
+    }
+  }
+
+  @Test func rawRecordsRoundTrip() throws {
+    let policy = Policy(profile: Corpus.dockerDefault, options: PolicyOptions(context: Corpus.context(.x86_64)))
+    let program = try Compiler.compile(policy)
+    #expect([BPFInstruction](rawBytes: program.rawBytes) == program)
+    #expect(program.rawBytes.count == program.count * 8)
+    #expect([BPFInstruction](rawBytes: [1, 2, 3]) == nil)
+  }
+}
