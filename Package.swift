@@ -13,6 +13,7 @@ let package = Package(
     .executable(name: "syscage", targets: ["syscage"]),
     .library(name: "Syscalls", targets: ["Syscalls"]),
     .library(name: "Seccomp", targets: ["Seccomp"]),
+    .library(name: "Enforcement", targets: ["Enforcement"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -21,6 +22,7 @@ let package = Package(
     .target(name: "CLinux", cSettings: [.define("_GNU_SOURCE")]),
     .target(name: "Syscalls", swiftSettings: strict),
     .target(name: "Seccomp", dependencies: ["Syscalls", "CLinux"], swiftSettings: strict),
+    .target(name: "Enforcement", dependencies: ["Syscalls", "Seccomp", "CLinux"], swiftSettings: strict),
     .target(name: "Inspection", dependencies: ["Syscalls", "Seccomp", "CLinux"], swiftSettings: strict),
     .target(name: "SyscallTableGenerator", swiftSettings: strict),
     .executableTarget(
@@ -30,7 +32,7 @@ let package = Package(
     .executableTarget(
       name: "syscage",
       dependencies: [
-        "Syscalls", "Seccomp", "Inspection", "CLinux",
+        "Syscalls", "Seccomp", "Enforcement", "Inspection", "CLinux",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strict),
@@ -49,6 +51,10 @@ let package = Package(
       name: "SeccompTests",
       dependencies: ["Seccomp", "Syscalls", "CLinux", "TestSupport"],
       exclude: ["Fixtures", "FuzzCorpus"],
+      swiftSettings: strict),
+    .testTarget(
+      name: "EnforcementTests",
+      dependencies: ["Enforcement", "Seccomp", "Syscalls", "TestSupport"],
       swiftSettings: strict),
     .testTarget(
       name: "SyscageTests",

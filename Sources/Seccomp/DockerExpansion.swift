@@ -103,3 +103,17 @@ extension Profile {
     return p
   }
 }
+
+extension Profile {
+  /// The warnings that matter on this host: those about entries that apply here
+  /// (an entry for arm says nothing to an x86_64 run).
+  public func relevant(_ warnings: [Diagnostic], in context: ExpansionContext) -> [Diagnostic] {
+    warnings.filter { d in
+      guard d.path.hasPrefix("syscalls["), let close = d.path.firstIndex(of: "]"),
+        let i = Int(d.path[d.path.index(d.path.startIndex, offsetBy: 9)..<close]),
+        let entries = syscalls, i < entries.count
+      else { return true }
+      return Profile.entryApplies(entries[i], in: context)
+    }
+  }
+}

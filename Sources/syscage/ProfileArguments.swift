@@ -54,8 +54,8 @@ struct PolicyArguments: ParsableArguments {
     } catch {
       throw fail(error)
     }
-    for w in loaded.warnings { printError(w.description) }
     let options = try options()
+    for w in loaded.profile.relevant(loaded.warnings, in: options.context) { printError(w.description) }
     if loaded.profile.isDisabled {
       printError("syscage: \(path): no defaultAction and no syscalls: seccomp is disabled for this profile")
     }

@@ -14,5 +14,6 @@ uint32_t clinux_header_audit_arch(const char *name);
 
 #include "clinux_probe.h"
 #include "clinux_bench.h"
+#include "clinux_run.h"
 
 #endif
