@@ -37,6 +37,11 @@ let package = Package(
       ],
       swiftSettings: strict),
     .executableTarget(
+      name: "sandbox-self",
+      dependencies: ["Enforcement", "Seccomp"],
+      path: "Examples/SandboxSelf",
+      swiftSettings: strict),
+    .executableTarget(
       name: "compiler-benchmark",
       dependencies: ["Seccomp", "Syscalls", "CLinux"],
       path: "Benchmarks/CompilerBenchmark",

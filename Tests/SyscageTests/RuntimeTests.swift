@@ -1,0 +1,123 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// Profiles syscage converted or compiled, run by real runtimes: runc with a
+/// busybox-static bundle, and bubblewrap loading syscage's raw BPF.
+@Suite(.serialized) struct RuntimeTests {
+  static let denyList = #"""
+    {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+      {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"},
+      {"names": ["rmdir"], "action": "SCMP_ACT_KILL_PROCESS"}]}
+    """#
+  static let docker = packageRoot.appendingPathComponent("Data/docker-default.json").path
+  static let busybox = ["/bin/busybox", "/usr/bin/busybox"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+  static var runcReady: Bool { Peer.runc.isAvailable && Peer.root.isAvailable && busybox != nil }
+  static let runcReason = Comment(rawValue: "needs runc, busybox-static and root (apt-get install runc busybox-static); required under CI=true")
+
+  func tempDir() throws -> URL {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("syscage-rt-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    return dir
+  }
+
+  /// An OCI bundle with a busybox-static rootfs, its process running `args`.
+  func makeBundle(in dir: URL, args: [String], noNewPrivileges: Bool) throws -> URL {
+    let bundle = dir.appendingPathComponent("bundle")
+    let bin = bundle.appendingPathComponent("rootfs/bin")
+    try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
+    for d in ["proc", "dev", "sys", "tmp"] {
+      try FileManager.default.createDirectory(at: bundle.appendingPathComponent("rootfs/\(d)"), withIntermediateDirectories: true)
+    }
+    try FileManager.default.copyItem(atPath: Self.busybox!, toPath: bin.appendingPathComponent("busybox").path)
+    for tool in ["sh", "echo", "mkdir", "rmdir", "ls", "cat", "true"] {
+      try FileManager.default.createSymbolicLink(atPath: bin.appendingPathComponent(tool).path, withDestinationPath: "busybox")
+    }
+    let spec = run("/usr/sbin/runc", ["spec", "--bundle", bundle.path])
+    try #require(spec.status == 0, "\(spec.stderr)")
+    let configURL = bundle.appendingPathComponent("config.json")
+    var config = try JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as! [String: Any]
+    var process = config["process"] as! [String: Any]
+    process["args"] = args
+    process["terminal"] = false
+    process["noNewPrivileges"] = noNewPrivileges
+    config["process"] = process
+    config["root"] = ["path": "rootfs", "readonly": false]
+    try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted]).write(to: configURL)
+    return bundle
+  }
+
+  func runc(_ bundle: URL) -> ProcessResult {
+    let id = "syscage-test-\(UUID().uuidString.prefix(8))"
+    defer { _ = run("/usr/sbin/runc", ["delete", "--force", id]) }
+    return run("/usr/sbin/runc", ["run", "--bundle", bundle.path, id], timeout: 60)
+  }
+
+  func convertInto(_ bundle: URL, profile: String) throws {
+    let r = run(syscageExecutable, ["convert", profile, "--to", "oci", "--bundle", bundle.path])
+    try #require(r.status == 0, "\(r.stderr)")
+  }
+
+  @Test(.enabled(if: runcReady || isCI, runcReason), arguments: [true, false])
+  func runcEnforcesAConvertedProfile(noNewPrivileges: Bool) throws {
+    try #require(Self.runcReady, Self.runcReason)
+    let dir = try tempDir()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let profile = dir.appendingPathComponent("deny.json").path
+    try Data(Self.denyList.utf8).write(to: URL(fileURLWithPath: profile))
+
+    let ok = try makeBundle(in: dir.appendingPathComponent("ok"), args: ["sh", "-c", "echo hello; ls / >/dev/null"], noNewPrivileges: noNewPrivileges)
+    try convertInto(ok, profile: profile)
+    let hello = runc(ok)
+    #expect(hello.status == 0, "\(hello.stderr)")
+    #expect(hello.stdout == "hello\n")
+
+    let denied = try makeBundle(in: dir.appendingPathComponent("mkdir"), args: ["mkdir", "/tmp/x"], noNewPrivileges: noNewPrivileges)
+    try convertInto(denied, profile: profile)
+    let mkdir = runc(denied)
+    #expect(mkdir.status == 1)
+    #expect(mkdir.stderr.contains("Operation not permitted"), "\(mkdir.stderr)")
+
+    let killed = try makeBundle(in: dir.appendingPathComponent("rmdir"), args: ["rmdir", "/tmp"], noNewPrivileges: noNewPrivileges)
+    try convertInto(killed, profile: profile)
+    let rmdir = runc(killed)
+    #expect(rmdir.status == 128 + 31, "\(rmdir.stderr)")
+  }
+
+  @Test(.enabled(if: runcReady || isCI, runcReason), arguments: [true, false])
+  func runcRunsUnderDockersDefault(noNewPrivileges: Bool) throws {
+    try #require(Self.runcReady, Self.runcReason)
+    let dir = try tempDir()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let bundle = try makeBundle(in: dir, args: ["sh", "-c", "echo hello; mkdir /tmp/d && ls /tmp"], noNewPrivileges: noNewPrivileges)
+    try convertInto(bundle, profile: Self.docker)
+    let r = runc(bundle)
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(r.stdout == "hello\nd\n")
+  }
+
+  static var bwrapReady: Bool { Peer.bwrap.isAvailable && Peer.root.isAvailable }
+
+  @Test(.enabled(if: bwrapReady || isCI, Comment(rawValue: Peer.bwrap.skipReason)))
+  func bubblewrapLoadsRawBPF() throws {
+    try #require(Self.bwrapReady, Comment(rawValue: Peer.bwrap.skipReason))
+    let dir = try tempDir()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let profile = dir.appendingPathComponent("deny.json").path
+    try Data(Self.denyList.utf8).write(to: URL(fileURLWithPath: profile))
+    let bpf = dir.appendingPathComponent("deny.bpf").path
+    let compiled = run(syscageExecutable, ["compile", profile, "-o", bpf])
+    try #require(compiled.status == 0, "\(compiled.stderr)")
+    func bwrap(_ command: String) -> ProcessResult {
+      run("/bin/sh", ["-c", "exec /usr/bin/bwrap --ro-bind / / --tmpfs /tmp --dev /dev --proc /proc --seccomp 3 /bin/sh -c '\(command)' 3< \(bpf)"])
+    }
+    let ok = bwrap("echo hello")
+    #expect(ok.status == 0 && ok.stdout == "hello\n", "\(ok.stderr)")
+    let mkdir = bwrap("mkdir /tmp/x")
+    #expect(mkdir.status == 1 && mkdir.stderr.contains("Operation not permitted"), "\(mkdir.stderr)")
+    let rmdir = bwrap("rmdir /tmp; echo survived")
+    #expect(!rmdir.stdout.contains("survived"))
+    #expect(rmdir.status != 0)
+  }
+}
