@@ -233,11 +233,8 @@ def compile_filter(plan, opts, report):
     default = plan["default"]
     filt = seccomp.SyscallFilter(_scmp_action(default))
 
-    # Extra architectures: libseccomp-golang's AddArch is a no-op for an arch already in
-    # the filter (the native one, seccomp_init adds it); python-seccomp raises EEXIST.
-    for name, value in plan["arches"]:
-        if not filt.exist_arch(value):
-            filt.add_arch(value)
+    # Without the native arch (--no-native) it goes first: libseccomp cannot hold ABIs of
+    # both byte orders in one filter, so adding big-endian ABIs next to x86_64 fails.
     if opts.no_native and plan["arches"]:
         listed = {v for _, v in plan["arches"]}
         native = seccomp.system_arch()
@@ -245,6 +242,11 @@ def compile_filter(plan, opts, report):
             native -= 1 << 32
         if native not in listed and filt.exist_arch(native):
             filt.remove_arch(native)
+    # Extra architectures: libseccomp-golang's AddArch is a no-op for an arch already in
+    # the filter (the native one, seccomp_init adds it); python-seccomp raises EEXIST.
+    for name, value in plan["arches"]:
+        if not filt.exist_arch(value):
+            filt.add_arch(value)
 
     # Binary tree when more than 32 (flattened) syscalls, as runc.
     level = opts.optimize if opts.optimize else (2 if len(plan["calls"]) > 32 else 1)

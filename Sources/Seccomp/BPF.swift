@@ -114,7 +114,21 @@ extension Array where Element == BPFInstruction {
     return out
   }
 
-  /// Reads raw `struct sock_filter` records; nil when the length is not a multiple of 8.
+  /// Reads raw `struct sock_filter` records written in `endianness` (libseccomp writes a
+  /// filter for big-endian ABIs in their byte order); nil when the length is not a multiple of 8.
+  public init?(rawBytes bytes: [UInt8], endianness: Endianness) {
+    guard bytes.count % 8 == 0 else { return nil }
+    let big = endianness == .big
+    self = stride(from: 0, to: bytes.count, by: 8).map { o in
+      let b = bytes[o..<o + 8].map { UInt32($0) }
+      let code = big ? b[0] << 8 | b[1] : b[1] << 8 | b[0]
+      let k = big ? b[4] << 24 | b[5] << 16 | b[6] << 8 | b[7] : b[7] << 24 | b[6] << 16 | b[5] << 8 | b[4]
+      return BPFInstruction(code: UInt16(code), jt: bytes[o + 2], jf: bytes[o + 3], k: k)
+    }
+  }
+
+  /// Reads raw `struct sock_filter` records in this machine's byte order; nil when the
+  /// length is not a multiple of 8.
   public init?(rawBytes bytes: [UInt8]) {
     guard bytes.count % 8 == 0 else { return nil }
     self = stride(from: 0, to: bytes.count, by: 8).map { o in

@@ -1,0 +1,290 @@
+import ArgumentParser
+import Foundation
+import Seccomp
+import Syscalls
+
+struct ConvertCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "convert",
+    abstract: "Convert a profile to OCI, Kubernetes, security-profiles-operator, systemd or Docker form.",
+    discussion: """
+      Every format but docker is fully expanded for one host: Docker's includes and \
+      excludes are evaluated for the native arch (the first --arch, else this machine's), \
+      the capability set (--caps, else Docker's default container set) and the kernel \
+      (--kernel, else the running one); stderr says which were used. One --arch names \
+      the host, whose ABIs come from the profile (Docker's archMap: x86_64 brings x86 and \
+      x32); several --arch name the ABIs exactly.
+
+      --to oci       the runtime-spec linux.seccomp object (JSON). With --bundle DIR, \
+      written into DIR/config.json in place, atomically, every other key kept as it was.
+      --to k8s-pod   a Pod whose securityContext.seccompProfile is Localhost \
+      profiles/NAME.json (--patch: only that part, as a strategic-merge patch), and the \
+      profile file itself, OCI-shaped and expanded so that containerd and CRI-O read it \
+      alike. Without -o: the YAML, then `---` and the profile JSON under a comment naming \
+      where it goes (one YAML stream). With -o DIR: DIR/pod.yaml (DIR/pod-patch.yaml) and \
+      DIR/profiles/NAME.json; copy the latter to SECCOMP_ROOT/profiles/NAME.json on every \
+      node (--seccomp-root, default /var/lib/kubelet/seccomp). NAME is --name or the \
+      input file's base name.
+      --to spo       a security-profiles-operator SeccompProfile (v1beta1) in YAML.
+      --to systemd   a [Service] drop-in: SystemCallArchitectures=, SystemCallFilter= \
+      (systemd's groups where a whole group is allowed), SystemCallErrorNumber=, \
+      SystemCallLog=, and RestrictAddressFamilies=, RestrictNamespaces=, LockPersonality= \
+      for the argument rules they can carry. What systemd cannot express is listed as \
+      warnings on stderr (and as comments in the output); such a syscall gets its most \
+      restrictive answer (fail closed); with --strict that is an error. Per-syscall \
+      errnos need systemd >= 247.
+      --to docker    Docker's JSON, normalized (--expand: expanded as above).
+
+      Examples:
+        syscage convert docker.json --to oci -o seccomp.json
+        syscage convert docker.json --to oci --bundle ./mybundle
+        syscage convert app.json --to k8s-pod -o k8s/   # pod.yaml, profiles/app.json
+        syscage convert app.json --to k8s-pod --patch --name app
+        syscage convert app.json --to spo --name app -o app-seccompprofile.yaml
+        syscage convert docker.json --to systemd --caps CAP_NET_ADMIN
+        syscage convert docker.json --to docker --expand --arch aarch64
+      """)
+
+  enum Target: String, ExpressibleByArgument, CaseIterable {
+    case oci
+    case k8sPod = "k8s-pod"
+    case spo
+    case systemd
+    case docker
+  }
+
+  @Argument(help: "The profile (Docker or OCI JSON; - for standard input).")
+  var profile: String
+
+  @Option(name: .customLong("to"), help: ArgumentHelp("The output format.", valueName: "format"))
+  var target: Target
+
+  @OptionGroup var policyArguments: PolicyArguments
+
+  @Option(
+    name: .shortAndLong,
+    help: "Write the output here (atomically) instead of standard output; a directory for --to k8s-pod.")
+  var output: String?
+
+  @Option(help: "An OCI bundle directory: set linux.seccomp in its config.json in place (--to oci).")
+  var bundle: String?
+
+  @Option(help: "The profile's name, a DNS-1123 subdomain (k8s-pod, spo; default: the input file's base name).")
+  var name: String?
+
+  @Flag(help: "Write a patch for a Pod's spec.securityContext instead of a whole Pod (k8s-pod).")
+  var patch = false
+
+  @Option(help: "The container image of the example Pod (k8s-pod; default: \(KubernetesPodConversion.defaultImage)).")
+  var image: String?
+
+  @Option(help: "The kubelet's seccomp root on the nodes (k8s-pod; default: \(KubernetesPodConversion.defaultSeccompRoot)).")
+  var seccompRoot: String?
+
+  @Flag(help: "Expand includes/excludes and archMap (docker; the other formats are always expanded).")
+  var expand = false
+
+  func validate() throws {
+    if bundle != nil && target != .oci { throw ValidationError("--bundle applies to --to oci only") }
+    if bundle != nil && output != nil {
+      throw ValidationError("--bundle writes into the bundle's config.json; leave out -o")
+    }
+    if target != .k8sPod {
+      if patch { throw ValidationError("--patch applies to --to k8s-pod only") }
+      if image != nil { throw ValidationError("--image applies to --to k8s-pod only") }
+      if seccompRoot != nil { throw ValidationError("--seccomp-root applies to --to k8s-pod only") }
+    }
+    if name != nil && target != .k8sPod && target != .spo {
+      throw ValidationError("--name applies to --to k8s-pod and --to spo only")
+    }
+    if let name, !KubernetesPodConversion.isValidName(name) {
+      throw ValidationError(
+        "--name '\(name)' is not a Kubernetes name; use lower-case letters, digits, '-' and '.' (at most 253), starting and ending with a letter or digit")
+    }
+    if let seccompRoot, !seccompRoot.hasPrefix("/") {
+      throw ValidationError("--seccomp-root wants an absolute path, not '\(seccompRoot)'")
+    }
+    if expand && target != .docker {
+      throw ValidationError("--expand applies to --to docker only; the other formats are always expanded")
+    }
+    if policyArguments.noEnosysStub || policyArguments.badArch != "SCMP_ACT_KILL_PROCESS" {
+      throw ValidationError("--no-enosys-stub and --bad-arch belong to compile; convert writes profiles, not filters")
+    }
+  }
+
+  func run() throws {
+    let loaded: (profile: Profile, warnings: [Diagnostic])
+    do {
+      loaded = try Profile.load(path: profile, strict: policyArguments.strict)
+    } catch {
+      throw fail(error)
+    }
+    for w in loaded.warnings { printError(w.description) }
+    let source = loaded.profile
+    // One --arch names the host (its ABIs come from the profile, as Docker picks them);
+    // several name the ABIs exactly, the first being the host's.
+    let conversion = ConversionTarget(
+      context: try policyArguments.context(), arches: policyArguments.arches.count > 1 ? policyArguments.arches : nil)
+
+    if source.isDisabled && target != .docker {
+      throw fail(
+        "\(displayName): no defaultAction and no syscalls: the profile turns seccomp off; there is nothing to convert to \(target.rawValue)",
+        code: ExitStatus.dataError)
+    }
+    if target != .docker || expand { printError("syscage: expanded for " + expansionSummary(source, conversion)) }
+    let header = ["Converted by syscage from \(displayName)."]
+
+    switch target {
+    case .oci:
+      if let bundle {
+        try writeIntoBundle(bundle, OCIConversion.seccomp(source, target: conversion))
+      } else {
+        try emit(OCIConversion.text(source, target: conversion))
+      }
+    case .k8sPod:
+      try convertForKubernetes(source, conversion, header: header)
+    case .spo:
+      let spo = SPOConversion(profile: source, target: conversion, name: try resolvedName(), header: header)
+      try report(spo.warnings)
+      try emit(spo.yaml)
+    case .systemd:
+      let unit = SystemdConversion(profile: source, target: conversion, header: header)
+      for note in unit.notes { printError("syscage: note: \(note)") }
+      try report(unit.warnings)
+      try emit(unit.text)
+    case .docker:
+      try emit(DockerConversion.text(source, expandFor: expand ? conversion : nil))
+    }
+  }
+
+  var displayName: String { profile == "-" ? "standard input" : profile }
+
+  /// Prints what the conversion cannot express; with --strict that is an error (65) and nothing is written.
+  func report(_ warnings: [String]) throws {
+    let severity = policyArguments.strict ? "error" : "warning"
+    for w in warnings { printError("syscage: \(severity): \(w)") }
+    if policyArguments.strict && !warnings.isEmpty {
+      throw fail("--strict: the \(target.rawValue) form cannot say exactly what \(displayName) says; nothing written", code: ExitStatus.dataError)
+    }
+  }
+
+  /// `x86_64 (ABIs x86_64, x86, x32), kernel 6.18, Docker's default capabilities (CAP_...)`.
+  func expansionSummary(_ source: Profile, _ conversion: ConversionTarget) -> String {
+    let abis = conversion.filterArches(of: source).map(\.name).joined(separator: ", ")
+    let caps = conversion.context.capabilities.sorted().joined(separator: ",")
+    let which = policyArguments.caps == nil ? "Docker's default capabilities" : "capabilities from --caps"
+    return "\(conversion.context.native) (ABIs \(abis)), kernel \(conversion.context.kernel), \(which) (\(caps.isEmpty ? "none" : caps))"
+  }
+
+  /// Writes text to -o (atomically) or standard output.
+  func emit(_ text: String) throws {
+    if let output {
+      try writeOutput(Array(text.utf8), to: output, inputs: [profile])
+    } else {
+      FileHandle.standardOutput.write(Data(text.utf8))
+    }
+  }
+
+  /// --name, else the input's base name made into a Kubernetes name.
+  func resolvedName() throws -> String {
+    if let name { return name }
+    guard profile != "-", let derived = KubernetesPodConversion.name(fromPath: profile) else {
+      throw fail("cannot make a Kubernetes name from '\(displayName)'; give --name", code: ExitStatus.usage)
+    }
+    return derived
+  }
+
+  func convertForKubernetes(_ source: Profile, _ conversion: ConversionTarget, header: [String]) throws {
+    let pod = KubernetesPodConversion(
+      profile: source, target: conversion, name: try resolvedName(), image: image ?? KubernetesPodConversion.defaultImage,
+      patch: patch, seccompRoot: seccompRoot ?? KubernetesPodConversion.defaultSeccompRoot, header: header)
+    guard let dir = output else {
+      FileHandle.standardOutput.write(Data(pod.combined.utf8))
+      printError("syscage: copy the profile (after ---) to \(pod.nodePath) on every node")
+      return
+    }
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory), !isDirectory.boolValue {
+      throw fail(
+        "-o \(dir) is a file; --to k8s-pod writes a directory (\(patch ? "pod-patch.yaml" : "pod.yaml") and profiles/NAME.json)",
+        code: ExitStatus.usage)
+    }
+    let profilesDir = URL(fileURLWithPath: dir).appendingPathComponent("profiles")
+    do {
+      try FileManager.default.createDirectory(at: profilesDir, withIntermediateDirectories: true)
+    } catch {
+      throw fail("cannot create \(profilesDir.path): \(error.localizedDescription)", code: ExitStatus.unavailable)
+    }
+    let manifestPath = URL(fileURLWithPath: dir).appendingPathComponent(patch ? "pod-patch.yaml" : "pod.yaml").path
+    let profilePath = profilesDir.appendingPathComponent("\(pod.name).json").path
+    try writeOutput(Array(pod.manifest.utf8), to: manifestPath, inputs: [profile])
+    try writeOutput(Array(pod.profileJSON.utf8), to: profilePath, inputs: [profile])
+    printError("syscage: wrote \(manifestPath) and \(profilePath)")
+    printError("syscage: copy the profile to \(pod.nodePath) on every node, e.g. install -D -m 0644 \(profilePath) \(pod.nodePath)")
+  }
+
+  /// Sets linux.seccomp in BUNDLE/config.json, keeping the rest of the file; replaces it atomically.
+  func writeIntoBundle(_ bundle: String, _ seccomp: JSONValue) throws {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: bundle, isDirectory: &isDirectory), isDirectory.boolValue else {
+      throw fail("\(bundle): not a directory; --bundle wants an OCI bundle (a directory holding config.json)", code: ExitStatus.dataError)
+    }
+    let configPath = URL(fileURLWithPath: bundle).appendingPathComponent("config.json").path
+    guard FileManager.default.fileExists(atPath: configPath) else {
+      throw fail(
+        "\(configPath): no such file; an OCI bundle keeps its runtime configuration in config.json (`runc spec` makes one)",
+        code: ExitStatus.dataError)
+    }
+    guard let data = FileManager.default.contents(atPath: configPath) else {
+      throw fail("\(configPath): cannot read it", code: ExitStatus.dataError)
+    }
+    let edited: [UInt8]
+    do {
+      edited = try OCIBundleEditor.settingSeccomp(seccomp, inConfig: [UInt8](data), file: configPath)
+    } catch {
+      throw fail(error)
+    }
+    try replaceFileAtomically(configPath, with: edited)
+    printError("syscage: set linux.seccomp in \(configPath)")
+  }
+}
+
+/// Replaces a file's contents atomically: a temporary file in the same directory with the
+/// original's permissions, written and synced, then renamed over it (through a symbolic
+/// link, the file it points to). The temporary file is removed on any failure.
+func replaceFileAtomically(_ path: String, with bytes: [UInt8]) throws {
+  let target = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+  let directory = (target as NSString).deletingLastPathComponent
+  var info = stat()
+  let mode: mode_t = stat(target, &info) == 0 ? info.st_mode & 0o7777 : 0o644
+  var template = Array(((directory.isEmpty ? "." : directory) + "/.config.json.syscage-XXXXXX").utf8CString)
+  let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+  guard fd >= 0 else {
+    throw fail("cannot write in \(directory): \(String(cString: strerror(errno)))", code: ExitStatus.unavailable)
+  }
+  let temp = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+  var failure: String? = nil
+  var offset = 0
+  while failure == nil && offset < bytes.count {
+    let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    if n < 0 {
+      if errno == EINTR { continue }
+      failure = "cannot write \(temp): \(String(cString: strerror(errno)))"
+    } else {
+      offset += n
+    }
+  }
+  if failure == nil, fchmod(fd, mode) != 0 { failure = "cannot set the mode of \(temp): \(String(cString: strerror(errno)))" }
+  if failure == nil, fsync(fd) != 0 { failure = "cannot sync \(temp): \(String(cString: strerror(errno)))" }
+  if close(fd) != 0, failure == nil { failure = "cannot close \(temp): \(String(cString: strerror(errno)))" }
+  if failure == nil, rename(temp, target) != 0 { failure = "cannot replace \(target): \(String(cString: strerror(errno)))" }
+  if let failure {
+    unlink(temp)
+    throw fail(failure, code: ExitStatus.unavailable)
+  }
+  let dirFD = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY)
+  if dirFD >= 0 {
+    _ = fsync(dirFD)
+    close(dirFD)
+  }
+}
