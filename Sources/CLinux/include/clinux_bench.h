@@ -51,6 +51,15 @@ int clinux_bench_filter_result(const struct sock_filter *prog, unsigned short le
                                long nr, const uint64_t args[6], long iterations,
                                double *ns_per_call, long *result);
 
+/// As clinux_bench_filter_result, with the timed loop split into `batches` parts
+/// (1 <= batches <= iterations) that are also timed one by one: *best_batch_ns
+/// (if not NULL) receives the lowest mean of one part. A part the scheduler
+/// interrupted is slower, so on a busy machine the best part estimates the
+/// undisturbed cost better than the whole loop's mean (*ns_per_call).
+int clinux_bench_filter_batches(const struct sock_filter *prog, unsigned short len, int abi,
+                                long nr, const uint64_t args[6], long iterations, long batches,
+                                double *ns_per_call, double *best_batch_ns, long *result);
+
 #ifdef __cplusplus
 }
 #endif
