@@ -12,13 +12,6 @@ enum Multiplexer {
     "semop": 1, "semget": 2, "semctl": 3, "semtimedop": 4, "msgsnd": 11, "msgrcv": 12,
     "msgget": 13, "msgctl": 14, "shmat": 21, "shmdt": 22, "shmget": 23, "shmctl": 24,
   ]
-
-  /// The multiplexer through which `name` can also be called on `arch`, and its call number.
-  static func route(_ name: String, on arch: Arch) -> (name: String, number: SyscallNumber, call: UInt64)? {
-    if let call = socketcall[name], let n = arch.number(of: "socketcall") { return ("socketcall", n, call) }
-    if let call = ipc[name], let n = arch.number(of: "ipc") { return ("ipc", n, call) }
-    return nil
-  }
 }
 
 /// Options for turning a profile into a policy.
@@ -55,24 +48,42 @@ extension Policy {
     let context = options.context
     let arches = options.arches ?? profile.filterArches(native: context.native)
     let defaultAction = (profile.defaultAction ?? .allow).action(errnoRet: profile.defaultErrnoRet)
+    // Resolve each applying entry's names once; number them per ABI below.
+    struct Resolved {
+      var index: Int
+      var entry: SyscallEntry
+      var action: SeccompAction
+      var names: [(name: String, tableIndex: Int?, socketcall: UInt64?, ipc: UInt64?)]
+    }
+    var resolved: [Resolved] = []
+    for (i, entry) in (profile.syscalls ?? []).enumerated() where Profile.entryApplies(entry, in: context) {
+      resolved.append(Resolved(
+        index: i, entry: entry, action: entry.action.action(errnoRet: entry.errnoRet),
+        names: entry.names.map { ($0, SyscallTable.index(of: $0), Multiplexer.socketcall[$0], Multiplexer.ipc[$0]) }))
+    }
     var archPolicies: [ArchPolicy] = []
     for arch in arches {
       var rules: [Rule] = []
-      for (i, entry) in (profile.syscalls ?? []).enumerated() where Profile.entryApplies(entry, in: context) {
-        let action = entry.action.action(errnoRet: entry.errnoRet)
-        for name in entry.names {
-          let source = "syscalls[\(i)]"
-          let conditions = (entry.args ?? []).map { c in
+      let socketcall = arch.number(of: "socketcall"), ipc = arch.number(of: "ipc")
+      for r in resolved {
+        let source = "syscalls[\(r.index)]"
+        for (name, tableIndex, socketCall, ipcCall) in r.names {
+          let conditions = (r.entry.args ?? []).map { c in
             Condition(
               index: c.index, op: c.op, value: c.value, valueTwo: c.valueTwo ?? 0,
               width: arch.argumentType(of: name, index: c.index).mask)
           }
-          if let number = arch.number(of: name) {
-            rules.append(Rule(name: name, number: number, action: action, conditions: conditions, source: source))
+          if let tableIndex, let number = SyscallTable.number(at: tableIndex, in: arch.abi) {
+            rules.append(Rule(name: name, number: number, action: r.action, conditions: conditions, source: source))
           }
-          if let mux = Multiplexer.route(name, on: arch), conditions.isEmpty || !action.permits {
-            let callCheck = Condition(index: 0, op: .equal, value: mux.call, width: arch.argumentType(of: mux.name, index: 0).mask)
-            rules.append(Rule(name: mux.name, number: mux.number, action: action, conditions: [callCheck], source: source + " via \(mux.name)"))
+          // The multiplexed form: socketcall(SYS_*) / ipc(call).
+          let mux: (String, SyscallNumber, UInt64)? =
+            if let call = socketCall, let n = socketcall { ("socketcall", n, call) }
+            else if let call = ipcCall, let n = ipc { ("ipc", n, call) }
+            else { nil }
+          if let (muxName, muxNumber, call) = mux, conditions.isEmpty || !r.action.permits {
+            let callCheck = Condition(index: 0, op: .equal, value: call, width: arch.argumentType(of: muxName, index: 0).mask)
+            rules.append(Rule(name: muxName, number: muxNumber, action: r.action, conditions: [callCheck], source: source + " via \(muxName)"))
           }
         }
       }

@@ -25,6 +25,16 @@ public enum SyscallTable {
     return result
   }()
 
+  /// The position of `name` in `allNames`: resolve a name once, then number it in
+  /// every ABI with `number(at:in:)`.
+  public static func index(of name: String) -> Int? { indexByName[name] }
+
+  /// The number of the syscall at `index` of `allNames` in `abi`, or nil when absent there.
+  public static func number(at index: Int, in abi: SyscallABI) -> SyscallNumber? {
+    let raw = GeneratedSyscallTable.numbers(abi)[index]
+    return raw < 0 ? nil : SyscallNumber(raw + abi.numberBase)
+  }
+
   /// Whether any ABI has a syscall of this name.
   public static func isKnown(_ name: String) -> Bool { indexByName[name] != nil }
 
@@ -57,9 +67,12 @@ public enum SyscallTable {
   /// Known names nearest to `name` by edit distance, best first, for "did you mean".
   public static func suggestions(for name: String, limit: Int = 3) -> [String] {
     let q = Array(name.lowercased().utf8)
-    let scored = GeneratedSyscallTable.names.map { ($0, editDistance(q, Array($0.utf8))) }
     let cutoff = max(2, q.count / 3)
-    return scored.filter { $0.1 <= cutoff || $0.0.contains(name) }
+    let scored = GeneratedSyscallTable.names.map { n -> (String, Int, Bool) in
+      let bytes = Array(n.utf8)
+      return (n, editDistance(q, bytes), containsBytes(bytes, q))
+    }
+    return scored.filter { $0.1 <= cutoff || $0.2 }
       .sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0 < $1.0 }
       .prefix(limit).map(\.0)
   }
@@ -73,6 +86,15 @@ extension Arch {
   public func name(of number: SyscallNumber) -> String? {
     SyscallTable.names(of: number, in: abi).first
   }
+}
+
+/// Whether `needle` occurs in `haystack`.
+func containsBytes(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+  guard !needle.isEmpty, needle.count <= haystack.count else { return needle.isEmpty }
+  for start in 0...(haystack.count - needle.count) where haystack[start] == needle[0] {
+    if haystack[start..<start + needle.count].elementsEqual(needle) { return true }
+  }
+  return false
 }
 
 func editDistance(_ a: [UInt8], _ b: [UInt8]) -> Int {
