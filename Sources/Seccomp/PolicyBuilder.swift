@@ -12,6 +12,13 @@ enum Multiplexer {
     "semop": 1, "semget": 2, "semctl": 3, "semtimedop": 4, "msgsnd": 11, "msgrcv": 12,
     "msgget": 13, "msgctl": 14, "shmat": 21, "shmdt": 22, "shmget": 23, "shmctl": 24,
   ]
+
+  /// The multiplexer through which `name` can also be called on `arch`, and its call number.
+  static func route(_ name: String, on arch: Arch) -> (name: String, number: SyscallNumber, call: UInt64)? {
+    if let call = socketcall[name], let n = arch.number(of: "socketcall") { return ("socketcall", n, call) }
+    if let call = ipc[name], let n = arch.number(of: "ipc") { return ("ipc", n, call) }
+    return nil
+  }
 }
 
 /// Options for turning a profile into a policy.

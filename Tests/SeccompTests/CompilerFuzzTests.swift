@@ -6,7 +6,7 @@ import Testing
 /// long programs (far jumps through trampolines) still decide as Policy.decide does.
 @Suite struct CompilerFuzzTests {
   @Test func randomProfilesCompileFastToValidPrograms() throws {
-    var rng = SplitMix(seed: 0x5eed)
+    var rng = SplitMix64(seed: 0x5eed)
     let clock = ContinuousClock()
     var worst = Duration.zero
     for seed in 100..<400 {

@@ -117,7 +117,7 @@ enum Corpus {
 
   /// A seeded random profile: random ABIs of one family, names, actions and conditions.
   static func randomProfile(seed: UInt64) -> Profile {
-    var rng = SplitMix(seed: seed)
+    var rng = SplitMix64(seed: seed)
     let families: [[Arch]] = [[.x86_64, .x86, .x32], [.x86_64], [.aarch64, .arm], [.s390x, .s390], [.mipsel64, .mipsel, .mipsel64n32], [.ppc64le], [.riscv64], [.x86]]
     let family = families[Int(rng.next() % UInt64(families.count))]
     let arches = Array(family.prefix(1 + Int(rng.next() % UInt64(family.count))))
@@ -141,19 +141,6 @@ enum Corpus {
     }
     let defaults: [ActionName] = [.errno, .errno, .killProcess, .allow, .log, .trap]
     return Profile(defaultAction: defaults[Int(rng.next() % UInt64(defaults.count))], defaultErrnoRet: rng.next() % 2 == 0 ? 38 : nil, architectures: arches, syscalls: entries)
-  }
-}
-
-/// A small seeded generator (splitmix64).
-struct SplitMix {
-  var state: UInt64
-  init(seed: UInt64) { state = seed }
-  mutating func next() -> UInt64 {
-    state &+= 0x9e37_79b9_7f4a_7c15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-    z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-    return z ^ (z >> 31)
   }
 }
 
