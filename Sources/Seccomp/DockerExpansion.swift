@@ -117,3 +117,14 @@ extension Profile {
     }
   }
 }
+
+extension Profile {
+  /// Docker's default profile (moby/profiles `seccomp/default.json`), embedded in the binary.
+  public static var dockerDefault: Profile {
+    // The embedded text is Data/docker-default.json, which the tests decode without errors.
+    (try? Profile.decode(Array(EmbeddedProfiles.dockerDefaultJSON.utf8), file: "docker-default.json"))?.profile ?? Profile()
+  }
+
+  /// The embedded Docker default profile's JSON text.
+  public static var dockerDefaultJSON: String { EmbeddedProfiles.dockerDefaultJSON }
+}

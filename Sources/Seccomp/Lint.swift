@@ -53,7 +53,7 @@ public struct LintReference: Sendable {
   /// Docker's default profile (moby `profiles/seccomp/default.json`), as shipped in `Data/`.
   public static var dockerDefault: LintReference {
     // The embedded copy is a valid profile by construction; a test compares it with Data/.
-    let profile = (try? Profile.decode(Array(LintData.dockerDefaultJSON.utf8), file: nil))?.profile ?? Profile()
+    let profile = Profile.dockerDefault
     return LintReference(name: "Docker's default profile", profile: profile)
   }
 }

@@ -1,7 +1,8 @@
 import Foundation
 import SyscallTableGenerator
 
-// Regenerates Sources/Syscalls/GeneratedSyscallTable.swift from Data/.
+// Regenerates Sources/Syscalls/GeneratedSyscallTable.swift and
+// Sources/Seccomp/GeneratedEmbeddedProfiles.swift from Data/.
 // Usage: swift run generate-syscall-tables [PACKAGE_ROOT]
 let root = URL(fileURLWithPath: CommandLine.arguments.dropFirst().first ?? FileManager.default.currentDirectoryPath)
 do {
@@ -9,6 +10,10 @@ do {
   let out = root.appendingPathComponent("Sources/Syscalls/GeneratedSyscallTable.swift")
   try Data(source.utf8).write(to: out, options: .atomic)
   print("wrote \(out.path)")
+  let profiles = try SyscallTableGenerator.generateEmbeddedProfiles(dataDirectory: root.appendingPathComponent("Data"))
+  let profilesOut = root.appendingPathComponent("Sources/Seccomp/GeneratedEmbeddedProfiles.swift")
+  try Data(profiles.utf8).write(to: profilesOut, options: .atomic)
+  print("wrote \(profilesOut.path)")
 } catch {
   FileHandle.standardError.write(Data("generate-syscall-tables: \(error)\n".utf8))
   exit(65)

@@ -13,6 +13,13 @@ import TestSupport
     #expect(generated == committed, "run `swift run generate-syscall-tables` and commit the result")
   }
 
+  @Test func regenerationGivesTheCommittedEmbeddedProfiles() throws {
+    let generated = try SyscallTableGenerator.generateEmbeddedProfiles(dataDirectory: packageRoot.appendingPathComponent("Data"))
+    let committed = try String(
+      contentsOf: packageRoot.appendingPathComponent("Sources/Seccomp/GeneratedEmbeddedProfiles.swift"), encoding: .utf8)
+    #expect(generated == committed, "run `swift run generate-syscall-tables` and commit the result")
+  }
+
   @Test func tableHasEverySyscallOfTheCSV() {
     #expect(SyscallTable.allNames.count == 508)
     #expect(SyscallTable.allNames == SyscallTable.allNames.sorted())
