@@ -55,13 +55,15 @@ extension Profile {
   public static func load(
     path: String, format: ProfileFormat = .docker, strict: Bool = false
   ) throws(InputError) -> (profile: Profile, warnings: [Diagnostic]) {
-    let bytes = try readFile(path)
+    let bytes = try readInputFile(path)
     return try decode(bytes, file: path == "-" ? nil : path, format: format, strict: strict)
   }
 }
 
 /// Reads a whole file, or standard input for `-`.
-private func readFile(_ path: String) throws(InputError) -> [UInt8] {
+/// Reads a whole file (`-` for standard input); an unreadable one is an `InputError`
+/// naming the file and the system's reason.
+public func readInputFile(_ path: String) throws(InputError) -> [UInt8] {
   let file: String? = path == "-" ? nil : path
   let fd = path == "-" ? 0 : open(path, O_RDONLY | O_CLOEXEC)
   guard fd >= 0 else {
