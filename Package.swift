@@ -24,6 +24,7 @@ let package = Package(
     .target(name: "Seccomp", dependencies: ["Syscalls", "CLinux"], swiftSettings: strict),
     .target(name: "Enforcement", dependencies: ["Syscalls", "Seccomp", "CLinux"], swiftSettings: strict),
     .target(name: "Inspection", dependencies: ["Syscalls", "Seccomp", "CLinux"], swiftSettings: strict),
+    .target(name: "Recording", dependencies: ["Syscalls", "Seccomp", "Enforcement", "CLinux"], swiftSettings: strict),
     .target(name: "SyscallTableGenerator", swiftSettings: strict),
     .executableTarget(
       name: "generate-syscall-tables",
@@ -32,7 +33,7 @@ let package = Package(
     .executableTarget(
       name: "syscage",
       dependencies: [
-        "Syscalls", "Seccomp", "Enforcement", "Inspection", "CLinux",
+        "Syscalls", "Seccomp", "Enforcement", "Inspection", "Recording", "CLinux",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strict),
@@ -68,6 +69,10 @@ let package = Package(
     .testTarget(
       name: "InspectionTests",
       dependencies: ["Inspection", "Seccomp", "Syscalls", "CLinux", "TestSupport"],
+      swiftSettings: strict),
+    .testTarget(
+      name: "RecordingTests",
+      dependencies: ["Recording", "Enforcement", "Seccomp", "Syscalls", "TestSupport"],
       swiftSettings: strict),
   ]
 )

@@ -8,6 +8,11 @@ public enum Termination: Hashable, Sendable, CustomStringConvertible {
   case exited(Int32)
   case signaled(Int32)
 
+  /// From a wait(2) status.
+  public init(waitStatus status: Int32) {
+    self = (status & 0x7f) == 0 ? .exited((status >> 8) & 0xff) : .signaled(status & 0x7f)
+  }
+
   /// The status a shell reports: the exit code, or 128 + the signal.
   public var shellStatus: Int32 {
     switch self {
@@ -138,7 +143,7 @@ public enum Launcher {
       throw Failure(step: Failure.Step(rawValue: result.failed_step) ?? .fork, errno: result.error)
     }
     let status = result.wait_status
-    let termination: Termination = (status & 0x7f) == 0 ? .exited((status >> 8) & 0xff) : .signaled(status & 0x7f)
+    let termination = Termination(waitStatus: status)
     var kill: SeccompKill? = nil
     if result.seccomp_kill == 1 {
       let arch: Arch = result.arch == Arch.x86.auditArch.rawValue ? .x86

@@ -16,10 +16,10 @@ public enum Preflight {
 
   /// Calls a dynamically linked program makes before `main` (the loader and libc's
   /// start-up); any one refused usually ends it before it prints anything.
+  /// (Calls libc tolerates failing, such as rseq or access, are left out.)
   public static let startupCalls = [
-    "brk", "mmap", "mprotect", "munmap", "openat", "read", "close", "newfstatat", "fstat", "pread64",
-    "arch_prctl", "set_tid_address", "set_robust_list", "rseq", "prlimit64", "access", "getrandom",
-    "exit_group", "rt_sigreturn",
+    "brk", "mmap", "mprotect", "munmap", "openat", "read", "close", "newfstatat", "arch_prctl",
+    "set_tid_address", "exit_group",
   ]
 
   /// The calls of `startupCalls` and execve that `policy` refuses on the native ABI.

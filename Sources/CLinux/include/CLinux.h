@@ -16,4 +16,6 @@ uint32_t clinux_header_audit_arch(const char *name);
 #include "clinux_bench.h"
 #include "clinux_run.h"
 
+#include "clinux_trace.h"
+
 #endif

@@ -1,0 +1,69 @@
+#ifndef CLINUX_TRACE_H
+#define CLINUX_TRACE_H
+// Records every syscall a program (with its children and threads) makes, the
+// strace way: fork; in the child wait on a go-pipe, reset signals, execve; in
+// the parent PTRACE_SEIZE with TRACESYSGOOD|TRACEFORK|TRACEVFORK|TRACECLONE|
+// TRACEEXEC|TRACEEXIT|EXITKILL, then PTRACE_SYSCALL from stop to stop, reading
+// each call with PTRACE_GET_SYSCALL_INFO. Counting starts at the program's
+// first execve, so the launcher's own calls are not counted. Calls are counted
+// at entry (exit and exit_group included; strace counts at exit and misses
+// them). No Swift runs between fork and execve.
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Numbers per ABI slot; calls[slot * CLINUX_TRACE_NRS + nr].
+#define CLINUX_TRACE_NRS 1024
+/// ABI slots: x86_64, ia32 (int 0x80 / 32-bit processes), x32 (bit 30 removed).
+enum {
+  CLINUX_TRACE_X86_64 = 0,
+  CLINUX_TRACE_IA32 = 1,
+  CLINUX_TRACE_X32 = 2,
+  CLINUX_TRACE_ABIS = 3,
+};
+
+/// Steps that can fail (clinux_trace_result.failed_step); the values of CLINUX_RUN_STEP_*.
+enum {
+  CLINUX_TRACE_OK = 0,
+  CLINUX_TRACE_STEP_PIPE = 1,
+  CLINUX_TRACE_STEP_FORK = 2,
+  CLINUX_TRACE_STEP_TRACE = 3,
+  CLINUX_TRACE_STEP_EXEC = 6,
+};
+
+/// Where the counts go: three arrays of CLINUX_TRACE_ABIS * CLINUX_TRACE_NRS
+/// entries each, zeroed by the caller. `errors` and `nanoseconds` are filled
+/// only when `timing` is set.
+struct clinux_trace_counts {
+  uint64_t *calls;        ///< entries per (slot, nr)
+  uint64_t *errors;       ///< exits with a return value in -4095..-1
+  uint64_t *nanoseconds;  ///< CLOCK_MONOTONIC time from entry stop to exit stop
+  uint64_t unknown;       ///< entries with a number outside the slots (or an unknown arch)
+  uint64_t stops;         ///< ptrace stops handled
+};
+
+struct clinux_trace_result {
+  int failed_step;  ///< CLINUX_TRACE_STEP_*, or CLINUX_TRACE_OK
+  int error;        ///< errno of the failed step
+  int wait_status;  ///< the program's wait(2) status
+  int32_t pid;      ///< the program's pid
+  int32_t tracees;  ///< threads and processes traced in all
+};
+
+/// Runs `path` with `argv` and `envp` under ptrace and counts its syscalls
+/// into `counts` until every tracee has ended. With `timing`, also records
+/// errors and the time between entry and exit stops. While it waits,
+/// SIGINT/SIGQUIT/SIGTERM/SIGHUP/SIGUSR1/SIGUSR2 sent to this process by
+/// another process are forwarded to the program; those from the terminal reach
+/// the program's process group directly and are otherwise ignored here.
+/// Returns 0, or -1 when the program never ran (see out->failed_step).
+int clinux_trace(const char *path, char *const argv[], char *const envp[], int timing,
+                 struct clinux_trace_counts *counts, struct clinux_trace_result *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

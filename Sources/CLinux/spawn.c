@@ -1,0 +1,168 @@
+#define _GNU_SOURCE
+#include "spawn.h"
+
+#include "clinux_run.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static volatile pid_t forward_to = 0;
+
+static void forward_signal(int sig, siginfo_t *info, void *ctx) {
+  (void)ctx;
+  // Signals from the terminal (SI_KERNEL) reach the program's process group
+  // directly; forward only what another process sent to us.
+  if (info && info->si_code == SI_KERNEL) return;
+  pid_t p = forward_to;
+  if (p > 0) kill(p, sig);
+}
+
+static const int forwarded[6] = {SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2};
+
+static void child_fail(int fd, int step) {
+  int msg[2] = {step, errno};
+  ssize_t ignored = write(fd, msg, sizeof(msg));
+  (void)ignored;
+  _exit(127);
+}
+
+int clinux_spawn_start(const char *path, char *const argv[], char *const envp[], int no_new_privs,
+                       const void *prog, unsigned int len, unsigned int flags, struct clinux_spawn *s,
+                       int *step, int *error) {
+  memset(s, 0, sizeof(*s));
+  int errpipe[2], gopipe[2];
+  if (pipe2(errpipe, O_CLOEXEC) != 0) {
+    *step = CLINUX_RUN_STEP_PIPE;
+    *error = errno;
+    return -1;
+  }
+  if (pipe2(gopipe, O_CLOEXEC) != 0) {
+    *step = CLINUX_RUN_STEP_PIPE;
+    *error = errno;
+    close(errpipe[0]);
+    close(errpipe[1]);
+    return -1;
+  }
+  sigset_t all;
+  sigfillset(&all);
+  // Block signals around fork so the child starts with none pending from us.
+  sigprocmask(SIG_SETMASK, &all, &s->saved);
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(errpipe[0]);
+    close(gopipe[1]);
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++) sigaction(sig, &dfl, NULL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    char go = 0;
+    ssize_t n;
+    while ((n = read(gopipe[0], &go, 1)) < 0 && errno == EINTR) {
+    }
+    if (n != 1) _exit(127);  // the parent gave up: do not run
+    close(gopipe[0]);
+    if (no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) child_fail(errpipe[1], CLINUX_RUN_STEP_NO_NEW_PRIVS);
+    if (len > 0) {
+      struct sock_fprog fprog = {.len = (unsigned short)len, .filter = (struct sock_filter *)prog};
+      long rc = flags ? syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &fprog)
+                      : prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fprog, 0, 0);
+      if (rc != 0) child_fail(errpipe[1], CLINUX_RUN_STEP_FILTER);
+    }
+    execve(path, argv, envp);
+    child_fail(errpipe[1], CLINUX_RUN_STEP_EXEC);
+  }
+  if (pid < 0) {
+    *step = CLINUX_RUN_STEP_FORK;
+    *error = errno;
+    sigprocmask(SIG_SETMASK, &s->saved, NULL);
+    close(errpipe[0]);
+    close(errpipe[1]);
+    close(gopipe[0]);
+    close(gopipe[1]);
+    return -1;
+  }
+  close(errpipe[1]);
+  close(gopipe[0]);
+  s->pid = pid;
+  s->errfd = errpipe[0];
+  s->gofd = gopipe[1];
+  sigprocmask(SIG_SETMASK, &s->saved, NULL);
+  return 0;
+}
+
+void clinux_spawn_forward_signals(struct clinux_spawn *s) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_sigaction = forward_signal;
+  sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  forward_to = s->pid;
+  for (int i = 0; i < 6; i++) sigaction(forwarded[i], &sa, &s->old[i]);
+  // Forwarded signals must reach the handler even if our caller blocked them.
+  sigset_t waiting = s->saved;
+  for (int i = 0; i < 6; i++) sigdelset(&waiting, forwarded[i]);
+  sigprocmask(SIG_SETMASK, &waiting, NULL);
+  s->forwarding = 1;
+}
+
+void clinux_spawn_release(struct clinux_spawn *s) {
+  if (s->gofd < 0) return;
+  ssize_t ignored = write(s->gofd, "g", 1);
+  (void)ignored;
+  close(s->gofd);
+  s->gofd = -1;
+}
+
+int clinux_spawn_exec_status(struct clinux_spawn *s, int *step, int *error) {
+  int msg[2];
+  ssize_t n;
+  do {
+    n = read(s->errfd, msg, sizeof(msg));
+  } while (n < 0 && errno == EINTR);
+  close(s->errfd);
+  s->errfd = -1;
+  if (n == (ssize_t)sizeof(msg)) {
+    *step = msg[0];
+    *error = msg[1];
+    return -1;
+  }
+  return 0;
+}
+
+void clinux_spawn_abort(struct clinux_spawn *s) {
+  kill(s->pid, SIGKILL);
+  if (s->gofd >= 0) {
+    close(s->gofd);
+    s->gofd = -1;
+  }
+  int st;
+  while (waitpid(s->pid, &st, __WALL) < 0 && errno == EINTR) {
+  }
+  if (s->errfd >= 0) {
+    close(s->errfd);
+    s->errfd = -1;
+  }
+}
+
+void clinux_spawn_end(struct clinux_spawn *s) {
+  if (s->gofd >= 0) {  // never released: the child exits without running
+    close(s->gofd);
+    s->gofd = -1;
+  }
+  if (s->forwarding) {
+    forward_to = 0;
+    for (int i = 0; i < 6; i++) sigaction(forwarded[i], &s->old[i], NULL);
+    s->forwarding = 0;
+  }
+  sigprocmask(SIG_SETMASK, &s->saved, NULL);
+}
