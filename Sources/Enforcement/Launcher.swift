@@ -84,6 +84,11 @@ public enum Launcher {
     public var step: Step
     public var errno: Int32
 
+    public init(step: Step, errno: Int32) {
+      self.step = step
+      self.errno = errno
+    }
+
     /// The exit status `env` and `docker run` use for it: 127 not found, 126 not
     /// executable, 125 anything else.
     public var exitStatus: Int32 {
@@ -95,7 +100,11 @@ public enum Launcher {
       let reason = String(cString: strerror(errno))
       switch step {
       case .pipe, .fork: return "cannot start the program: \(reason)"
-      case .trace: return "cannot watch the program with ptrace: \(reason)"
+      case .trace:
+        if errno == EPERM {
+          return "cannot trace the program with ptrace: \(reason) (see /proc/sys/kernel/yama/ptrace_scope, or run with CAP_SYS_PTRACE)"
+        }
+        return "cannot trace the program with ptrace: \(reason)"
       case .noNewPrivileges: return "cannot set no_new_privs: \(reason)"
       case .filter:
         if errno == EACCES { return "loading the filter needs no_new_privs or CAP_SYS_ADMIN: \(reason)" }

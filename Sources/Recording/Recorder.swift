@@ -97,32 +97,8 @@ public struct Recording: Sendable {
 
 /// Records the syscalls of a program, its children and its threads with ptrace.
 public enum Recorder {
-  /// A step before the program ran failed.
-  public struct Failure: Error, Sendable, CustomStringConvertible {
-    public enum Step: Int32, Sendable { case pipe = 1, fork, trace, exec = 6 }
-    public var step: Step
-    public var errno: Int32
-
-    /// The exit status `env` and `docker run` use for it: 127 not found, 126 not
-    /// executable, 125 anything else.
-    public var exitStatus: Int32 {
-      guard step == .exec else { return 125 }
-      return errno == ENOENT || errno == ENOTDIR ? 127 : 126
-    }
-
-    public var description: String {
-      let reason = String(cString: strerror(errno))
-      switch step {
-      case .pipe, .fork: return "cannot start the program: \(reason)"
-      case .trace:
-        if errno == EPERM {
-          return "cannot trace the program with ptrace: \(reason) (see /proc/sys/kernel/yama/ptrace_scope, or run with CAP_SYS_PTRACE)"
-        }
-        return "cannot trace the program with ptrace: \(reason)"
-      case .exec: return "cannot execute: \(reason)"
-      }
-    }
-  }
+  /// A step before the program ran failed (the steps and exit statuses of `Launcher`).
+  public typealias Failure = Launcher.Failure
 
   /// The ABI slots of the C tracer, in order.
   static let slots: [(arch: Arch, base: Int32)] = [(.x86_64, 0), (.x86, 0), (.x32, SyscallNumber.x32Bit)]
