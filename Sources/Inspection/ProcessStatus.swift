@@ -67,6 +67,8 @@ public struct KernelSeccompSupport: Hashable, Sendable {
   /// CONFIG_SECCOMP and CONFIG_SECCOMP_FILTER, from /proc/config.gz or /boot/config-*; nil when no config is readable.
   public var configSeccomp: Bool?
   public var configSeccompFilter: Bool?
+  /// CONFIG_CHECKPOINT_RESTORE, which PTRACE_SECCOMP_GET_FILTER needs.
+  public var configCheckpointRestore: Bool?
   /// Where the config was read from.
   public var configSource: String?
   /// /proc/sys/kernel/seccomp/actions_avail and actions_logged.
@@ -83,7 +85,7 @@ public struct KernelSeccompSupport: Hashable, Sendable {
       ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(whereSeparator: \.isWhitespace).map(String.init)
     }
     var support = KernelSeccompSupport(
-      configSeccomp: nil, configSeccompFilter: nil, configSource: nil,
+      configSeccomp: nil, configSeccompFilter: nil, configCheckpointRestore: nil, configSource: nil,
       actionsAvailable: words("/proc/sys/kernel/seccomp/actions_avail"),
       actionsLogged: words("/proc/sys/kernel/seccomp/actions_logged"), release: release)
     var config: String? = nil
@@ -98,6 +100,7 @@ public struct KernelSeccompSupport: Hashable, Sendable {
       let lines = Set(config.split(separator: "\n").map(String.init))
       support.configSeccomp = lines.contains("CONFIG_SECCOMP=y")
       support.configSeccompFilter = lines.contains("CONFIG_SECCOMP_FILTER=y")
+      support.configCheckpointRestore = lines.contains("CONFIG_CHECKPOINT_RESTORE=y")
     }
     return support
   }

@@ -9,6 +9,13 @@ import Syscalls
 public enum KernelCache {
   /// Whether the kernel would cache syscall `nr` of `arch` as always allowed.
   public static func isCached(_ program: [BPFInstruction], arch: AuditArch, nr: UInt32) -> Bool {
+    constantResult(program, arch: arch, nr: nr) == SeccompAction.allow.returnValue
+  }
+
+  /// What the program returns for syscall `nr` of `arch` whatever the arguments: the
+  /// `ret` value its path reaches using only the cache emulator's instructions, or nil
+  /// when the path reads anything else (arguments, the instruction pointer).
+  public static func constantResult(_ program: [BPFInstruction], arch: AuditArch, nr: UInt32) -> UInt32? {
     var a: UInt32 = 0
     var pc = 0
     var steps = 0
@@ -21,7 +28,7 @@ public enum KernelCache {
         switch ins.k {
         case SeccompDataLayout.nr: a = nr
         case SeccompDataLayout.arch: a = arch.rawValue
-        default: return false
+        default: return nil
         }
       case BPF.jmp | BPF.ja:
         pc += Int(ins.k)
@@ -36,11 +43,11 @@ public enum KernelCache {
       case BPF.alu | BPF.and | BPF.k:
         a &= ins.k
       case BPF.ret | BPF.k:
-        return ins.k == SeccompAction.allow.returnValue
+        return ins.k
       default:
-        return false
+        return nil
       }
     }
-    return false
+    return nil
   }
 }

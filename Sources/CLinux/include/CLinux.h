@@ -15,7 +15,10 @@ uint32_t clinux_header_audit_arch(const char *name);
 #include "clinux_probe.h"
 #include "clinux_bench.h"
 #include "clinux_run.h"
+#include "clinux_dump.h"
 
 #include "clinux_trace.h"
+
+#include "clinux_watch.h"
 
 #endif
