@@ -47,6 +47,11 @@ let package = Package(
       dependencies: ["Seccomp", "Syscalls", "CLinux"],
       path: "Benchmarks/CompilerBenchmark",
       swiftSettings: strict),
+    .executableTarget(
+      name: "record-benchmark",
+      dependencies: ["Recording", "Seccomp", "Syscalls", "Enforcement"],
+      path: "Benchmarks/RecordBenchmark",
+      swiftSettings: strict),
     .target(name: "TestSupport", path: "Tests/TestSupport"),
     .testTarget(
       name: "SyscallsTests",

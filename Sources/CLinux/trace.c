@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/user.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -20,6 +21,13 @@
 #define TRACE_GET_SYSCALL_INFO 0x420e
 #define INFO_ENTRY 1
 #define INFO_EXIT 2
+#define INFO_SECCOMP 3
+#ifndef PTRACE_EVENT_SECCOMP
+#define PTRACE_EVENT_SECCOMP 7
+#endif
+#ifndef PTRACE_O_TRACESECCOMP
+#define PTRACE_O_TRACESECCOMP (1 << PTRACE_EVENT_SECCOMP)
+#endif
 #define X32_BIT 0x40000000ULL
 
 // struct ptrace_syscall_info (linux/ptrace.h), as far as we read it.
@@ -37,6 +45,11 @@ struct syscall_info {
       int64_t rval;
       uint8_t is_error;
     } exit;
+    struct {
+      uint64_t nr;
+      uint64_t args[6];
+      uint32_t ret_data;
+    } seccomp;
   };
 };
 
@@ -103,12 +116,55 @@ static int slot_index(uint32_t arch, uint64_t nr) {
   return slot * CLINUX_TRACE_NRS + (int)nr;
 }
 
-int clinux_trace(const char *path, char *const argv[], char *const envp[], int timing,
-                 struct clinux_trace_counts *counts, struct clinux_trace_result *out) {
+// A seccomp stop: count the call; in verification, fail the calls the filter
+// sent with a known code.
+static void seccomp_stop(pid_t w, const int32_t *errnos, unsigned int ncodes, struct clinux_trace_counts *counts,
+                         struct clinux_trace_denials *denials) {
+  struct syscall_info info;
+  memset(&info, 0, sizeof(info));
+  long got = ptrace((enum __ptrace_request)TRACE_GET_SYSCALL_INFO, w, sizeof(info), &info);
+  if (got <= 0 || info.op != INFO_SECCOMP) {
+    counts->unknown++;
+    return;
+  }
+  int index = slot_index(info.arch, info.seccomp.nr);
+  if (index >= 0)
+    counts->calls[index]++;
+  else
+    counts->unknown++;
+  if (!errnos || info.seccomp.ret_data >= ncodes) return;
+  int32_t e = errnos[info.seccomp.ret_data];
+  if (denials) {
+    if (denials->items && denials->count < denials->capacity) {
+      struct clinux_trace_denial *d = &denials->items[denials->count];
+      d->tid = w;
+      d->arch = info.arch;
+      d->nr = info.seccomp.nr;
+      memcpy(d->args, info.seccomp.args, sizeof(d->args));
+      d->code = info.seccomp.ret_data;
+      d->errno_ret = e;
+    }
+    denials->count++;
+  }
+  // Skip the call (number -1) and make it return -e: the kernel leaves rax alone
+  // for a skipped call.
+  struct user_regs_struct regs;
+  if (ptrace(PTRACE_GETREGS, w, 0, &regs) == 0) {
+    regs.orig_rax = (unsigned long long)-1;
+    regs.rax = (unsigned long long)(-(long long)e);
+    ptrace(PTRACE_SETREGS, w, 0, &regs);
+  }
+}
+
+static int trace_run(const char *path, char *const argv[], char *const envp[], int timing, const void *prog,
+                     unsigned int len, int no_new_privs, int seccomp, const int32_t *errnos, unsigned int ncodes,
+                     struct clinux_trace_counts *counts, struct clinux_trace_denials *denials,
+                     struct clinux_trace_result *out) {
   memset(out, 0, sizeof(*out));
   struct clinux_spawn spawn;
   int step = 0, error = 0;
-  if (clinux_spawn_start(path, argv, envp, 0, NULL, 0, 0, &spawn, &step, &error) != 0) {
+  const enum __ptrace_request resume = seccomp ? PTRACE_CONT : PTRACE_SYSCALL;
+  if (clinux_spawn_start(path, argv, envp, no_new_privs, prog, len, 0, &spawn, &step, &error) != 0) {
     out->failed_step = step;
     out->error = error;
     return -1;
@@ -117,6 +173,7 @@ int clinux_trace(const char *path, char *const argv[], char *const envp[], int t
   out->pid = pid;
   long options = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE |
                  PTRACE_O_TRACEEXEC | PTRACE_O_TRACEEXIT | PTRACE_O_EXITKILL;
+  if (seccomp) options = (options & ~PTRACE_O_TRACESYSGOOD) | PTRACE_O_TRACESECCOMP;
   int st = 0;
   // Seize, then interrupt so the child is in a ptrace-stop and can be restarted
   // with PTRACE_SYSCALL before it execs: its execve is the first call counted.
@@ -130,7 +187,7 @@ int clinux_trace(const char *path, char *const argv[], char *const envp[], int t
   clinux_spawn_forward_signals(&spawn);
 
   struct threads threads = {0};
-  int started = 0;        // the program's first execve was seen
+  int started = seccomp;  // the program's first execve was seen (the filter sees nothing before it)
   int go_sent = 0;
   int tracees = 1;
   for (;;) {
@@ -177,17 +234,20 @@ int clinux_trace(const char *path, char *const argv[], char *const envp[], int t
         }
         if (s) s->index = -1;
       }
-      ptrace(PTRACE_SYSCALL, w, 0, 0);
+      ptrace(resume, w, 0, 0);
+    } else if (event == PTRACE_EVENT_SECCOMP) {
+      seccomp_stop(w, errnos, ncodes, counts, denials);
+      ptrace(resume, w, 0, 0);
     } else if (event == PTRACE_EVENT_STOP) {
       if (w == pid && !go_sent) {
         // The initial interrupt: let the child go on to execve, stopping at every call.
-        ptrace(PTRACE_SYSCALL, w, 0, 0);
+        ptrace(resume, w, 0, 0);
         clinux_spawn_release(&spawn);
         go_sent = 1;
       } else if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU) {
         ptrace(PTRACE_LISTEN, w, 0, 0);  // group-stop: stay stopped until SIGCONT
       } else {
-        ptrace(PTRACE_SYSCALL, w, 0, 0);  // a new tracee's first stop, or an interrupt
+        ptrace(resume, w, 0, 0);  // a new tracee's first stop, or an interrupt
       }
     } else if (event == PTRACE_EVENT_EXEC) {
       unsigned long former = 0;
@@ -204,14 +264,14 @@ int clinux_trace(const char *path, char *const argv[], char *const envp[], int t
           s->start = start;
         }
       }
-      ptrace(PTRACE_SYSCALL, w, 0, 0);
+      ptrace(resume, w, 0, 0);
     } else if (event == PTRACE_EVENT_FORK || event == PTRACE_EVENT_VFORK || event == PTRACE_EVENT_CLONE) {
       tracees++;
-      ptrace(PTRACE_SYSCALL, w, 0, 0);
+      ptrace(resume, w, 0, 0);
     } else if (event != 0) {
-      ptrace(PTRACE_SYSCALL, w, 0, 0);
+      ptrace(resume, w, 0, 0);
     } else {
-      ptrace(PTRACE_SYSCALL, w, 0, sig);  // signal-delivery-stop: pass the signal on
+      ptrace(resume, w, 0, sig);  // signal-delivery-stop: pass the signal on
     }
   }
   free(threads.items);
@@ -223,4 +283,16 @@ int clinux_trace(const char *path, char *const argv[], char *const envp[], int t
     return -1;
   }
   return 0;
+}
+
+int clinux_trace(const char *path, char *const argv[], char *const envp[], int timing,
+                 struct clinux_trace_counts *counts, struct clinux_trace_result *out) {
+  return trace_run(path, argv, envp, timing, NULL, 0, 0, 0, NULL, 0, counts, NULL, out);
+}
+
+int clinux_trace_seccomp(const char *path, char *const argv[], char *const envp[], const void *prog,
+                         unsigned int len, int no_new_privs, const int32_t *errnos, unsigned int ncodes,
+                         struct clinux_trace_counts *counts, struct clinux_trace_denials *denials,
+                         struct clinux_trace_result *out) {
+  return trace_run(path, argv, envp, 0, prog, len, no_new_privs, 1, errnos, ncodes, counts, denials, out);
 }

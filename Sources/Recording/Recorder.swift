@@ -58,10 +58,14 @@ public struct Recording: Sendable {
   public var unplaced: Int
   /// Processes and threads traced.
   public var tracees: Int
+  /// Whether the recording stopped once per call (seccomp stops) rather than at entry and exit.
+  public var oneStop: Bool
 
   public init(
-    entries: [Entry], termination: Termination, pid: Int32 = 0, timing: Bool = false, unplaced: Int = 0, tracees: Int = 1
+    entries: [Entry], termination: Termination, pid: Int32 = 0, timing: Bool = false, unplaced: Int = 0, tracees: Int = 1,
+    oneStop: Bool = false
   ) {
+    self.oneStop = oneStop
     self.entries = entries
     self.termination = termination
     self.pid = pid
@@ -109,9 +113,16 @@ public enum Recorder {
   /// `strace -c -w` measures). The ptrace requests all come from the calling thread,
   /// which blocks until then; the calling process must not wait for children of its own
   /// meanwhile.
+  ///
+  /// Without `timing` the default is one stop per call (`oneStop`): the child sets
+  /// no_new_privs and loads a filter that returns SECCOMP_RET_TRACE for every call before
+  /// its execve, and the tracer stops only at those seccomp stops. Timing needs the exit
+  /// stop as well, so `timing` always uses two stops (`oneStop` is ignored).
   public static func record(
-    executable: String, arguments: [String], environment: [String]? = nil, timing: Bool = false
+    executable: String, arguments: [String], environment: [String]? = nil, timing: Bool = false,
+    oneStop: Bool? = nil
   ) throws(Failure) -> Recording {
+    let seccomp = !timing && (oneStop ?? true)
     #if arch(x86_64)
       let size = Int(CLINUX_TRACE_ABIS) * Int(CLINUX_TRACE_NRS)
       var calls = [UInt64](repeating: 0, count: size)
@@ -127,7 +138,16 @@ public enum Recorder {
               nanoseconds.withUnsafeMutableBufferPointer { n in
                 var counts = clinux_trace_counts(
                   calls: c.baseAddress, errors: e.baseAddress, nanoseconds: n.baseAddress, unknown: 0, stops: 0)
-                let rc = clinux_trace(executable, argv, envp, timing ? 1 : 0, &counts, &result)
+                let rc: Int32
+                if seccomp {
+                  rc = traceAll.withUnsafeBytes { prog in
+                    clinux_trace_seccomp(
+                      executable, argv, envp, prog.baseAddress, UInt32(traceAll.count), 1, nil, 0, &counts, nil,
+                      &result)
+                  }
+                } else {
+                  rc = clinux_trace(executable, argv, envp, timing ? 1 : 0, &counts, &result)
+                }
                 unknown = counts.unknown
                 return rc
               }
@@ -138,6 +158,21 @@ public enum Recorder {
       if rc != 0 {
         throw Failure(step: Failure.Step(rawValue: result.failed_step) ?? .fork, errno: result.error)
       }
+      return Recording(
+        entries: entries(calls, errors, nanoseconds), termination: Termination(waitStatus: result.wait_status),
+        pid: result.pid, timing: timing, unplaced: Int(unknown), tracees: Int(result.tracees), oneStop: seccomp)
+    #else
+      throw Failure(step: .trace, errno: ENOSYS)
+    #endif
+  }
+
+  /// The filter of one-stop recording: every call, of every ABI, goes to the tracer.
+  public static let traceAll: [BPFInstruction] = [
+    .ret(SeccompAction.trace(0))
+  ]
+
+  /// The table's rows for nonzero counts.
+  static func entries(_ calls: [UInt64], _ errors: [UInt64], _ nanoseconds: [UInt64]) -> [Recording.Entry] {
       var entries: [Recording.Entry] = []
       for (slot, abi) in slots.enumerated() {
         for nr in 0..<Int(CLINUX_TRACE_NRS) {
@@ -152,12 +187,7 @@ public enum Recorder {
               isKnown: name != nil))
         }
       }
-      return Recording(
-        entries: entries, termination: Termination(waitStatus: result.wait_status), pid: result.pid,
-        timing: timing, unplaced: Int(unknown), tracees: Int(result.tracees))
-    #else
-      throw Failure(step: .trace, errno: ENOSYS)
-    #endif
+      return entries
   }
 }
 

@@ -17,7 +17,23 @@ struct RecordCommand: ParsableCommand {
       calls), ERRNO(EPERM) for the rest and ERRNO(ENOSYS) for clone3, faccessat2, \
       fchmodat2 and openat2 when they were not seen. With -c, prints the table strace -c \
       prints on stderr (time is the latency from entry to exit, as strace -c -w). \
-      Recording waits until every traced process has ended. Ctrl-C reaches the program \
+      Recording waits until every traced process has ended.
+
+      Without -c and --json (a profile only), the program stops once per call: \
+      before its execve, the child sets no_new_privs and loads a seccomp filter \
+      that sends every call to the tracer (SECCOMP_RET_TRACE), which only counts \
+      it; this is about twice as fast as stopping at entry and exit. no_new_privs \
+      means setuid/setgid programs run without their privileges (and file \
+      capabilities are not gained), as they will under the profile anyway; use \
+      --stops two to record without it. -c and --json stop at entry and exit to \
+      see errors and times.
+
+      With --verify, after writing the profile syscage runs the program again under \
+      it (no_new_privs set) with every call the profile does not allow sent to \
+      the tracer, which prints it on stderr ("denied: ...") and fails it with the \
+      profile's errno (EPERM for KILL/TRAP actions, so the run goes on), and \
+      compares the exit status with the recording's. The exit status is still the \
+      recorded run's. Ctrl-C reaches the program \
       as it would without syscage; the profile is still written.
 
       Exits with the program's status (128 + signal when it was killed); syscage's own \
@@ -27,6 +43,7 @@ struct RecordCommand: ParsableCommand {
       Examples:
         syscage record -o ls.json -- ls -l /
         syscage record -o app.json --format oci -c -- ./app --selftest
+        syscage record -o make.json --verify -- make -j2
       """)
 
   enum Format: String, ExpressibleByArgument, CaseIterable {
@@ -45,6 +62,19 @@ struct RecordCommand: ParsableCommand {
   @Flag(help: "Print the statistics as JSON on stderr.")
   var json = false
 
+  enum Stops: String, ExpressibleByArgument, CaseIterable {
+    case one, two
+  }
+
+  @Option(
+    help: ArgumentHelp(
+      "one: a seccomp stop per call (counts only, sets no_new_privs); two: entry and exit stops (errors and times).",
+      discussion: "Defaults to one, or two with -c or --json."))
+  var stops: Stops?
+
+  @Flag(help: "Run the program again under the profile and report every call it would deny.")
+  var verify = false
+
   @Argument(parsing: .captureForPassthrough, help: "The program and its arguments (after --).")
   var command: [String] = []
 
@@ -57,7 +87,8 @@ struct RecordCommand: ParsableCommand {
     }
     let recording: Recording
     do {
-      recording = try Recorder.record(executable: path, arguments: argv, timing: count || json)
+      let timing = stops == .two || (stops == nil && (count || json))
+      recording = try Recorder.record(executable: path, arguments: argv, timing: count || (json && stops != .one), oneStop: !timing)
     } catch {
       throw fail("\(name): \(error)", code: error.exitStatus)
     }
@@ -75,7 +106,45 @@ struct RecordCommand: ParsableCommand {
       printError("syscage: warning: \(recording.unplaced) calls of an unknown ABI or number were not recorded")
     }
     if count { FileHandle.standardError.write(Data(StraceTable(recording).text.utf8)) }
-    if json { printError(jsonLine(jsonObject(recording))) }
+    var verification: Verification?
+    if verify {
+      do {
+        let v = try Verifier.verify(executable: path, arguments: argv, profile: profile)
+        for d in v.denials { printError("syscage: denied: \(d.description)") }
+        if v.deniedCount > v.denials.count {
+          printError("syscage: … and \(v.deniedCount - v.denials.count) more denied calls")
+        }
+        if v.termination == recording.termination && v.deniedCount == 0 {
+          printError("syscage: verify: the program ran the same under the profile (\(v.termination)), no call denied")
+        } else if v.termination == recording.termination {
+          printError(
+            "syscage: verify: \(v.deniedCount) calls denied; the exit status is the same (\(v.termination))")
+        } else {
+          printError(
+            "syscage: verify: DIFFERS: under the profile the program \(v.termination) (recorded: \(recording.termination)); \(v.deniedCount) calls denied"
+          )
+        }
+        verification = v
+      } catch {
+        printError("syscage: verify: cannot run \(name) under the profile: \(error)")
+      }
+    }
+    if json {
+      var object = jsonObject(recording)
+      if let v = verification {
+        object["verify"] = [
+          "status": Int(v.termination.shellStatus), "same": v.termination == recording.termination,
+          "deniedCount": v.deniedCount,
+          "denied": v.denials.map { d -> [String: Any] in
+            [
+              "name": d.name, "arch": d.arch.name, "number": Int(d.number.rawValue), "errno": Int(d.errno),
+              "args": d.arguments.map { "0x" + String($0, radix: 16) }, "action": "\(d.action)",
+            ]
+          },
+        ] as [String: Any]
+      }
+      printError(jsonLine(object))
+    }
     throw ExitCode(recording.termination.shellStatus)
   }
 
@@ -98,6 +167,7 @@ struct RecordCommand: ParsableCommand {
     }
     return [
       "pid": Int(r.pid), "termination": termination, "arches": arches, "profile": output, "tracees": r.tracees,
+      "stops": r.oneStop ? "one" : "two",
     ]
   }
 }

@@ -63,6 +63,39 @@ struct clinux_trace_result {
 int clinux_trace(const char *path, char *const argv[], char *const envp[], int timing,
                  struct clinux_trace_counts *counts, struct clinux_trace_result *out);
 
+/// One call the verification filter sent to the tracer (SECCOMP_RET_TRACE with a code).
+struct clinux_trace_denial {
+  int32_t tid;
+  uint32_t arch;      ///< AUDIT_ARCH_* of the call
+  uint64_t nr;        ///< as the filter saw it (x32 bit included)
+  uint64_t args[6];
+  uint32_t code;      ///< the filter's SECCOMP_RET_DATA
+  int32_t errno_ret;  ///< what the call was failed with
+};
+
+/// Where clinux_trace_seccomp puts the calls it failed (verification only).
+struct clinux_trace_denials {
+  struct clinux_trace_denial *items;  ///< `capacity` entries, or NULL
+  uint64_t capacity;
+  uint64_t count;  ///< calls failed in all (may exceed capacity; only the first `capacity` are stored)
+};
+
+/// One stop per call: the child sets no_new_privs (if asked) and loads `prog`
+/// (`len` instructions) before execve; the tracer seizes with TRACESECCOMP (and
+/// the fork/clone/exec/exit options, EXITKILL), restarts every stop with
+/// PTRACE_CONT and reads each PTRACE_EVENT_SECCOMP stop with
+/// PTRACE_GET_SYSCALL_INFO. The filter is inherited by every child and thread.
+///
+/// Without `errnos` (profile-only recording) every seccomp stop is counted in
+/// `counts->calls` and the call runs. With `errnos` (verification) a stop whose
+/// SECCOMP_RET_DATA code is below `ncodes` is recorded in `denials` and the
+/// call is skipped (orig_rax = -1) and returns -errnos[code]; it is also counted
+/// in `counts->calls`. Returns 0, or -1 when the program never ran.
+int clinux_trace_seccomp(const char *path, char *const argv[], char *const envp[], const void *prog,
+                         unsigned int len, int no_new_privs, const int32_t *errnos, unsigned int ncodes,
+                         struct clinux_trace_counts *counts, struct clinux_trace_denials *denials,
+                         struct clinux_trace_result *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,147 @@
+import CLinux
+import Enforcement
+import Foundation
+import Seccomp
+import Syscalls
+
+/// One call a profile would have denied during a verification run.
+public struct Denial: Hashable, Sendable {
+  public var thread: Int32
+  public var arch: Arch
+  public var number: SyscallNumber
+  /// The table's name, or `syscall_N`.
+  public var name: String
+  public var arguments: [UInt64]
+  /// What the profile decides for the call.
+  public var action: SeccompAction
+  /// The errno the call was failed with in the verification run.
+  public var errno: Int32
+
+  /// `mkdir (83, x86_64) args 0x7ffd…, 0x1ff, … → EPERM (errno)`.
+  public var description: String {
+    let args = arguments.map { "0x" + String($0, radix: 16) }.joined(separator: ", ")
+    let kind = action.kind == .errno ? "" : " (profile: \(action))"
+    return "\(name) (\(number.rawValue), \(arch.name)) args \(args) → \(Denial.errnoName(errno))\(kind)"
+  }
+
+  static func errnoName(_ e: Int32) -> String {
+    let names: [Int32: String] = [
+      1: "EPERM", 2: "ENOENT", 13: "EACCES", 22: "EINVAL", 38: "ENOSYS", 95: "EOPNOTSUPP", 12: "ENOMEM", 17: "EEXIST",
+    ]
+    return names[e] ?? "errno \(e)"
+  }
+}
+
+/// A run of a program under a profile where every call the profile does not allow goes
+/// to the tracer, which records it and fails it as the profile would.
+public struct Verification: Sendable {
+  public var termination: Termination
+  public var denials: [Denial]
+  /// Denied calls in all (`denials` keeps the first `Verifier.keep`).
+  public var deniedCount: Int
+  public var pid: Int32
+}
+
+public enum Verifier {
+  /// How many denials are kept with their arguments.
+  public static let keep = 4096
+
+  /// The policy of `profile` with every decision that does not let the call run (ALLOW,
+  /// LOG) turned into SECCOMP_RET_TRACE with a code, and per code the original action.
+  public static func tracingPolicy(_ profile: Profile) -> (policy: Policy, actions: [SeccompAction]) {
+    var policy = Policy(profile: profile)
+    var actions: [SeccompAction] = []
+    var codes: [SeccompAction: UInt16] = [:]
+    func rewrite(_ a: SeccompAction) -> SeccompAction {
+      if a.permits { return a }
+      if let c = codes[a] { return .trace(c) }
+      let c = UInt16(actions.count)
+      codes[a] = c
+      actions.append(a)
+      return .trace(c)
+    }
+    policy.badArchAction = rewrite(policy.badArchAction)
+    for i in policy.arches.indices {
+      policy.arches[i].defaultAction = rewrite(policy.arches[i].defaultAction)
+      for j in policy.arches[i].rules.indices {
+        policy.arches[i].rules[j].action = rewrite(policy.arches[i].rules[j].action)
+      }
+    }
+    policy.flags = []
+    return (policy, actions)
+  }
+
+  /// The errno a denied call gets in verification: the profile's errno for ERRNO, ENOSYS
+  /// for TRACE (what the kernel returns without a tracer), EPERM for the actions that kill
+  /// or trap (the run goes on, so every denial shows up).
+  static func errno(for action: SeccompAction) -> Int32 {
+    switch action.kind {
+    case .errno: action.effectiveErrno ?? 1
+    case .trace, .userNotif: 38
+    default: 1
+    }
+  }
+
+  /// Runs the program under `profile` (no_new_privs set) with denials routed to the tracer.
+  public static func verify(
+    executable: String, arguments: [String], environment: [String]? = nil, profile: Profile
+  ) throws(Recorder.Failure) -> Verification {
+    #if arch(x86_64)
+      let (policy, actions) = tracingPolicy(profile)
+      let program: [BPFInstruction]
+      do {
+        program = try Compiler.compile(policy)
+      } catch {
+        throw Recorder.Failure(step: .filter, errno: E2BIG)
+      }
+      let errnos = actions.map(errno(for:))
+      let size = Int(CLINUX_TRACE_ABIS) * Int(CLINUX_TRACE_NRS)
+      var calls = [UInt64](repeating: 0, count: size)
+      var items = [clinux_trace_denial](repeating: clinux_trace_denial(), count: keep)
+      var result = clinux_trace_result()
+      var total: UInt64 = 0
+      let env = environment ?? ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }
+      let rc = withCStrings(arguments) { argv in
+        withCStrings(env) { envp in
+          calls.withUnsafeMutableBufferPointer { c in
+            items.withUnsafeMutableBufferPointer { d in
+              errnos.withUnsafeBufferPointer { e in
+                program.withUnsafeBytes { prog in
+                  var counts = clinux_trace_counts(calls: c.baseAddress, errors: nil, nanoseconds: nil, unknown: 0, stops: 0)
+                  var denials = clinux_trace_denials(items: d.baseAddress, capacity: UInt64(keep), count: 0)
+                  let rc = clinux_trace_seccomp(
+                    executable, argv, envp, prog.baseAddress, UInt32(program.count), 1, e.baseAddress,
+                    UInt32(errnos.count), &counts, &denials, &result)
+                  total = denials.count
+                  return rc
+                }
+              }
+            }
+          }
+        }
+      }
+      if rc != 0 {
+        throw Recorder.Failure(step: Recorder.Failure.Step(rawValue: result.failed_step) ?? .fork, errno: result.error)
+      }
+      var denials: [Denial] = []
+      for d in items.prefix(Int(min(total, UInt64(keep)))) {
+        let arch: Arch =
+          d.arch == Arch.x86.auditArch.rawValue ? .x86 : (d.nr & UInt64(SyscallNumber.x32Bit) != 0 ? .x32 : .x86_64)
+        let number = SyscallNumber(Int32(truncatingIfNeeded: d.nr))
+        let a = d.args
+        denials.append(
+          Denial(
+            thread: d.tid, arch: arch, number: number,
+            name: arch.name(of: number) ?? "syscall_\(number.rawValue)",
+            arguments: [a.0, a.1, a.2, a.3, a.4, a.5],
+            action: Int(d.code) < actions.count ? actions[Int(d.code)] : .trace(UInt16(truncatingIfNeeded: d.code)),
+            errno: d.errno_ret))
+      }
+      return Verification(
+        termination: Termination(waitStatus: result.wait_status), denials: denials, deniedCount: Int(total),
+        pid: result.pid)
+    #else
+      throw Recorder.Failure(step: .trace, errno: ENOSYS)
+    #endif
+  }
+}
