@@ -1,0 +1,104 @@
+#ifndef CLINUX_WATCH_H
+#define CLINUX_WATCH_H
+// Running a program under a seccomp filter whose listener fd (user notification)
+// comes back to the caller, for `syscage watch` (x86_64 and other Linux ABIs with
+// pidfd_open/pidfd_getfd, Linux >= 5.6).
+//
+// How the listener gets to the parent: the child, single-threaded after fork,
+// finds the lowest free fd number n (the number seccomp(NEW_LISTENER) will
+// return, as the kernel always hands out the lowest free fd), tells the parent
+// n through the report pipe (before the filter: unfiltered), loads the filter,
+// then blocks reading the go pipe. The parent copies fd n out of the child with
+// pidfd_getfd(pidfd_open(child), n) (retrying until it is the "seccomp notify"
+// inode), then lets the child exec. The child's own calls between the load and
+// execve (read, close, execve, and write on failure) may be notified: they are
+// syscage's, and clinux_watch_next answers them with FLAG_CONTINUE itself
+// until the exec is seen (the CLOEXEC report pipe closes). Nothing is
+// whitelisted in the filter. The listener is O_CLOEXEC in the child, so it is
+// gone from the program after execve.
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Steps that can fail (clinux_watch.failed_step); the same numbers as CLINUX_RUN_STEP_*
+/// where they mean the same, plus the listener transfer.
+enum {
+  CLINUX_WATCH_STEP_PIPE = 1,
+  CLINUX_WATCH_STEP_FORK = 2,
+  CLINUX_WATCH_STEP_NO_NEW_PRIVS = 4,
+  CLINUX_WATCH_STEP_FILTER = 5,
+  CLINUX_WATCH_STEP_EXEC = 6,
+  /// pidfd_open or pidfd_getfd in the parent (errno says which problem).
+  CLINUX_WATCH_STEP_LISTENER = 7,
+};
+
+struct clinux_watch {
+  int32_t pid;       ///< the program
+  int pidfd;         ///< pidfd of the program (readable when it exits)
+  int listener;      ///< the seccomp listener, in this process
+  int errfd;         ///< report pipe, -1 once the program has exec'd
+  int exec_done;     ///< 1 once the program runs (execve succeeded)
+  int failed_step;   ///< CLINUX_WATCH_STEP_* when the program never ran
+  int error;         ///< errno of that step
+  int wait_status;   ///< the program's wait status, once it ended
+  int exited;        ///< 1 once wait_status is valid
+  void *spawn;       ///< private
+};
+
+/// One notification, as struct seccomp_notif has it.
+struct clinux_watch_notif {
+  uint64_t id;
+  uint32_t pid;  ///< the calling thread (tid, in syscage's pid namespace)
+  uint32_t flags;
+  int32_t nr;
+  uint32_t arch;
+  uint64_t ip;
+  uint64_t args[6];
+};
+
+/// Forks the program: it resets signals, sets no_new_privs (if asked), loads
+/// `prog` with SECCOMP_FILTER_FLAG_NEW_LISTENER | `flags`, waits for the parent
+/// to take the listener, and execs. Makes this process a child subreaper (so
+/// the program's orphans stay below it) and forwards SIGINT/QUIT/TERM/HUP/USR1/
+/// USR2 from other processes to the program. Returns 0 once the listener is
+/// here and the program is let go, or -1 with w->failed_step and w->error.
+int clinux_watch_start(const char *path, char *const argv[], char *const envp[], int no_new_privs,
+                       const void *prog, unsigned int len, unsigned int flags, struct clinux_watch *w);
+
+/// Results of clinux_watch_next.
+enum {
+  CLINUX_WATCH_TIMEOUT = 0,
+  CLINUX_WATCH_NOTIFICATION = 1,  ///< *n is a call of the program to decide
+  CLINUX_WATCH_EXITED = 2,        ///< the program ended (w->wait_status)
+  CLINUX_WATCH_EXEC_FAILED = 3,   ///< execve failed (w->failed_step, w->error); the child is reaped
+};
+
+/// Waits (poll on the listener, the pidfd and the report pipe; `timeout_ms` < 0
+/// forever) for the next notification the caller must decide, or the end of
+/// the program. Stale notifications (the caller died: ENOENT) are skipped. A
+/// dead program never blocks this call: the pidfd becomes readable.
+int clinux_watch_next(struct clinux_watch *w, int timeout_ms, struct clinux_watch_notif *n);
+
+/// SECCOMP_IOCTL_NOTIF_ID_VALID: 1 when the call `id` is still waiting.
+int clinux_watch_id_valid(struct clinux_watch *w, uint64_t id);
+
+/// Answers a notification: `flags` 1 (SECCOMP_USER_NOTIF_FLAG_CONTINUE) lets the
+/// call run; else it returns -error (error > 0) or val. Returns 0, or -1 with
+/// errno (ENOENT: the caller is gone).
+int clinux_watch_reply(struct clinux_watch *w, uint64_t id, int error, int64_t val, uint32_t flags);
+
+/// SIGKILLs every descendant of this process (the program, its children, and
+/// orphans reparented here as subreaper), found through /proc/<pid>/stat,
+/// repeating until none is left or `rounds` passes. Returns how many kills were sent.
+int clinux_watch_kill_tree(int rounds);
+
+/// Reaps the program if it has not been, closes the fds and restores signal handling.
+void clinux_watch_end(struct clinux_watch *w);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,452 @@
+#define _GNU_SOURCE
+#include "clinux_watch.h"
+#include "spawn.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+// Declared here so that old headers do not matter.
+#ifndef SECCOMP_FILTER_FLAG_NEW_LISTENER
+#define SECCOMP_FILTER_FLAG_NEW_LISTENER (1UL << 3)
+#endif
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
+#endif
+#define WATCH_USER_NOTIF_FLAG_CONTINUE 1U
+
+struct watch_notif {
+  uint64_t id;
+  uint32_t pid;
+  uint32_t flags;
+  struct {
+    int32_t nr;
+    uint32_t arch;
+    uint64_t ip;
+    uint64_t args[6];
+  } data;
+};
+struct watch_resp {
+  uint64_t id;
+  int64_t val;
+  int32_t error;
+  uint32_t flags;
+};
+#define WATCH_IOCTL_NOTIF_RECV 0xc0502100UL      // _IOWR('!', 0, struct seccomp_notif)
+#define WATCH_IOCTL_NOTIF_SEND 0xc0182101UL      // _IOWR('!', 1, struct seccomp_notif_resp)
+#define WATCH_IOCTL_NOTIF_ID_VALID 0x40082102UL  // _IOW('!', 2, __u64)
+
+struct watch_private {
+  struct clinux_spawn spawn;
+  struct sigaction oldchld;
+};
+
+static void child_fail(int fd, int step) {
+  int msg[2] = {step, errno};
+  ssize_t ignored = write(fd, msg, sizeof(msg));
+  (void)ignored;
+  _exit(127);
+}
+
+static int is_seccomp_listener(int fd) {
+  char path[64], target[64];
+  snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+  ssize_t n = readlink(path, target, sizeof(target) - 1);
+  if (n < 0) return 0;
+  target[n] = 0;
+  return strcmp(target, "anon_inode:seccomp notify") == 0;
+}
+
+static long now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static int read_msg(int fd, int msg[2]) {
+  ssize_t n;
+  do n = read(fd, msg, 2 * sizeof(int));
+  while (n < 0 && errno == EINTR);
+  return (int)n;
+}
+
+static void fail_child(struct clinux_watch *w, int step, int error) {
+  w->failed_step = step;
+  w->error = error;
+  kill(w->pid, SIGKILL);
+  int st;
+  while (waitpid(w->pid, &st, __WALL) < 0 && errno == EINTR) {
+  }
+  w->exited = 1;
+  w->wait_status = st;
+}
+
+int clinux_watch_start(const char *path, char *const argv[], char *const envp[], int no_new_privs,
+                       const void *prog, unsigned int len, unsigned int flags, struct clinux_watch *w) {
+  memset(w, 0, sizeof(*w));
+  w->pidfd = w->listener = w->errfd = -1;
+  int errpipe[2], gopipe[2];
+  if (pipe2(errpipe, O_CLOEXEC) != 0) {
+    w->failed_step = CLINUX_WATCH_STEP_PIPE;
+    w->error = errno;
+    return -1;
+  }
+  if (pipe2(gopipe, O_CLOEXEC) != 0) {
+    w->failed_step = CLINUX_WATCH_STEP_PIPE;
+    w->error = errno;
+    close(errpipe[0]);
+    close(errpipe[1]);
+    return -1;
+  }
+  struct watch_private *priv = calloc(1, sizeof(*priv));
+  struct clinux_spawn *s = priv ? &priv->spawn : NULL;
+  if (!s) {
+    w->failed_step = CLINUX_WATCH_STEP_FORK;
+    w->error = ENOMEM;
+    return -1;
+  }
+  s->errfd = s->gofd = -1;
+  w->spawn = priv;
+  // An inherited SIGCHLD = SIG_IGN (or SA_NOCLDWAIT) would auto-reap the program and make
+  // waitpid block until every child (orphans included, as subreaper) is gone.
+  struct sigaction dflchld;
+  memset(&dflchld, 0, sizeof(dflchld));
+  dflchld.sa_handler = SIG_DFL;
+  sigaction(SIGCHLD, &dflchld, &priv->oldchld);
+  prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+  sigset_t all;
+  sigfillset(&all);
+  sigprocmask(SIG_SETMASK, &all, &s->saved);
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(errpipe[0]);
+    close(gopipe[1]);
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++) sigaction(sig, &dfl, NULL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    if (no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) child_fail(errpipe[1], CLINUX_WATCH_STEP_NO_NEW_PRIVS);
+    // The lowest free fd: the number the listener will get (single-threaded here).
+    int lowest = fcntl(errpipe[1], F_DUPFD, 0);
+    if (lowest < 0) child_fail(errpipe[1], CLINUX_WATCH_STEP_FILTER);
+    close(lowest);
+    int ready[2] = {0, lowest};
+    if (write(errpipe[1], ready, sizeof(ready)) != (ssize_t)sizeof(ready)) _exit(127);
+    struct sock_fprog fprog = {.len = (unsigned short)len, .filter = (struct sock_filter *)prog};
+    long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags | SECCOMP_FILTER_FLAG_NEW_LISTENER, &fprog);
+    if (fd < 0) child_fail(errpipe[1], CLINUX_WATCH_STEP_FILTER);
+    // From here on every call may be notified; the parent continues them.
+    char go = 0;
+    ssize_t n;
+    while ((n = read(gopipe[0], &go, 1)) < 0 && errno == EINTR) {
+    }
+    if (n != 1) _exit(127);
+    close(gopipe[0]);
+    execve(path, argv, envp);
+    child_fail(errpipe[1], CLINUX_WATCH_STEP_EXEC);
+  }
+  if (pid < 0) {
+    w->failed_step = CLINUX_WATCH_STEP_FORK;
+    w->error = errno;
+    sigprocmask(SIG_SETMASK, &s->saved, NULL);
+    close(errpipe[0]);
+    close(errpipe[1]);
+    close(gopipe[0]);
+    close(gopipe[1]);
+    return -1;
+  }
+  close(errpipe[1]);
+  close(gopipe[0]);
+  w->pid = pid;
+  w->errfd = errpipe[0];
+  s->pid = pid;
+  sigprocmask(SIG_SETMASK, &s->saved, NULL);
+  clinux_spawn_forward_signals(s);
+  w->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+  if (w->pidfd < 0) {
+    fail_child(w, CLINUX_WATCH_STEP_LISTENER, errno);
+    close(gopipe[1]);
+    return -1;
+  }
+  int msg[2];
+  int n = read_msg(w->errfd, msg);
+  if (n != (int)sizeof(msg) || msg[0] != 0) {
+    int step = n == (int)sizeof(msg) ? msg[0] : CLINUX_WATCH_STEP_FORK;
+    int err = n == (int)sizeof(msg) ? msg[1] : EPIPE;
+    close(gopipe[1]);
+    fail_child(w, step, err);
+    return -1;
+  }
+  int number = msg[1];
+  long deadline = now_ms() + 10000;
+  for (;;) {
+    int fd = (int)syscall(SYS_pidfd_getfd, w->pidfd, number, 0);
+    if (fd >= 0) {
+      if (is_seccomp_listener(fd)) {
+        w->listener = fd;
+        break;
+      }
+      close(fd);
+    } else if (errno != EBADF) {
+      int err = errno;
+      close(gopipe[1]);
+      fail_child(w, CLINUX_WATCH_STEP_LISTENER, err);
+      return -1;
+    }
+    struct pollfd p = {.fd = w->errfd, .events = POLLIN};
+    if (poll(&p, 1, 1) > 0) {  // the load failed (or the child died)
+      n = read_msg(w->errfd, msg);
+      close(gopipe[1]);
+      fail_child(w, n == (int)sizeof(msg) ? msg[0] : CLINUX_WATCH_STEP_FILTER, n == (int)sizeof(msg) ? msg[1] : EPIPE);
+      return -1;
+    }
+    if (now_ms() > deadline) {
+      close(gopipe[1]);
+      fail_child(w, CLINUX_WATCH_STEP_LISTENER, ETIMEDOUT);
+      return -1;
+    }
+  }
+  fcntl(w->listener, F_SETFD, FD_CLOEXEC);
+  ssize_t ignored = write(gopipe[1], "g", 1);
+  (void)ignored;
+  close(gopipe[1]);
+  return 0;
+}
+
+static void reap_orphans(struct clinux_watch *w) {
+  for (;;) {
+    int st;
+    pid_t r = waitpid(-1, &st, WNOHANG | __WALL);
+    if (r <= 0) return;
+    if (r == w->pid && !w->exited) {
+      w->exited = 1;
+      w->wait_status = st;
+    }
+  }
+}
+
+int clinux_watch_reply(struct clinux_watch *w, uint64_t id, int error, int64_t val, uint32_t flags) {
+  struct watch_resp resp = {.id = id, .val = val, .error = error > 0 ? -error : 0, .flags = flags};
+  int rc;
+  do rc = ioctl(w->listener, WATCH_IOCTL_NOTIF_SEND, &resp);
+  while (rc < 0 && errno == EINTR);
+  return rc;
+}
+
+int clinux_watch_id_valid(struct clinux_watch *w, uint64_t id) {
+  return ioctl(w->listener, WATCH_IOCTL_NOTIF_ID_VALID, &id) == 0;
+}
+
+int clinux_watch_next(struct clinux_watch *w, int timeout_ms, struct clinux_watch_notif *out) {
+  long deadline = timeout_ms >= 0 ? now_ms() + timeout_ms : 0;
+  int listener_open = 1;
+  for (;;) {
+    if (w->exited) return CLINUX_WATCH_EXITED;
+    struct pollfd p[3];
+    int np = 0, il = -1, ip = -1, ie = -1;
+    if (listener_open && w->listener >= 0) {
+      p[np] = (struct pollfd){.fd = w->listener, .events = POLLIN};
+      il = np++;
+    }
+    p[np] = (struct pollfd){.fd = w->pidfd, .events = POLLIN};
+    ip = np++;
+    if (w->errfd >= 0) {
+      p[np] = (struct pollfd){.fd = w->errfd, .events = POLLIN};
+      ie = np++;
+    }
+    int wait = -1;
+    if (timeout_ms >= 0) {
+      long left = deadline - now_ms();
+      wait = left < 0 ? 0 : (int)left;
+    }
+    int rc = poll(p, np, wait);
+    if (rc < 0) {
+      if (errno == EINTR) continue;
+      return CLINUX_WATCH_TIMEOUT;
+    }
+    if (rc == 0) {
+      reap_orphans(w);
+      return w->exited ? CLINUX_WATCH_EXITED : CLINUX_WATCH_TIMEOUT;
+    }
+    if (ie >= 0 && p[ie].revents) {
+      int msg[2];
+      int n = read_msg(w->errfd, msg);
+      close(w->errfd);
+      w->errfd = -1;
+      if (n == (int)sizeof(msg)) {
+        w->failed_step = msg[0];
+        w->error = msg[1];
+        int st;
+        while (waitpid(w->pid, &st, __WALL) < 0 && errno == EINTR) {
+        }
+        w->exited = 1;
+        w->wait_status = st;
+        return CLINUX_WATCH_EXEC_FAILED;
+      }
+      w->exec_done = 1;
+    }
+    if (il >= 0 && (p[il].revents & POLLIN)) {
+      struct watch_notif n;
+      memset(&n, 0, sizeof(n));
+      if (ioctl(w->listener, WATCH_IOCTL_NOTIF_RECV, &n) == 0) {
+        if (!w->exec_done && (pid_t)n.pid == w->pid) {
+          // syscage's own calls between the filter and execve.
+          clinux_watch_reply(w, n.id, 0, 0, WATCH_USER_NOTIF_FLAG_CONTINUE);
+          continue;
+        }
+        out->id = n.id;
+        out->pid = n.pid;
+        out->flags = n.flags;
+        out->nr = n.data.nr;
+        out->arch = n.data.arch;
+        out->ip = n.data.ip;
+        memcpy(out->args, n.data.args, sizeof(out->args));
+        return CLINUX_WATCH_NOTIFICATION;
+      }
+      // ENOENT: the caller died (or was interrupted) before we got to it.
+      continue;
+    } else if (il >= 0 && (p[il].revents & (POLLHUP | POLLERR))) {
+      listener_open = 0;  // no task uses the filter any more
+    }
+    if (p[ip].revents) {
+      int st;
+      pid_t r;
+      while ((r = waitpid(w->pid, &st, __WALL | WNOHANG)) < 0 && errno == EINTR) {
+      }
+      if (r == w->pid) {
+        w->exited = 1;
+        w->wait_status = st;
+      } else if (r < 0 && errno == ECHILD && !w->exited) {
+        w->exited = 1;  // reaped behind our back: the status is lost
+        w->wait_status = 0;
+      }
+      reap_orphans(w);
+      if (w->exited) return CLINUX_WATCH_EXITED;
+    }
+  }
+}
+
+int clinux_watch_kill_tree(int rounds) {
+  int sent = 0;
+  pid_t self = getpid();
+  for (int round = 0; round < rounds; round++) {
+    size_t cap = 1024, count = 0;
+    pid_t *pids = malloc(cap * sizeof(pid_t)), *ppids = malloc(cap * sizeof(pid_t));
+    if (!pids || !ppids) {
+      free(pids);
+      free(ppids);
+      return sent;
+    }
+    DIR *d = opendir("/proc");
+    if (!d) {
+      free(pids);
+      free(ppids);
+      return sent;
+    }
+    struct dirent *e;
+    while ((e = readdir(d))) {
+      char *end;
+      long pid = strtol(e->d_name, &end, 10);
+      if (*end || pid <= 0) continue;
+      char path[64], buf[512];
+      snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+      int fd = open(path, O_RDONLY | O_CLOEXEC);
+      if (fd < 0) continue;
+      ssize_t n = read(fd, buf, sizeof(buf) - 1);
+      close(fd);
+      if (n <= 0) continue;
+      buf[n] = 0;
+      char *paren = strrchr(buf, ')');
+      if (!paren) continue;
+      char state = 0;
+      int ppid = 0;
+      if (sscanf(paren + 1, " %c %d", &state, &ppid) != 2 || state == 'Z' || state == 'X') continue;
+      if (count == cap) {
+        cap *= 2;
+        pid_t *a = realloc(pids, cap * sizeof(pid_t)), *b = realloc(ppids, cap * sizeof(pid_t));
+        if (!a || !b) {
+          free(a ? a : pids);
+          free(b ? b : ppids);
+          closedir(d);
+          return sent;
+        }
+        pids = a;
+        ppids = b;
+      }
+      pids[count] = (pid_t)pid;
+      ppids[count] = ppid;
+      count++;
+    }
+    closedir(d);
+    // Descendants of self: repeat marking until nothing changes.
+    char *mark = calloc(count ? count : 1, 1);
+    int changed = 1, found = 0;
+    while (changed && mark) {
+      changed = 0;
+      for (size_t i = 0; i < count; i++) {
+        if (mark[i]) continue;
+        int parent_marked = ppids[i] == self;
+        for (size_t j = 0; !parent_marked && j < count; j++)
+          if (mark[j] && pids[j] == ppids[i]) parent_marked = 1;
+        if (parent_marked) {
+          mark[i] = 1;
+          changed = 1;
+        }
+      }
+    }
+    for (size_t i = 0; mark && i < count; i++)
+      if (mark[i] && kill(pids[i], SIGKILL) == 0) {
+        sent++;
+        found = 1;
+      }
+    free(mark);
+    free(pids);
+    free(ppids);
+    if (!found) break;
+    struct timespec ts = {0, 2000000};
+    nanosleep(&ts, NULL);
+  }
+  return sent;
+}
+
+void clinux_watch_end(struct clinux_watch *w) {
+  if (w->pid > 0 && !w->exited) {
+    kill(w->pid, SIGKILL);
+    int st;
+    while (waitpid(w->pid, &st, __WALL) < 0 && errno == EINTR) {
+    }
+    w->exited = 1;
+    w->wait_status = st;
+  }
+  if (w->listener >= 0) close(w->listener);
+  if (w->pidfd >= 0) close(w->pidfd);
+  if (w->errfd >= 0) close(w->errfd);
+  w->listener = w->pidfd = w->errfd = -1;
+  if (w->spawn) {
+    struct watch_private *priv = w->spawn;
+    clinux_spawn_end(&priv->spawn);
+    sigaction(SIGCHLD, &priv->oldchld, NULL);
+    free(w->spawn);
+    w->spawn = NULL;
+  }
+  prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0);
+}

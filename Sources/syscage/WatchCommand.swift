@@ -1,0 +1,141 @@
+import ArgumentParser
+import Enforcement
+import Foundation
+import Seccomp
+import Syscalls
+
+extension WatchMode: ExpressibleByArgument {}
+
+struct WatchCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "watch",
+    abstract: "Trip wire: report every syscall outside a profile, then allow, deny or kill.",
+    discussion: """
+      Compiles a watch filter from the profile: every call the profile would not ALLOW \
+      (or LOG) is handed to syscage through seccomp user notification; allowed calls never \
+      leave the kernel. syscage re-decides each notified call with the profile and, \
+      per --on-violation:
+        alert  report it and let it run (the default)
+        deny   report it and fail it with the profile's errno (EPERM for a KILL or TRAP \
+      decision, ENOSYS for TRACE or NOTIFY, and the report says it was substituted)
+        kill   report it and SIGKILL every process of the program's tree (syscage is \
+      its child subreaper, so orphans are found too); the status is 137
+      Each violation is one JSON line (time, pid, tid, comm, exe, arch, syscall, nr, args, \
+      decision, action) appended to --alerts FILE, or printed on stderr, and a line for a \
+      person on stderr. --learn OUT writes the profile extended with ALLOW entries for what \
+      was seen.
+
+      The listener is taken from the child with pidfd_getfd before it execs (needs ptrace \
+      access to the child: the same user, or root). Children and threads are watched too. \
+      Filters syscage already runs under win over the watch for calls they deny or kill: \
+      those are never seen. Exits with the program's status (128 + signal); 125 syscage \
+      failed, 126 cannot execute, 127 not found.
+
+      Examples:
+        syscage watch --profile app.json -- ./app
+        syscage watch --profile app.json --on-violation deny --alerts alerts.jsonl -- ./app
+        syscage watch --profile app.json --learn app-learnt.json -- ./app --selftest
+      """)
+
+  @Option(help: "The profile (Docker or OCI JSON).")
+  var profile: String
+
+  @Option(name: .customLong("on-violation"), help: "alert, deny or kill.")
+  var onViolation: WatchMode = .alert
+
+  @Option(help: "Append the JSON lines to this file (stderr otherwise).")
+  var alerts: String?
+
+  @Option(help: "Write the profile extended with what was seen to this file (atomically).")
+  var learn: String?
+
+  @Flag(help: "Leave no_new_privs unset (needs CAP_SYS_ADMIN).")
+  var allowNewPrivs = false
+
+  @Flag(help: "Treat warnings as errors.")
+  var strict = false
+
+  @Argument(parsing: .captureForPassthrough, help: "The program and its arguments (after --).")
+  var command: [String] = []
+
+  func run() throws {
+    var argv = command
+    if argv.first == "--" { argv.removeFirst() }
+    guard let name = argv.first else { throw ValidationError("name a program to watch after --") }
+    let loaded: (profile: Profile, warnings: [Diagnostic])
+    do {
+      loaded = try Profile.load(path: profile, strict: strict)
+    } catch {
+      for d in error.diagnostics { printError(d.description) }
+      throw ExitCode(125)
+    }
+    let context = ExpansionContext(native: .native, capabilities: Capabilities.bounding(), kernel: .running)
+    for w in loaded.profile.relevant(loaded.warnings, in: context) { printError(w.description) }
+    let policy = Policy(profile: loaded.profile, options: PolicyOptions(context: context, enosysStub: true))
+    for f in Preflight.check(policy) where f.isFatal && onViolation != .alert {
+      printError("syscage: \(profile) does not allow execve on \(f.arch) (\(f.decision.action)): the program cannot start; allow execve or use --on-violation alert")
+      throw ExitCode(125)
+    }
+    let inherited = InheritedSeccomp.current()
+    if let warning = inherited.warning {
+      printError("syscage: warning: \(warning)")
+      if inherited.mode == 1 { throw ExitCode(125) }
+    }
+    let program: [BPFInstruction]
+    do {
+      program = try Compiler.compile(policy.watchPolicy)
+    } catch {
+      printError("syscage: \(profile): \(error)")
+      throw ExitCode(125)
+    }
+    guard let path = Launcher.resolve(name) else {
+      printError("syscage: \(name): command not found")
+      throw ExitCode(127)
+    }
+    var sink: FileHandle? = nil
+    if let alerts {
+      let fd = open(alerts, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+      guard fd >= 0 else {
+        printError("syscage: \(alerts): \(String(cString: strerror(errno)))")
+        throw ExitCode(125)
+      }
+      sink = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+    }
+    let flags = policy.watchPolicy.flags.reduce(UInt32(0)) { $0 | $1.bit }
+    let request = Launcher.Request(executable: path, arguments: argv, program: program, flags: flags, noNewPrivileges: !allowNewPrivs)
+    var seen: [Arch: Set<String>] = [:]
+    var unnamed: [String] = []
+    let outcome: Watcher.Outcome
+    do {
+      outcome = try Watcher.run(request, policy: policy, mode: onViolation) { v in
+        let line = Data((v.jsonLine + "\n").utf8)
+        if let sink { sink.write(line) } else { FileHandle.standardError.write(line) }
+        printError(v.summary)
+        if let arch = v.arch, let n = v.name, v.decision.arch != nil { seen[arch, default: []].insert(n) }
+        else { unnamed.append("\(v.name ?? "#\(v.nr)") (\(v.arch?.name ?? "arch 0x" + String(v.auditArch, radix: 16)))") }
+      }
+    } catch {
+      printError("syscage: \(name): \(error)")
+      throw ExitCode(error.exitStatus)
+    }
+    if let learn {
+      let learnt = loaded.profile.learning(seen)
+      if !learnt.removed.isEmpty {
+        printError("syscage: --learn: removed \(learnt.removed.joined(separator: ", ")) from entries that deny them")
+      }
+      if !unnamed.isEmpty {
+        printError("syscage: --learn: cannot add \(Set(unnamed).sorted().joined(separator: ", ")): ABI not in the profile or no name")
+      }
+      do {
+        try writeAtomically(learnt.profile.encode(), to: learn)
+      } catch {
+        printError("syscage: \(learn): \(error)")
+        throw ExitCode(125)
+      }
+    }
+    if outcome.violations > 0 {
+      printError("syscage: watch: \(outcome.violations) violation\(outcome.violations == 1 ? "" : "s"); the program \(outcome.termination)")
+    }
+    throw ExitCode(outcome.termination.shellStatus)
+  }
+}
