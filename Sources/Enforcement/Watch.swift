@@ -249,6 +249,9 @@ public enum Watcher {
   /// Runs `request` (its `program` must be compiled from `policy.watchPolicy`) and answers
   /// every notification as `mode` says; `report` is called once per violation, after the
   /// supervisor acted on it. Returns when the program (the first process) ends.
+  ///
+  /// While it runs, the calling process is a child subreaper and reaps any child that
+  /// ends (the watched tree's orphans): it must not have children of its own to wait for.
   public static func run(
     _ request: Launcher.Request, policy: Policy, mode: WatchMode, report: (Violation) -> Void
   ) throws(WatchFailure) -> Outcome {

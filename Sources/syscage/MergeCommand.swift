@@ -1,0 +1,57 @@
+import ArgumentParser
+import Foundation
+import Seccomp
+import Syscalls
+
+struct MergeCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "merge",
+    abstract: "Combine profiles by their decisions: the union (default) or the intersection.",
+    discussion: """
+      The union allows a call when any input allows it (on each argument region the least
+      restrictive input action wins); --intersect allows it only when every input does (the
+      most restrictive wins, as when the filters are stacked). Rules are never concatenated:
+      the output is built from the inputs' exact decision maps, one rule per argument region
+      whose combined action differs from the merged default, each with a comment naming what
+      every input decided there. The merged default combines the inputs' defaults the same
+      way (so it is their default when they agree).
+
+      The output is checked against the combination on every region; anything it cannot
+      express exactly (numbers without a syscall name, syscalls too complex to compare) is
+      reported on stderr and the exit status is 1. 65 on bad input.
+
+      Examples:
+        syscage merge web.json worker.json -o both.json
+        syscage merge docker.json mine.json --intersect -o strict.json
+      """)
+
+  @Argument(help: "The profiles to merge.")
+  var profiles: [String]
+
+  @Flag(help: "Allow only what every input allows.")
+  var intersect = false
+
+  @Option(name: .shortAndLong, help: "Write the merged profile here (default: stdout).")
+  var output: String?
+
+  @OptionGroup var policyArguments: PolicyArguments
+
+  func validate() throws {
+    if profiles.isEmpty { throw ValidationError("merge needs at least one profile") }
+  }
+
+  func run() throws {
+    let policies = try profiles.map { try policyArguments.load($0).policy }
+    let result = ProfileMerge.merge(policies, labels: profiles, mode: intersect ? .intersection : .union)
+    let text = result.profile.encode()
+    if let output {
+      try writeOutput(Array(text.utf8), to: output, inputs: profiles)
+    } else {
+      print(text, terminator: "")
+    }
+    for note in result.notes { printError("syscage: merge not exact: \(note)") }
+    let rules = result.profile.syscalls?.count ?? 0
+    printError("syscage: \(intersect ? "intersection" : "union") of \(profiles.count) profiles: \(rules) entr\(rules == 1 ? "y" : "ies"), default \(result.profile.defaultAction?.rawValue ?? "-")")
+    if !result.notes.isEmpty { throw ExitCode(ExitStatus.negative) }
+  }
+}
