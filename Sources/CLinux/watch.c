@@ -208,6 +208,13 @@ int clinux_watch_start(const char *path, char *const argv[], char *const envp[],
       close(fd);
     } else if (errno != EBADF) {
       int err = errno;
+      // The child may have failed to load the filter and exited already: its report says why.
+      struct pollfd q = {.fd = w->errfd, .events = POLLIN};
+      if (poll(&q, 1, 1000) > 0 && read_msg(w->errfd, msg) == (int)sizeof(msg)) {
+        close(gopipe[1]);
+        fail_child(w, msg[0], msg[1]);
+        return -1;
+      }
       close(gopipe[1]);
       fail_child(w, CLINUX_WATCH_STEP_LISTENER, err);
       return -1;
