@@ -1,4 +1,5 @@
 import ArgumentParser
+import Enforcement
 import Foundation
 import Seccomp
 import Syscalls
@@ -89,4 +90,28 @@ func parseArgument(_ s: String) -> UInt64? {
   if t.lowercased().hasPrefix("0x") { return UInt64(t.dropFirst(2), radix: 16) }
   if t.lowercased().hasPrefix("0o") { return UInt64(t.dropFirst(2), radix: 8) }
   return UInt64(t)
+}
+
+/// The program and its arguments after `--` of a command that wraps a program (run, watch).
+func wrappedCommand(_ command: [String]) throws -> [String] {
+  var argv = command
+  if argv.first == "--" { argv.removeFirst() }
+  guard !argv.isEmpty else { throw ValidationError("name a program after --") }
+  return argv
+}
+
+/// Loads a profile for a command that wraps a program: the expansion assumes syscage's
+/// own bounding capability set and the running kernel; a bad profile ends the command
+/// with 125, as `env` and `docker run` report their own failures.
+func loadForWrapping(_ path: String, strict: Bool, enosysStub: Bool) throws -> (profile: Profile, policy: Policy) {
+  let loaded: (profile: Profile, warnings: [Diagnostic])
+  do {
+    loaded = try Profile.load(path: path, strict: strict)
+  } catch {
+    for d in error.diagnostics { printError(d.description) }
+    throw ExitCode(125)
+  }
+  let context = ExpansionContext(native: .native, capabilities: Capabilities.bounding(), kernel: .running)
+  for w in loaded.profile.relevant(loaded.warnings, in: context) { printError(w.description) }
+  return (loaded.profile, Policy(profile: loaded.profile, options: PolicyOptions(context: context, enosysStub: enosysStub)))
 }

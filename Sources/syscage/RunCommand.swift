@@ -41,19 +41,9 @@ struct RunCommand: ParsableCommand {
   var command: [String] = []
 
   func run() throws {
-    var argv = command
-    if argv.first == "--" { argv.removeFirst() }
-    guard let name = argv.first else { throw ValidationError("name a program to run after --") }
-    let loaded: (profile: Profile, warnings: [Diagnostic])
-    do {
-      loaded = try Profile.load(path: profile, strict: strict)
-    } catch {
-      for d in error.diagnostics { printError(d.description) }
-      throw ExitCode(125)
-    }
-    let context = ExpansionContext(native: .native, capabilities: Capabilities.bounding(), kernel: .running)
-    for w in loaded.profile.relevant(loaded.warnings, in: context) { printError(w.description) }
-    let policy = Policy(profile: loaded.profile, options: PolicyOptions(context: context, enosysStub: !noEnosysStub))
+    let argv = try wrappedCommand(command)
+    let name = argv[0]
+    let (_, policy) = try loadForWrapping(profile, strict: strict, enosysStub: !noEnosysStub)
     for f in Preflight.check(policy) {
       if f.isFatal {
         printError("syscage: \(profile) does not allow execve on \(f.arch) (\(f.decision.action)): the program cannot start; allow execve")

@@ -59,19 +59,9 @@ struct WatchCommand: ParsableCommand {
   var command: [String] = []
 
   func run() throws {
-    var argv = command
-    if argv.first == "--" { argv.removeFirst() }
-    guard let name = argv.first else { throw ValidationError("name a program to watch after --") }
-    let loaded: (profile: Profile, warnings: [Diagnostic])
-    do {
-      loaded = try Profile.load(path: profile, strict: strict)
-    } catch {
-      for d in error.diagnostics { printError(d.description) }
-      throw ExitCode(125)
-    }
-    let context = ExpansionContext(native: .native, capabilities: Capabilities.bounding(), kernel: .running)
-    for w in loaded.profile.relevant(loaded.warnings, in: context) { printError(w.description) }
-    let policy = Policy(profile: loaded.profile, options: PolicyOptions(context: context, enosysStub: true))
+    let argv = try wrappedCommand(command)
+    let name = argv[0]
+    let (loadedProfile, policy) = try loadForWrapping(profile, strict: strict, enosysStub: true)
     for f in Preflight.check(policy) where f.isFatal && onViolation != .alert {
       printError("syscage: \(profile) does not allow execve on \(f.arch) (\(f.decision.action)): the program cannot start; allow execve or use --on-violation alert")
       throw ExitCode(125)
@@ -119,7 +109,7 @@ struct WatchCommand: ParsableCommand {
       throw ExitCode(error.exitStatus)
     }
     if let learn {
-      let learnt = loaded.profile.learning(seen)
+      let learnt = loadedProfile.learning(seen)
       if !learnt.removed.isEmpty {
         printError("syscage: --learn: removed \(learnt.removed.joined(separator: ", ")) from entries that deny them")
       }
