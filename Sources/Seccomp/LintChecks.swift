@@ -458,6 +458,20 @@ struct Linter {
   }
 
   /// Whether two rules' conditions can hold for one call: true (exactly), false, or nil (may).
+  /// Whether some call matches both rules, decided exactly on the regions of their
+  /// common refinement (`SyscallDecisions`); nil when that is too complex to compute.
+  static func exactOverlap(_ a: Rule, _ b: Rule, arch: Arch) -> Bool? {
+    // Each rule alone over a default neither uses: both match exactly where both
+    // one-rule policies return their rule's action.
+    let unmatched = SeccompAction.trace(0xfffe)
+    let pa = ArchPolicy(arch: arch, defaultAction: unmatched, rules: [a])
+    let pb = ArchPolicy(arch: arch, defaultAction: unmatched, rules: [b])
+    guard a.action != unmatched, b.action != unmatched,
+      let d = try? SyscallDecisions.compute(arch: arch, number: a.number, policies: [(pa, .killProcess), (pb, .killProcess)])
+    else { return nil }
+    return (0..<d.regionCount).contains { d.actions[0][$0] != unmatched && d.actions[1][$0] != unmatched }
+  }
+
   static func overlap(_ a: Rule, _ b: Rule) -> (Bool?, String) {
     let indices = Set(a.conditions.map(\.index) + b.conditions.map(\.index)).sorted()
     var exact = true
@@ -494,7 +508,9 @@ struct Linter {
               if !findings[k].arches.contains(ap.arch) { findings[k].arches.append(ap.arch) }
               continue
             }
-            let (result, when) = Linter.overlap(r1, r2)
+            var (result, when) = Linter.overlap(r1, r2)
+            // "May overlap" (MASKED_EQ patterns): settle it exactly on the decision map.
+            if result == nil, let exact = Linter.exactOverlap(r1, r2, arch: ap.arch) { result = exact }
             if result == false { continue }
             let winner: String
             if r1.action.kind != r2.action.kind {
