@@ -13,6 +13,7 @@
 
 #if defined(__x86_64__) && defined(__linux__)
 
+#include "ia32.h"
 #include "clinux_bench.h"
 
 #include <errno.h>
@@ -59,24 +60,6 @@ static inline long bench_native(long nr, const uint64_t *a) {
   return ret;
 }
 
-// The call through `int $0x80`: nr in eax, args in ebx, ecx, edx, esi, edi, ebp.
-// rbp may be the frame pointer, so it is saved on the stack, below the 128-byte
-// red zone this function may be using, and restored after the call.
-static inline long bench_ia32(long nr, const uint64_t *a) {
-  long ret;
-  uint64_t a5 = a[5];
-  __asm__ volatile(
-      "sub $128, %%rsp\n\t"
-      "push %%rbp\n\t"
-      "mov %[a5], %%rbp\n\t"
-      "int $0x80\n\t"
-      "pop %%rbp\n\t"
-      "add $128, %%rsp"
-      : "=a"(ret)
-      : "0"(nr), "b"(a[0]), "c"(a[1]), "d"(a[2]), "S"(a[3]), "D"(a[4]), [a5] "r"(a5)
-      : "r8", "r9", "r10", "r11", "memory", "cc");
-  return ret;
-}
 
 static int64_t now_ns(void) {
   struct timespec ts;
@@ -122,7 +105,7 @@ static void bench_child(int fd, const struct sock_filter *prog, unsigned short l
   if (warmup < 1000) warmup = 1000;
   long ret = 0;
   const int ia32 = abi == CLINUX_BENCH_ABI_IA32;
-  for (long i = 0; i < warmup; i++) ret = ia32 ? bench_ia32(nr, args) : bench_native(nr, args);
+  for (long i = 0; i < warmup; i++) ret = ia32 ? clinux_int80(nr, args) : bench_native(nr, args);
   // The loop is timed as a whole, and in `batches` parts: a part that the scheduler
   // interrupted is slower, so the fastest part estimates the undisturbed cost.
   long per = iterations / batches;
@@ -132,7 +115,7 @@ static void bench_child(int fd, const struct sock_filter *prog, unsigned short l
   for (long b = 0; b < batches; b++) {
     long n = b == batches - 1 ? iterations - per * (batches - 1) : per;
     if (ia32) {
-      for (long i = 0; i < n; i++) ret = bench_ia32(nr, args);
+      for (long i = 0; i < n; i++) ret = clinux_int80(nr, args);
     } else {
       for (long i = 0; i < n; i++) ret = bench_native(nr, args);
     }

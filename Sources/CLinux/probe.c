@@ -29,6 +29,7 @@
 
 #if defined(__x86_64__) && defined(__linux__)
 
+#include "ia32.h"
 #include "clinux_probe.h"
 
 #include <errno.h>
@@ -157,24 +158,8 @@ static __attribute__((noinline)) long call_native(long nr, const uint64_t *a) {
   return raw_syscall6(nr, (long)a[0], (long)a[1], (long)a[2], (long)a[3], (long)a[4], (long)a[5]);
 }
 
-// The call under test through `int $0x80`: eax = nr, args in rbx, rcx, rdx,
-// rsi, rdi, rbp. rbp may be the frame pointer, so it is saved around the call
-// on the stack, below the red zone this function may be using.
-static __attribute__((noinline)) long call_ia32(long nr, const uint64_t *a) {
-  long ret;
-  uint64_t a5 = a[5];
-  __asm__ volatile(
-      "sub $128, %%rsp\n\t"
-      "push %%rbp\n\t"
-      "mov %[a5], %%rbp\n\t"
-      "int $0x80\n\t"
-      "pop %%rbp\n\t"
-      "add $128, %%rsp\n\t"
-      : "=a"(ret)
-      : "a"(nr), "b"(a[0]), "c"(a[1]), "d"(a[2]), "S"(a[3]), "D"(a[4]), [a5] "r"(a5)
-      : "r8", "r9", "r10", "r11", "memory", "cc");
-  return (long)(int)ret;  // a 32-bit call returns in eax
-}
+// The call under test through `int $0x80` (ia32.h), kept out of line.
+static __attribute__((noinline)) long call_ia32(long nr, const uint64_t *a) { return clinux_int80(nr, a); }
 
 static int64_t monotonic_ns_raw(void) {
   struct timespec ts;

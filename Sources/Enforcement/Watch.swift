@@ -133,21 +133,7 @@ func errnoName(_ e: Int32) -> String {
   return names[e].map { "\($0) (\(e))" } ?? "errno \(e)"
 }
 
-func quote(_ s: String) -> String {
-  var out = "\""
-  for u in s.unicodeScalars {
-    switch u {
-    case "\"": out += "\\\""
-    case "\\": out += "\\\\"
-    case "\n": out += "\\n"
-    case "\r": out += "\\r"
-    case "\t": out += "\\t"
-    default:
-      if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-    }
-  }
-  return out + "\""
-}
+func quote(_ s: String) -> String { JSONValue.quoted(s) }
 
 extension Policy {
   /// The filter `watch` loads: every decision that is not ALLOW or LOG becomes

@@ -491,6 +491,13 @@ extension JSONValue {
     }
   }
 
+  /// `s` as a JSON string literal, quotes included.
+  public static func quoted(_ s: String) -> String {
+    var out: [UInt8] = []
+    writeString(s, to: &out)
+    return String(decoding: out, as: UTF8.self)
+  }
+
   /// Writes `s` as a JSON string: quote, backslash and control characters escaped, and
   /// U+2028/U+2029 as Go writes them; everything else as UTF-8.
   static func writeString(_ s: String, to out: inout [UInt8]) {
