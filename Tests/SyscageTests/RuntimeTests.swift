@@ -11,48 +11,16 @@ import TestSupport
       {"names": ["rmdir"], "action": "SCMP_ACT_KILL_PROCESS"}]}
     """#
   static let docker = packageRoot.appendingPathComponent("Data/docker-default.json").path
-  static let busybox = ["/bin/busybox", "/usr/bin/busybox"].first { FileManager.default.isExecutableFile(atPath: $0) }
+  static var runcReady: Bool { Containers.runcReady }
+  static let runcReason = Comment(rawValue: Containers.runcReason)
 
-  static var runcReady: Bool { Peer.runc.isAvailable && Peer.root.isAvailable && busybox != nil }
-  static let runcReason = Comment(rawValue: "needs runc, busybox-static and root (apt-get install runc busybox-static); required under CI=true")
+  func tempDir() throws -> URL { try Containers.temporaryDirectory("syscage-rt") }
 
-  func tempDir() throws -> URL {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("syscage-rt-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    return dir
-  }
-
-  /// An OCI bundle with a busybox-static rootfs, its process running `args`.
   func makeBundle(in dir: URL, args: [String], noNewPrivileges: Bool) throws -> URL {
-    let bundle = dir.appendingPathComponent("bundle")
-    let bin = bundle.appendingPathComponent("rootfs/bin")
-    try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
-    for d in ["proc", "dev", "sys", "tmp"] {
-      try FileManager.default.createDirectory(at: bundle.appendingPathComponent("rootfs/\(d)"), withIntermediateDirectories: true)
-    }
-    try FileManager.default.copyItem(atPath: Self.busybox!, toPath: bin.appendingPathComponent("busybox").path)
-    for tool in ["sh", "echo", "mkdir", "rmdir", "ls", "cat", "true"] {
-      try FileManager.default.createSymbolicLink(atPath: bin.appendingPathComponent(tool).path, withDestinationPath: "busybox")
-    }
-    let spec = run("/usr/sbin/runc", ["spec", "--bundle", bundle.path])
-    try #require(spec.status == 0, "\(spec.stderr)")
-    let configURL = bundle.appendingPathComponent("config.json")
-    var config = try JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as! [String: Any]
-    var process = config["process"] as! [String: Any]
-    process["args"] = args
-    process["terminal"] = false
-    process["noNewPrivileges"] = noNewPrivileges
-    config["process"] = process
-    config["root"] = ["path": "rootfs", "readonly": false]
-    try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted]).write(to: configURL)
-    return bundle
+    try Containers.makeBundle(in: dir, args: args, noNewPrivileges: noNewPrivileges)
   }
 
-  func runc(_ bundle: URL) -> ProcessResult {
-    let id = "syscage-test-\(UUID().uuidString.prefix(8))"
-    defer { _ = run("/usr/sbin/runc", ["delete", "--force", id]) }
-    return run("/usr/sbin/runc", ["run", "--bundle", bundle.path, id], timeout: 60)
-  }
+  func runc(_ bundle: URL) -> ProcessResult { Containers.runc(bundle) }
 
   func convertInto(_ bundle: URL, profile: String) throws {
     let r = run(syscageExecutable, ["convert", profile, "--to", "oci", "--bundle", bundle.path])
@@ -97,7 +65,7 @@ import TestSupport
     #expect(r.stdout == "hello\nd\n")
   }
 
-  static var bwrapReady: Bool { Peer.bwrap.isAvailable && Peer.root.isAvailable }
+  static var bwrapReady: Bool { Containers.bwrapReady }
 
   @Test(.enabled(if: bwrapReady || isCI, Comment(rawValue: Peer.bwrap.skipReason)))
   func bubblewrapLoadsRawBPF() throws {
@@ -110,7 +78,7 @@ import TestSupport
     let compiled = run(syscageExecutable, ["compile", profile, "-o", bpf])
     try #require(compiled.status == 0, "\(compiled.stderr)")
     func bwrap(_ command: String) -> ProcessResult {
-      run("/bin/sh", ["-c", "exec /usr/bin/bwrap --ro-bind / / --tmpfs /tmp --dev /dev --proc /proc --seccomp 3 /bin/sh -c '\(command)' 3< \(bpf)"])
+      Containers.bwrap(["/bin/sh", "-c", command], bwrapArguments: ["--seccomp", "3"], shellSuffix: "3< \(Containers.shellQuote(bpf))")
     }
     let ok = bwrap("echo hello")
     #expect(ok.status == 0 && ok.stdout == "hello\n", "\(ok.stderr)")
