@@ -1,4 +1,6 @@
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "clinux_trace.h"
 #include "spawn.h"
 
@@ -6,12 +8,14 @@
 #include <fcntl.h>
 #include <linux/audit.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/user.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <dirent.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -116,24 +120,50 @@ static int slot_index(uint32_t arch, uint64_t nr) {
   return slot * CLINUX_TRACE_NRS + (int)nr;
 }
 
+// One trace: what it counts, how it stops, and the tracees it knows.
+struct session {
+  int timing;
+  int seccomp;  // one stop per call (PTRACE_CONT, seccomp stops)
+  int attached;
+  const int32_t *errnos;
+  unsigned int ncodes;
+  const struct clinux_trace_hooks *hooks;
+  struct clinux_trace_counts *counts;
+  struct clinux_trace_denials *denials;
+  struct clinux_trace_result *out;
+  struct threads threads;  // every live tracee (attached) or those with state (launched)
+  pid_t pid;               // the launched program, or the first attached pid
+  int started;             // the program's first execve was seen
+  int exec_reported;
+  int tracees;
+};
+
+static void report_call(struct session *s, pid_t tid, int index, uint32_t arch, uint64_t nr, const uint64_t args[6]) {
+  const struct clinux_trace_hooks *h = s->hooks;
+  if (!h || !h->on_call || index < 0) return;
+  if (h->call_mask && !h->call_mask[index]) return;
+  h->on_call(h->ctx, tid, arch, nr, args);
+}
+
 // A seccomp stop: count the call; in verification, fail the calls the filter
 // sent with a known code.
-static void seccomp_stop(pid_t w, const int32_t *errnos, unsigned int ncodes, struct clinux_trace_counts *counts,
-                         struct clinux_trace_denials *denials) {
+static void seccomp_stop(struct session *s, pid_t w) {
   struct syscall_info info;
   memset(&info, 0, sizeof(info));
   long got = ptrace((enum __ptrace_request)TRACE_GET_SYSCALL_INFO, w, sizeof(info), &info);
   if (got <= 0 || info.op != INFO_SECCOMP) {
-    counts->unknown++;
+    s->counts->unknown++;
     return;
   }
   int index = slot_index(info.arch, info.seccomp.nr);
   if (index >= 0)
-    counts->calls[index]++;
+    s->counts->calls[index]++;
   else
-    counts->unknown++;
-  if (!errnos || info.seccomp.ret_data >= ncodes) return;
-  int32_t e = errnos[info.seccomp.ret_data];
+    s->counts->unknown++;
+  report_call(s, w, index, info.arch, info.seccomp.nr, info.seccomp.args);
+  if (!s->errnos || info.seccomp.ret_data >= s->ncodes) return;
+  int32_t e = s->errnos[info.seccomp.ret_data];
+  struct clinux_trace_denials *denials = s->denials;
   if (denials) {
     if (denials->items && denials->count < denials->capacity) {
       struct clinux_trace_denial *d = &denials->items[denials->count];
@@ -156,14 +186,115 @@ static void seccomp_stop(pid_t w, const int32_t *errnos, unsigned int ncodes, st
   }
 }
 
-static int trace_run(const char *path, char *const argv[], char *const envp[], int timing, const void *prog,
-                     unsigned int len, int no_new_privs, int seccomp, const int32_t *errnos, unsigned int ncodes,
-                     struct clinux_trace_counts *counts, struct clinux_trace_denials *denials,
-                     struct clinux_trace_result *out) {
+// A syscall entry or exit stop (two-stop tracing).
+static void syscall_stop(struct session *s, pid_t w) {
+  struct syscall_info info;
+  memset(&info, 0, sizeof(info));
+  long got = ptrace((enum __ptrace_request)TRACE_GET_SYSCALL_INFO, w, sizeof(info), &info);
+  if (got > 0 && info.op == INFO_ENTRY) {
+    int index = slot_index(info.arch, info.entry.nr);
+    if (!s->started && w == s->pid && index >= 0 && (index == SYS_execve || index == SYS_execveat)) s->started = 1;
+    struct thread_state *t = thread_find(&s->threads, w, 1);
+    if (s->started) {
+      if (index >= 0)
+        s->counts->calls[index]++;
+      else
+        s->counts->unknown++;
+      report_call(s, w, index, info.arch, info.entry.nr, info.entry.args);
+    }
+    if (t) {
+      t->index = s->started ? index : -1;
+      if (s->timing && s->started) t->start = now_ns();
+    }
+  } else if (got > 0 && info.op == INFO_EXIT) {
+    struct thread_state *t = thread_find(&s->threads, w, 0);
+    if (t && t->index >= 0 && s->timing) {
+      uint64_t now = now_ns();
+      s->counts->nanoseconds[t->index] += now > t->start ? now - t->start : 0;
+      if (info.exit.is_error || (info.exit.rval >= -4095 && info.exit.rval <= -1)) s->counts->errors[t->index]++;
+    }
+    if (t) t->index = -1;
+  }
+}
+
+// A non-leader thread exec'd: it now has the leader's tid. Keep its call in progress.
+static void exec_stop(struct session *s, pid_t w) {
+  unsigned long former = 0;
+  ptrace(PTRACE_GETEVENTMSG, w, 0, &former);
+  if ((pid_t)former != w) {
+    struct thread_state *old_state = thread_find(&s->threads, (pid_t)former, 0);
+    int index = old_state ? old_state->index : -1;
+    uint64_t start = old_state ? old_state->start : 0;
+    thread_remove(&s->threads, (pid_t)former);
+    struct thread_state *t = thread_find(&s->threads, w, 1);
+    if (t) {
+      t->index = index;
+      t->start = start;
+    }
+  }
+  if (!s->exec_reported && !s->attached && s->hooks && s->hooks->on_exec) {
+    s->exec_reported = 1;
+    s->hooks->on_exec(s->hooks->ctx, w);
+  }
+}
+
+// Handles one wait(2) report of a tracee and restarts it. `first_stop` is called
+// for a launched program's initial interrupt.
+static void handle(struct session *s, pid_t w, int st, struct clinux_spawn *spawn, int *go_sent) {
+  const enum __ptrace_request resume = s->seccomp ? PTRACE_CONT : PTRACE_SYSCALL;
+  if (WIFEXITED(st) || WIFSIGNALED(st)) {
+    thread_remove(&s->threads, w);
+    if (w == s->pid) s->out->wait_status = st;
+    return;
+  }
+  if (!WIFSTOPPED(st)) return;
+  s->counts->stops++;
+  int sig = WSTOPSIG(st);
+  int event = (unsigned)st >> 16;
+  if (s->attached) thread_find(&s->threads, w, 1);
+  if (sig == (SIGTRAP | 0x80) && event == 0) {
+    syscall_stop(s, w);
+    ptrace(resume, w, 0, 0);
+  } else if (event == PTRACE_EVENT_SECCOMP) {
+    seccomp_stop(s, w);
+    ptrace(resume, w, 0, 0);
+  } else if (event == PTRACE_EVENT_STOP) {
+    if (spawn && w == s->pid && !*go_sent) {
+      // The initial interrupt: let the child go on to execve, stopping at every call.
+      ptrace(resume, w, 0, 0);
+      clinux_spawn_release(spawn);
+      *go_sent = 1;
+    } else if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU) {
+      ptrace(PTRACE_LISTEN, w, 0, 0);  // group-stop: stay stopped until SIGCONT
+    } else {
+      ptrace(resume, w, 0, 0);  // a new tracee's first stop, or an interrupt
+    }
+  } else if (event == PTRACE_EVENT_EXEC) {
+    exec_stop(s, w);
+    ptrace(resume, w, 0, 0);
+  } else if (event == PTRACE_EVENT_FORK || event == PTRACE_EVENT_VFORK || event == PTRACE_EVENT_CLONE) {
+    s->tracees++;
+    if (s->attached) {
+      unsigned long child = 0;
+      if (ptrace(PTRACE_GETEVENTMSG, w, 0, &child) == 0 && child) thread_find(&s->threads, (pid_t)child, 1);
+    }
+    ptrace(resume, w, 0, 0);
+  } else if (event != 0) {
+    ptrace(resume, w, 0, 0);
+  } else {
+    ptrace(resume, w, 0, sig);  // signal-delivery-stop: pass the signal on
+  }
+}
+
+static const long trace_options = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK |
+                                  PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_TRACEEXIT;
+
+static int trace_run(const char *path, char *const argv[], char *const envp[], const void *prog, unsigned int len,
+                     int no_new_privs, struct session *s) {
+  struct clinux_trace_result *out = s->out;
   memset(out, 0, sizeof(*out));
   struct clinux_spawn spawn;
   int step = 0, error = 0;
-  const enum __ptrace_request resume = seccomp ? PTRACE_CONT : PTRACE_SYSCALL;
   if (clinux_spawn_start(path, argv, envp, no_new_privs, prog, len, 0, &spawn, &step, &error) != 0) {
     out->failed_step = step;
     out->error = error;
@@ -171,9 +302,11 @@ static int trace_run(const char *path, char *const argv[], char *const envp[], i
   }
   pid_t pid = spawn.pid;
   out->pid = pid;
-  long options = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE |
-                 PTRACE_O_TRACEEXEC | PTRACE_O_TRACEEXIT | PTRACE_O_EXITKILL;
-  if (seccomp) options = (options & ~PTRACE_O_TRACESYSGOOD) | PTRACE_O_TRACESECCOMP;
+  s->pid = pid;
+  s->tracees = 1;
+  s->started = s->seccomp;  // the filter sees nothing before the program's execve
+  long options = trace_options | PTRACE_O_EXITKILL;
+  if (s->seccomp) options = (options & ~PTRACE_O_TRACESYSGOOD) | PTRACE_O_TRACESECCOMP;
   int st = 0;
   // Seize, then interrupt so the child is in a ptrace-stop and can be restarted
   // with PTRACE_SYSCALL before it execs: its execve is the first call counted.
@@ -185,97 +318,17 @@ static int trace_run(const char *path, char *const argv[], char *const envp[], i
     return -1;
   }
   clinux_spawn_forward_signals(&spawn);
-
-  struct threads threads = {0};
-  int started = seccomp;  // the program's first execve was seen (the filter sees nothing before it)
   int go_sent = 0;
-  int tracees = 1;
   for (;;) {
     pid_t w = waitpid(-1, &st, __WALL);
     if (w < 0) {
       if (errno == EINTR) continue;
       break;  // ECHILD: every tracee has ended
     }
-    if (WIFEXITED(st) || WIFSIGNALED(st)) {
-      thread_remove(&threads, w);
-      if (w == pid) out->wait_status = st;
-      continue;
-    }
-    if (!WIFSTOPPED(st)) continue;
-    counts->stops++;
-    int sig = WSTOPSIG(st);
-    int event = (unsigned)st >> 16;
-    if (sig == (SIGTRAP | 0x80) && event == 0) {
-      struct syscall_info info;
-      memset(&info, 0, sizeof(info));
-      long got = ptrace((enum __ptrace_request)TRACE_GET_SYSCALL_INFO, w, sizeof(info), &info);
-      if (got > 0 && info.op == INFO_ENTRY) {
-        int index = slot_index(info.arch, info.entry.nr);
-        if (!started && w == pid && index >= 0 &&
-            (index == SYS_execve || index == SYS_execveat))
-          started = 1;
-        struct thread_state *s = thread_find(&threads, w, 1);
-        if (started) {
-          if (index >= 0)
-            counts->calls[index]++;
-          else
-            counts->unknown++;
-        }
-        if (s) {
-          s->index = started ? index : -1;
-          if (timing && started) s->start = now_ns();
-        }
-      } else if (got > 0 && info.op == INFO_EXIT) {
-        struct thread_state *s = thread_find(&threads, w, 0);
-        if (s && s->index >= 0 && timing) {
-          uint64_t t = now_ns();
-          counts->nanoseconds[s->index] += t > s->start ? t - s->start : 0;
-          if (info.exit.is_error || (info.exit.rval >= -4095 && info.exit.rval <= -1)) counts->errors[s->index]++;
-        }
-        if (s) s->index = -1;
-      }
-      ptrace(resume, w, 0, 0);
-    } else if (event == PTRACE_EVENT_SECCOMP) {
-      seccomp_stop(w, errnos, ncodes, counts, denials);
-      ptrace(resume, w, 0, 0);
-    } else if (event == PTRACE_EVENT_STOP) {
-      if (w == pid && !go_sent) {
-        // The initial interrupt: let the child go on to execve, stopping at every call.
-        ptrace(resume, w, 0, 0);
-        clinux_spawn_release(&spawn);
-        go_sent = 1;
-      } else if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU) {
-        ptrace(PTRACE_LISTEN, w, 0, 0);  // group-stop: stay stopped until SIGCONT
-      } else {
-        ptrace(resume, w, 0, 0);  // a new tracee's first stop, or an interrupt
-      }
-    } else if (event == PTRACE_EVENT_EXEC) {
-      unsigned long former = 0;
-      ptrace(PTRACE_GETEVENTMSG, w, 0, &former);
-      if ((pid_t)former != w) {
-        // A non-leader thread exec'd: it now has the leader's tid. Keep its call in progress.
-        struct thread_state *old_state = thread_find(&threads, (pid_t)former, 0);
-        int index = old_state ? old_state->index : -1;
-        uint64_t start = old_state ? old_state->start : 0;
-        thread_remove(&threads, (pid_t)former);
-        struct thread_state *s = thread_find(&threads, w, 1);
-        if (s) {
-          s->index = index;
-          s->start = start;
-        }
-      }
-      ptrace(resume, w, 0, 0);
-    } else if (event == PTRACE_EVENT_FORK || event == PTRACE_EVENT_VFORK || event == PTRACE_EVENT_CLONE) {
-      tracees++;
-      ptrace(resume, w, 0, 0);
-    } else if (event != 0) {
-      ptrace(resume, w, 0, 0);
-    } else {
-      ptrace(resume, w, 0, sig);  // signal-delivery-stop: pass the signal on
-    }
+    handle(s, w, st, &spawn, &go_sent);
   }
-  free(threads.items);
-  out->tracees = tracees;
+  free(s->threads.items);
+  out->tracees = s->tracees;
   clinux_spawn_end(&spawn);
   if (clinux_spawn_exec_status(&spawn, &step, &error) != 0) {
     out->failed_step = step;
@@ -286,13 +339,155 @@ static int trace_run(const char *path, char *const argv[], char *const envp[], i
 }
 
 int clinux_trace(const char *path, char *const argv[], char *const envp[], int timing,
-                 struct clinux_trace_counts *counts, struct clinux_trace_result *out) {
-  return trace_run(path, argv, envp, timing, NULL, 0, 0, 0, NULL, 0, counts, NULL, out);
+                 const struct clinux_trace_hooks *hooks, struct clinux_trace_counts *counts,
+                 struct clinux_trace_result *out) {
+  struct session s = {.timing = timing, .hooks = hooks, .counts = counts, .out = out};
+  return trace_run(path, argv, envp, NULL, 0, 0, &s);
 }
 
 int clinux_trace_seccomp(const char *path, char *const argv[], char *const envp[], const void *prog,
                          unsigned int len, int no_new_privs, const int32_t *errnos, unsigned int ncodes,
-                         struct clinux_trace_counts *counts, struct clinux_trace_denials *denials,
-                         struct clinux_trace_result *out) {
-  return trace_run(path, argv, envp, 0, prog, len, no_new_privs, 1, errnos, ncodes, counts, denials, out);
+                         const struct clinux_trace_hooks *hooks, struct clinux_trace_counts *counts,
+                         struct clinux_trace_denials *denials, struct clinux_trace_result *out) {
+  struct session s = {
+      .seccomp = 1, .errnos = errnos, .ncodes = ncodes, .hooks = hooks, .counts = counts, .denials = denials, .out = out};
+  return trace_run(path, argv, envp, prog, len, no_new_privs, &s);
+}
+
+// Seizes every thread of `pid` and interrupts it, re-reading /proc/PID/task
+// until no thread is new. Returns the threads seized, or -1 with errno.
+static int seize_process(struct session *s, pid_t pid) {
+  char dir[64];
+  snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
+  int seized = 0, first_error = 0;
+  for (int round = 0; round < 100; round++) {
+    DIR *d = opendir(dir);
+    if (!d) {
+      if (!seized) return -1;
+      break;
+    }
+    int fresh = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+      pid_t tid = (pid_t)atoi(e->d_name);
+      if (tid <= 0 || thread_find(&s->threads, tid, 0)) continue;
+      if (ptrace(PTRACE_SEIZE, tid, 0, trace_options) != 0) {
+        if (!first_error) first_error = errno;
+        continue;
+      }
+      ptrace(PTRACE_INTERRUPT, tid, 0, 0);
+      thread_find(&s->threads, tid, 1);
+      seized++;
+      fresh++;
+    }
+    closedir(d);
+    if (!fresh) break;
+  }
+  if (!seized) {
+    errno = first_error ? first_error : ESRCH;
+    return -1;
+  }
+  s->tracees += seized;
+  return seized;
+}
+
+// Interrupts and detaches every tracee; they run on as if never traced.
+static void detach_all(struct session *s, sigset_t *waitset) {
+  for (size_t i = 0; i < s->threads.count; i++) ptrace(PTRACE_INTERRUPT, s->threads.items[i].tid, 0, 0);
+  struct timespec limit = {.tv_sec = 0, .tv_nsec = 100 * 1000 * 1000};
+  int idle = 0;
+  while (s->threads.count > 0 && idle < 50) {
+    int st = 0;
+    pid_t w = waitpid(-1, &st, __WALL | WNOHANG);
+    if (w < 0) break;
+    if (w == 0) {
+      siginfo_t info;
+      if (sigtimedwait(waitset, &info, &limit) < 0) {
+        idle++;
+        // A tracee that never stopped (e.g. already detached) is retried.
+        for (size_t i = 0; i < s->threads.count; i++) ptrace(PTRACE_INTERRUPT, s->threads.items[i].tid, 0, 0);
+      }
+      continue;
+    }
+    if (WIFEXITED(st) || WIFSIGNALED(st)) {
+      thread_remove(&s->threads, w);
+      if (w == s->pid) s->out->wait_status = st;
+      continue;
+    }
+    if (!WIFSTOPPED(st)) continue;
+    int sig = WSTOPSIG(st);
+    int event = (unsigned)st >> 16;
+    if (event == PTRACE_EVENT_FORK || event == PTRACE_EVENT_VFORK || event == PTRACE_EVENT_CLONE) {
+      unsigned long child = 0;
+      if (ptrace(PTRACE_GETEVENTMSG, w, 0, &child) == 0 && child) thread_find(&s->threads, (pid_t)child, 1);
+    }
+    // A signal-delivery-stop keeps its signal; every other stop detaches with none.
+    int deliver = (event == 0 && sig != (SIGTRAP | 0x80) && sig != SIGTRAP) ? sig : 0;
+    ptrace(PTRACE_DETACH, w, 0, deliver);
+    thread_remove(&s->threads, w);
+  }
+}
+
+int clinux_trace_attach(const int32_t *pids, unsigned int npids, int timing, const struct clinux_trace_hooks *hooks,
+                        struct clinux_trace_counts *counts, struct clinux_trace_result *out, int *ended) {
+  memset(out, 0, sizeof(*out));
+  *ended = CLINUX_TRACE_ENDED;
+  struct session s = {.timing = timing, .attached = 1, .started = 1, .hooks = hooks, .counts = counts, .out = out};
+  sigset_t waitset, saved;
+  sigemptyset(&waitset);
+  sigaddset(&waitset, SIGCHLD);
+  sigaddset(&waitset, SIGINT);
+  sigaddset(&waitset, SIGTERM);
+  sigaddset(&waitset, SIGHUP);
+  sigprocmask(SIG_BLOCK, &waitset, &saved);
+  int attached = 0;
+  for (unsigned int i = 0; i < npids; i++) {
+    if (seize_process(&s, pids[i]) < 0) {
+      if (!out->error) {
+        out->error = errno;
+        out->pid = pids[i];
+      }
+      continue;
+    }
+    if (!attached) s.pid = pids[i];
+    attached++;
+  }
+  if (!attached) {
+    out->failed_step = CLINUX_TRACE_STEP_TRACE;
+    free(s.threads.items);
+    sigprocmask(SIG_SETMASK, &saved, NULL);
+    return -1;
+  }
+  out->pid = s.pid;
+  out->error = 0;
+  for (;;) {
+    int st = 0;
+    pid_t w = waitpid(-1, &st, __WALL | WNOHANG);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      break;  // ECHILD: every tracee has ended
+    }
+    if (w == 0) {
+      siginfo_t info;
+      int sig = sigwaitinfo(&waitset, &info);
+      if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
+        detach_all(&s, &waitset);
+        *ended = CLINUX_TRACE_DETACHED;
+        break;
+      }
+      continue;
+    }
+    handle(&s, w, st, NULL, NULL);
+  }
+  free(s.threads.items);
+  out->tracees = s.tracees;
+  // Drop the SIGCHLDs this trace caused before unblocking.
+  struct timespec zero = {0, 0};
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  while (sigtimedwait(&chld, NULL, &zero) > 0) {
+  }
+  sigprocmask(SIG_SETMASK, &saved, NULL);
+  return 0;
 }

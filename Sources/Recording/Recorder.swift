@@ -60,12 +60,16 @@ public struct Recording: Sendable {
   public var tracees: Int
   /// Whether the recording stopped once per call (seccomp stops) rather than at entry and exit.
   public var oneStop: Bool
+  /// Whether an attached recording ended by detaching (the processes run on; `termination`
+  /// is then meaningless).
+  public var detached: Bool
 
   public init(
     entries: [Entry], termination: Termination, pid: Int32 = 0, timing: Bool = false, unplaced: Int = 0, tracees: Int = 1,
-    oneStop: Bool = false
+    oneStop: Bool = false, detached: Bool = false
   ) {
     self.oneStop = oneStop
+    self.detached = detached
     self.entries = entries
     self.termination = termination
     self.pid = pid
@@ -99,6 +103,126 @@ public struct Recording: Sendable {
   }
 }
 
+/// One call the tracer saw, with its arguments (for a `CallObserver`).
+public struct TracedCall: Hashable, Sendable {
+  public var thread: Int32
+  public var arch: Arch
+  /// The number in `arch` (x32's bit 30 removed).
+  public var number: SyscallNumber
+  public var arguments: [UInt64]
+
+  /// The syscall's name in `arch`, if the table has one.
+  public var name: String? { arch.name(of: number) }
+}
+
+/// Sees chosen calls of a recording while their thread is stopped, on the tracing
+/// thread; keep the work small, the traced program waits for it.
+public final class CallObserver: @unchecked Sendable {
+  /// The calls to see, per ABI (nil: every call).
+  public let calls: [Arch: Set<SyscallNumber>]?
+  let onCall: (TracedCall) -> Void
+  let onExec: ((Int32) -> Void)?
+
+  /// `onCall` gets each call in `calls` (every call when nil); `onExec` is called once,
+  /// when the launched program's first execve has completed.
+  public init(
+    calls: [Arch: Set<SyscallNumber>]? = nil, onCall: @escaping (TracedCall) -> Void = { _ in },
+    onExec: ((Int32) -> Void)? = nil
+  ) {
+    self.calls = calls
+    self.onCall = onCall
+    self.onExec = onExec
+  }
+
+  /// The C tracer's mask: a byte per (slot, number).
+  var mask: [UInt8]? {
+    guard let calls else { return nil }
+    var mask = [UInt8](repeating: 0, count: Int(CLINUX_TRACE_ABIS) * Int(CLINUX_TRACE_NRS))
+    for (slot, abi) in Recorder.slots.enumerated() {
+      for number in calls[abi.arch] ?? [] {
+        let nr = Int(number.rawValue - abi.base)
+        if nr >= 0 && nr < Int(CLINUX_TRACE_NRS) { mask[slot * Int(CLINUX_TRACE_NRS) + nr] = 1 }
+      }
+    }
+    return mask
+  }
+
+  /// Calls `body` with the C hooks for this observer (nil observer: no hooks).
+  static func withHooks<R>(_ observer: CallObserver?, _ body: (UnsafePointer<clinux_trace_hooks>?) -> R) -> R {
+    guard let observer else { return body(nil) }
+    let mask = observer.mask
+    let ctx = Unmanaged.passUnretained(observer).toOpaque()
+    return withExtendedLifetime(observer) {
+      func call(_ maskPointer: UnsafePointer<UInt8>?) -> R {
+        var hooks = clinux_trace_hooks(
+          on_call: { ctx, tid, arch, nr, args in
+            guard let ctx, let args else { return }
+            let observer = Unmanaged<CallObserver>.fromOpaque(ctx).takeUnretainedValue()
+            let abi: Arch = arch == Arch.x86.auditArch.rawValue ? .x86 : (nr & UInt64(SyscallNumber.x32Bit) != 0 ? .x32 : .x86_64)
+            observer.onCall(
+              TracedCall(
+                thread: tid, arch: abi, number: SyscallNumber(Int32(truncatingIfNeeded: nr)),
+                arguments: (0..<6).map { args[$0] }))
+          },
+          call_mask: maskPointer,
+          on_exec: observer.onExec == nil
+            ? nil
+            : { ctx, pid in
+              guard let ctx else { return }
+              Unmanaged<CallObserver>.fromOpaque(ctx).takeUnretainedValue().onExec?(pid)
+            },
+          ctx: ctx)
+        return body(&hooks)
+      }
+      if let mask { return mask.withUnsafeBufferPointer { call($0.baseAddress) } }
+      return call(nil)
+    }
+  }
+}
+
+/// The counters the C tracer fills: calls, errors and times per (slot, number).
+final class TraceCounters {
+  static let size = Int(CLINUX_TRACE_ABIS) * Int(CLINUX_TRACE_NRS)
+  var calls = [UInt64](repeating: 0, count: size)
+  var errors = [UInt64](repeating: 0, count: size)
+  var nanoseconds = [UInt64](repeating: 0, count: size)
+  var unknown: UInt64 = 0
+
+  /// Calls `body` with C counts over these arrays, and keeps what the tracer did not put in them.
+  func withCounts<R>(_ body: (inout clinux_trace_counts) -> R) -> R {
+    calls.withUnsafeMutableBufferPointer { c in
+      errors.withUnsafeMutableBufferPointer { e in
+        nanoseconds.withUnsafeMutableBufferPointer { n in
+          var counts = clinux_trace_counts(
+            calls: c.baseAddress, errors: e.baseAddress, nanoseconds: n.baseAddress, unknown: 0, stops: 0)
+          let result = body(&counts)
+          unknown = counts.unknown
+          return result
+        }
+      }
+    }
+  }
+
+  /// The table's rows for nonzero counts.
+  var entries: [Recording.Entry] {
+    var entries: [Recording.Entry] = []
+    for (slot, abi) in Recorder.slots.enumerated() {
+      for nr in 0..<Int(CLINUX_TRACE_NRS) {
+        let i = slot * Int(CLINUX_TRACE_NRS) + nr
+        guard calls[i] > 0 else { continue }
+        let number = SyscallNumber(Int32(nr) + abi.base)
+        let name = abi.arch.name(of: number)
+        entries.append(
+          Recording.Entry(
+            arch: abi.arch, number: number, name: name ?? "syscall_\(nr)",
+            statistics: SyscallStatistics(calls: Int(calls[i]), errors: Int(errors[i]), nanoseconds: nanoseconds[i]),
+            isKnown: name != nil))
+      }
+    }
+    return entries
+  }
+}
+
 /// Records the syscalls of a program, its children and its threads with ptrace.
 public enum Recorder {
   /// A step before the program ran failed (the steps and exit statuses of `Launcher`).
@@ -115,42 +239,32 @@ public enum Recorder {
   /// meanwhile.
   ///
   /// Without `timing` the default is one stop per call (`oneStop`): the child sets
-  /// no_new_privs and loads a filter that returns SECCOMP_RET_TRACE for every call before
-  /// its execve, and the tracer stops only at those seccomp stops. Timing needs the exit
-  /// stop as well, so `timing` always uses two stops (`oneStop` is ignored).
+  /// no_new_privs and loads `filter` (by default `traceAll`, which returns
+  /// SECCOMP_RET_TRACE for every call) before its execve, and the tracer stops only at
+  /// those seccomp stops: a filter that allows some calls (`baselineFilter`) leaves them
+  /// unseen and uncounted. Timing needs the exit stop as well, so `timing` always uses two
+  /// stops (`oneStop` and `filter` are ignored). `observer` sees the calls it asks for.
   public static func record(
     executable: String, arguments: [String], environment: [String]? = nil, timing: Bool = false,
-    oneStop: Bool? = nil
+    oneStop: Bool? = nil, filter: [BPFInstruction] = Recorder.traceAll, observer: CallObserver? = nil
   ) throws(Failure) -> Recording {
     let seccomp = !timing && (oneStop ?? true)
     #if arch(x86_64)
-      let size = Int(CLINUX_TRACE_ABIS) * Int(CLINUX_TRACE_NRS)
-      var calls = [UInt64](repeating: 0, count: size)
-      var errors = [UInt64](repeating: 0, count: size)
-      var nanoseconds = [UInt64](repeating: 0, count: size)
+      let counters = TraceCounters()
       var result = clinux_trace_result()
-      var unknown: UInt64 = 0
       let env = environment ?? ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }
       let rc = withCStrings(arguments) { argv in
         withCStrings(env) { envp in
-          calls.withUnsafeMutableBufferPointer { c in
-            errors.withUnsafeMutableBufferPointer { e in
-              nanoseconds.withUnsafeMutableBufferPointer { n in
-                var counts = clinux_trace_counts(
-                  calls: c.baseAddress, errors: e.baseAddress, nanoseconds: n.baseAddress, unknown: 0, stops: 0)
-                let rc: Int32
-                if seccomp {
-                  rc = traceAll.withUnsafeBytes { prog in
-                    clinux_trace_seccomp(
-                      executable, argv, envp, prog.baseAddress, UInt32(traceAll.count), 1, nil, 0, &counts, nil,
-                      &result)
-                  }
-                } else {
-                  rc = clinux_trace(executable, argv, envp, timing ? 1 : 0, &counts, &result)
+          CallObserver.withHooks(observer) { hooks in
+            counters.withCounts { counts in
+              if seccomp {
+                return filter.withUnsafeBytes { prog in
+                  clinux_trace_seccomp(
+                    executable, argv, envp, prog.baseAddress, UInt32(filter.count), 1, nil, 0, hooks, &counts, nil,
+                    &result)
                 }
-                unknown = counts.unknown
-                return rc
               }
+              return clinux_trace(executable, argv, envp, timing ? 1 : 0, hooks, &counts, &result)
             }
           }
         }
@@ -159,10 +273,56 @@ public enum Recorder {
         throw Failure(step: Failure.Step(rawValue: result.failed_step) ?? .fork, errno: result.error)
       }
       return Recording(
-        entries: entries(calls, errors, nanoseconds), termination: Termination(waitStatus: result.wait_status),
-        pid: result.pid, timing: timing, unplaced: Int(unknown), tracees: Int(result.tracees), oneStop: seccomp)
+        entries: counters.entries, termination: Termination(waitStatus: result.wait_status),
+        pid: result.pid, timing: timing, unplaced: Int(counters.unknown), tracees: Int(result.tracees),
+        oneStop: seccomp)
     #else
       throw Failure(step: .trace, errno: ENOSYS)
+    #endif
+  }
+
+  /// Why running processes could not be attached.
+  public struct AttachFailure: Error, Sendable, CustomStringConvertible {
+    public var pid: Int32
+    public var errno: Int32
+
+    public var description: String {
+      let reason = String(cString: strerror(errno))
+      switch errno {
+      case ESRCH: return "no process \(pid)"
+      case EPERM:
+        return "cannot attach to process \(pid): \(reason) (attaching needs CAP_SYS_PTRACE or the same user and kernel.yama.ptrace_scope 0, and a process that no other tracer is tracing)"
+      default: return "cannot attach to process \(pid): \(reason)"
+      }
+    }
+  }
+
+  /// Attaches to the running processes `pids` (every thread of each, and what they start
+  /// from then on) and records their syscalls at entry, with errors and times when
+  /// `timing`, until they have all ended or this process gets SIGINT, SIGTERM or SIGHUP:
+  /// then every tracee is detached and runs on (`Recording.detached`). Calls made before
+  /// the attach are not seen, and an attached process cannot get a filter, so this always
+  /// stops twice per call. Blocks the calling thread (which must not wait for children of
+  /// its own meanwhile); SIGINT, SIGTERM, SIGHUP and SIGCHLD are blocked on it meanwhile.
+  public static func attach(pids: [Int32], timing: Bool = false, observer: CallObserver? = nil)
+    throws(AttachFailure) -> Recording
+  {
+    #if arch(x86_64)
+      let counters = TraceCounters()
+      var result = clinux_trace_result()
+      var ended: Int32 = 0
+      let rc = CallObserver.withHooks(observer) { hooks in
+        counters.withCounts { counts in
+          clinux_trace_attach(pids, UInt32(pids.count), timing ? 1 : 0, hooks, &counts, &result, &ended)
+        }
+      }
+      if rc != 0 { throw AttachFailure(pid: result.pid, errno: result.error) }
+      return Recording(
+        entries: counters.entries, termination: Termination(waitStatus: result.wait_status), pid: result.pid,
+        timing: timing, unplaced: Int(counters.unknown), tracees: Int(result.tracees), oneStop: false,
+        detached: ended == Int32(CLINUX_TRACE_DETACHED))
+    #else
+      throw AttachFailure(pid: pids.first ?? 0, errno: ENOSYS)
     #endif
   }
 
@@ -171,23 +331,22 @@ public enum Recorder {
     .ret(SeccompAction.trace(0))
   ]
 
-  /// The table's rows for nonzero counts.
-  static func entries(_ calls: [UInt64], _ errors: [UInt64], _ nanoseconds: [UInt64]) -> [Recording.Entry] {
-      var entries: [Recording.Entry] = []
-      for (slot, abi) in slots.enumerated() {
-        for nr in 0..<Int(CLINUX_TRACE_NRS) {
-          let i = slot * Int(CLINUX_TRACE_NRS) + nr
-          guard calls[i] > 0 else { continue }
-          let number = SyscallNumber(Int32(nr) + abi.base)
-          let name = abi.arch.name(of: number)
-          entries.append(
-            Recording.Entry(
-              arch: abi.arch, number: number, name: name ?? "syscall_\(nr)",
-              statistics: SyscallStatistics(calls: Int(calls[i]), errors: Int(errors[i]), nanoseconds: nanoseconds[i]),
-              isKnown: name != nil))
-        }
+  /// The filter of recording against a baseline: the calls `baseline` allows
+  /// unconditionally run without a stop, and every other call (arguments-dependent ones
+  /// included) goes to the tracer; ABIs the baseline does not list go to the tracer too.
+  public static func baselineFilter(_ baseline: Profile) throws(CompileError) -> [BPFInstruction] {
+    var policy = Policy(profile: baseline)
+    let trace = SeccompAction.trace(0)
+    policy.badArchAction = trace
+    for i in policy.arches.indices {
+      policy.arches[i].defaultAction = trace
+      policy.arches[i].rules = policy.arches[i].rules.compactMap { rule in
+        guard rule.action == .allow, rule.conditions.isEmpty else { return nil }
+        return rule
       }
-      return entries
+    }
+    policy.flags = []
+    return try Compiler.compile(policy)
   }
 }
 

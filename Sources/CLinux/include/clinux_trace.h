@@ -53,6 +53,21 @@ struct clinux_trace_result {
   int32_t tracees;  ///< threads and processes traced in all
 };
 
+/// Optional extras of a trace (all fields may be NULL).
+struct clinux_trace_hooks {
+  /// Called for every counted call whose byte in `call_mask` (CLINUX_TRACE_ABIS *
+  /// CLINUX_TRACE_NRS bytes, indexed like the counts) is nonzero, or for every counted
+  /// call when `call_mask` is NULL: at its entry stop (two stops) or its seccomp stop
+  /// (one stop), while the tracee is stopped. `nr` is as the kernel saw it (x32 bit
+  /// included).
+  void (*on_call)(void *ctx, int32_t tid, uint32_t arch, uint64_t nr, const uint64_t args[6]);
+  const uint8_t *call_mask;
+  /// Called once, when the launched program's first execve has completed (at its
+  /// PTRACE_EVENT_EXEC stop, the tracee stopped).
+  void (*on_exec)(void *ctx, int32_t pid);
+  void *ctx;
+};
+
 /// Runs `path` with `argv` and `envp` under ptrace and counts its syscalls
 /// into `counts` until every tracee has ended. With `timing`, also records
 /// errors and the time between entry and exit stops. While it waits,
@@ -61,7 +76,26 @@ struct clinux_trace_result {
 /// the program's process group directly and are otherwise ignored here.
 /// Returns 0, or -1 when the program never ran (see out->failed_step).
 int clinux_trace(const char *path, char *const argv[], char *const envp[], int timing,
-                 struct clinux_trace_counts *counts, struct clinux_trace_result *out);
+                 const struct clinux_trace_hooks *hooks, struct clinux_trace_counts *counts,
+                 struct clinux_trace_result *out);
+
+/// How an attached trace ended (clinux_trace_result.wait_status is meaningful only
+/// for CLINUX_TRACE_ENDED).
+enum {
+  CLINUX_TRACE_ENDED = 0,     ///< every traced process ended
+  CLINUX_TRACE_DETACHED = 1,  ///< a signal asked to stop; every tracee was detached and runs on
+};
+
+/// Attaches to the running processes `pids` (`npids`), every thread of each
+/// (PTRACE_SEIZE without EXITKILL, following their new children and threads),
+/// and counts their syscalls at entry (and times them with `timing`) until all
+/// have ended, or until this process receives SIGINT, SIGTERM or SIGHUP: then it
+/// interrupts and detaches every tracee, leaving it running, and sets *ended to
+/// CLINUX_TRACE_DETACHED. Those signals are blocked meanwhile and restored after.
+/// Returns 0, or -1 when no process could be attached (out->error is the errno of
+/// the first failure, out->pid the pid it failed on).
+int clinux_trace_attach(const int32_t *pids, unsigned int npids, int timing, const struct clinux_trace_hooks *hooks,
+                        struct clinux_trace_counts *counts, struct clinux_trace_result *out, int *ended);
 
 /// One call the verification filter sent to the tracer (SECCOMP_RET_TRACE with a code).
 struct clinux_trace_denial {
@@ -93,8 +127,8 @@ struct clinux_trace_denials {
 /// in `counts->calls`. Returns 0, or -1 when the program never ran.
 int clinux_trace_seccomp(const char *path, char *const argv[], char *const envp[], const void *prog,
                          unsigned int len, int no_new_privs, const int32_t *errnos, unsigned int ncodes,
-                         struct clinux_trace_counts *counts, struct clinux_trace_denials *denials,
-                         struct clinux_trace_result *out);
+                         const struct clinux_trace_hooks *hooks, struct clinux_trace_counts *counts,
+                         struct clinux_trace_denials *denials, struct clinux_trace_result *out);
 
 #ifdef __cplusplus
 }
