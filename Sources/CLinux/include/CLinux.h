@@ -20,5 +20,6 @@ uint32_t clinux_header_audit_arch(const char *name);
 #include "clinux_trace.h"
 
 #include "clinux_watch.h"
+#include "clinux_ebpf.h"
 
 #endif
