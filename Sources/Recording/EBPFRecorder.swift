@@ -1,0 +1,685 @@
+import CLinux
+import Enforcement
+import Foundation
+import Seccomp
+import Syscalls
+
+/// The fields and id of one tracepoint, read from its tracefs `format` file.
+public struct TracepointFormat: Hashable, Sendable {
+  /// One field of the trace record: where it is in the record the program gets as its context.
+  public struct Field: Hashable, Sendable {
+    public var offset: Int
+    public var size: Int
+    public var isSigned: Bool
+
+    public init(offset: Int, size: Int, isSigned: Bool) {
+      self.offset = offset
+      self.size = size
+      self.isSigned = isSigned
+    }
+  }
+
+  /// The event's id (the perf_event_open `config` of a PERF_TYPE_TRACEPOINT event).
+  public var id: UInt64
+  /// The fields by name (an array field by its name without the brackets).
+  public var fields: [String: Field]
+
+  /// Parses a `format` file (`ID: 443`, then lines like
+  /// `field:long id;	offset:8;	size:8;	signed:1;`). nil without an id.
+  public init?(parsing text: String) {
+    var id: UInt64?
+    var fields: [String: Field] = [:]
+    for line in text.split(separator: "\n") {
+      let trimmed = line.trimmingCharacters(in: .whitespaces)
+      if trimmed.hasPrefix("ID:") {
+        id = UInt64(trimmed.dropFirst(3).trimmingCharacters(in: .whitespaces))
+        continue
+      }
+      guard trimmed.hasPrefix("field:") else { continue }
+      var declaration = ""
+      var offset: Int?
+      var size: Int?
+      var signed = false
+      for part in trimmed.split(separator: ";") {
+        let part = part.trimmingCharacters(in: .whitespaces)
+        if part.hasPrefix("field:") {
+          declaration = String(part.dropFirst(6))
+        } else if part.hasPrefix("offset:") {
+          offset = Int(part.dropFirst(7))
+        } else if part.hasPrefix("size:") {
+          size = Int(part.dropFirst(5))
+        } else if part.hasPrefix("signed:") {
+          signed = part.dropFirst(7) == "1"
+        }
+      }
+      guard let offset, let size,
+        var name = declaration.split(separator: " ").last.map(String.init)
+      else { continue }
+      if let bracket = name.firstIndex(of: "[") { name = String(name[..<bracket]) }
+      fields[name] = Field(offset: offset, size: size, isSigned: signed)
+    }
+    guard let id else { return nil }
+    self.id = id
+    self.fields = fields
+  }
+
+  public init(id: UInt64, fields: [String: Field]) {
+    self.id = id
+    self.fields = fields
+  }
+}
+
+/// Counts the syscalls of chosen threads in the kernel: eBPF programs on the tracepoints
+/// `raw_syscalls:sys_enter` (count, per syscall number, the calls of threads in the
+/// traced map), `sched:sched_process_fork` (a thread or process started by a traced
+/// thread is traced), `sched:sched_process_exec` (a thread that execs keeps being traced
+/// under its new tid) and `sched:sched_process_exit` (a thread that ends leaves the map:
+/// tids are reused). The programs are assembled here (`EBPFAssembler`); the record
+/// offsets come from the tracefs `format` files at run time.
+///
+/// Counting starts for a thread when it is put in the map (`trace`) and covers numbers
+/// 0..<1024: x32 calls (bit 30 set) and the -1 of a syscall-less entry are not counted.
+/// The tracepoint carries no ABI, so an ia32 call is counted under its ia32 number;
+/// `skipNextCall` leaves out a thread's next call (the recorder calls it for every call
+/// ptrace counted, see `EBPFRecorder`). Everything is closed by `close()` or when the
+/// counter goes away; the programs cost every thread of the system a few tens of
+/// nanoseconds per syscall while they are attached.
+public final class EBPFSyscallCounter {
+  /// How the sys_enter program is attached.
+  public enum Attachment: String, Sendable, CaseIterable {
+    /// BPF_PROG_TYPE_TRACEPOINT on the `raw_syscalls:sys_enter` perf event: the context
+    /// is the trace record (the syscall number at the format's `id` offset).
+    case tracepoint
+    /// BPF_PROG_TYPE_RAW_TRACEPOINT through BPF_RAW_TRACEPOINT_OPEN("sys_enter"): the
+    /// context is the tracepoint's arguments (`struct pt_regs *regs, long id`), so the
+    /// number is at offset 8; no trace record is built, which makes it faster.
+    case rawTracepoint
+  }
+
+  /// The syscall numbers counted: 0..<numbers.
+  public static let numbers = 1024
+  /// Threads the traced map can hold at once.
+  public static let maximumThreads: UInt32 = 1 << 16
+
+  /// Values in the traced map.
+  enum Mark: UInt32 {
+    /// Count this thread's calls.
+    case counting = 1
+    /// Skip this thread's next call, then count again.
+    case skipNext = 2
+  }
+
+  private let descriptors: Descriptors
+  private let tracedMap: Int32
+  private let countsMap: Int32
+  public let attachment: Attachment
+
+  /// Creates the maps, loads the four programs and attaches them. Needs root (or
+  /// CAP_BPF, CAP_PERFMON and read access to tracefs).
+  public init(attachment: Attachment = .rawTracepoint) throws(EBPFRecorder.Failure) {
+    #if os(Linux)
+      try EBPFRecorder.checkPrivileges()
+      let events = try Tracefs.formats([
+        "raw_syscalls/sys_enter", "sched/sched_process_fork", "sched/sched_process_exec", "sched/sched_process_exit",
+      ])
+      let descriptors = Descriptors()
+      let traced = try descriptors.add(
+        clinux_bpf_map_create(1 /* BPF_MAP_TYPE_HASH */, 4, 4, Self.maximumThreads, "syscage_traced"),
+        "create the traced-threads map (BPF_MAP_CREATE)")
+      let counts = try descriptors.add(
+        clinux_bpf_map_create(6 /* BPF_MAP_TYPE_PERCPU_ARRAY */, 4, 8, UInt32(Self.numbers), "syscage_counts"),
+        "create the counters map (BPF_MAP_CREATE)")
+
+      let enter = events["raw_syscalls/sys_enter"]!
+      let fork = events["sched/sched_process_fork"]!
+      let exec = events["sched/sched_process_exec"]!
+      let exit = events["sched/sched_process_exit"]!
+      let id =
+        attachment == .tracepoint
+        ? try Self.field("id", of: "raw_syscalls/sys_enter", in: enter)
+        : TracepointFormat.Field(offset: 8, size: 8, isSigned: true)  // args[1] of sys_enter(regs, id)
+      let parent = try Self.field("parent_pid", of: "sched/sched_process_fork", in: fork)
+      let child = try Self.field("child_pid", of: "sched/sched_process_fork", in: fork)
+      let execPid = try Self.field("pid", of: "sched/sched_process_exec", in: exec)
+      let execOldPid = try Self.field("old_pid", of: "sched/sched_process_exec", in: exec)
+      let exitPid = try Self.field("pid", of: "sched/sched_process_exit", in: exit)
+
+      let sysEnter = try Self.load(
+        Self.assemble("syscage_enter") { () throws(EBPFAssembler.Error) in
+          try EBPFPrograms.sysEnter(traced: traced, counts: counts, id: id)
+        }, type: attachment == .tracepoint ? 5 : 17, name: "syscage_enter", descriptors: descriptors)
+      switch attachment {
+      case .tracepoint: try Self.attach(sysEnter, event: enter, name: "raw_syscalls/sys_enter", descriptors: descriptors)
+      case .rawTracepoint:
+        try descriptors.add(
+          clinux_bpf_raw_tracepoint_open("sys_enter", sysEnter), "attach to the raw tracepoint sys_enter")
+      }
+      let forkProgram = try Self.load(
+        Self.assemble("syscage_fork") { () throws(EBPFAssembler.Error) in
+          try EBPFPrograms.fork(traced: traced, parent: parent, child: child)
+        }, type: 5, name: "syscage_fork", descriptors: descriptors)
+      try Self.attach(forkProgram, event: fork, name: "sched/sched_process_fork", descriptors: descriptors)
+      let execProgram = try Self.load(
+        Self.assemble("syscage_exec") { () throws(EBPFAssembler.Error) in
+          try EBPFPrograms.exec(traced: traced, pid: execPid, oldPid: execOldPid)
+        }, type: 5, name: "syscage_exec", descriptors: descriptors)
+      try Self.attach(execProgram, event: exec, name: "sched/sched_process_exec", descriptors: descriptors)
+      let exitProgram = try Self.load(
+        Self.assemble("syscage_exit") { () throws(EBPFAssembler.Error) in
+          try EBPFPrograms.exit(traced: traced, pid: exitPid)
+        }, type: 5, name: "syscage_exit", descriptors: descriptors)
+      try Self.attach(exitProgram, event: exit, name: "sched/sched_process_exit", descriptors: descriptors)
+      self.descriptors = descriptors
+      self.attachment = attachment
+      tracedMap = traced
+      countsMap = counts
+    #else
+      throw EBPFRecorder.Failure(.noBPF, "eBPF recording needs Linux")
+    #endif
+  }
+
+  deinit { descriptors.close() }
+
+  /// Detaches the programs and frees the maps (also done when the counter goes away).
+  public func close() { descriptors.close() }
+
+  /// Counts the calls of thread `tid` (a tid as the initial pid namespace sees it) from
+  /// now on, and of every thread and process it starts.
+  public func trace(_ tid: Int32) throws(EBPFRecorder.Failure) {
+    var key = UInt32(bitPattern: tid)
+    var value = Mark.counting.rawValue
+    if clinux_bpf_map_update(tracedMap, &key, &value, 0) != 0 {
+      throw EBPFRecorder.Failure(.kernel(errno: errno), "cannot add thread \(tid) to the traced map")
+    }
+  }
+
+  /// Leaves thread `tid`'s next call out of the counts (when it is traced).
+  public func skipNextCall(of tid: Int32) {
+    var key = UInt32(bitPattern: tid)
+    var value = Mark.skipNext.rawValue
+    _ = clinux_bpf_map_update(tracedMap, &key, &value, 2 /* BPF_EXIST */)
+  }
+
+  /// Stops counting thread `tid`'s calls.
+  public func untrace(_ tid: Int32) {
+    var key = UInt32(bitPattern: tid)
+    _ = clinux_bpf_map_delete(tracedMap, &key)
+  }
+
+  /// Whether thread `tid` is in the traced map.
+  public func isTraced(_ tid: Int32) -> Bool {
+    var key = UInt32(bitPattern: tid)
+    var value: UInt32 = 0
+    return clinux_bpf_map_lookup(tracedMap, &key, &value) == 0
+  }
+
+  /// The calls counted so far, by syscall number (`numbers` entries), summed over the CPUs.
+  public func counts() throws(EBPFRecorder.Failure) -> [UInt64] {
+    let cpus = Self.possibleCPUs
+    var perCPU = [UInt64](repeating: 0, count: cpus)
+    var result = [UInt64](repeating: 0, count: Self.numbers)
+    for nr in 0..<Self.numbers {
+      var key = UInt32(nr)
+      let rc = perCPU.withUnsafeMutableBytes { clinux_bpf_map_lookup(countsMap, &key, $0.baseAddress) }
+      if rc != 0 { throw EBPFRecorder.Failure(.kernel(errno: errno), "cannot read the counters (BPF_MAP_LOOKUP_ELEM)") }
+      result[nr] = perCPU.reduce(0, &+)
+    }
+    return result
+  }
+
+  /// The number of possible CPUs (/sys/devices/system/cpu/possible, e.g. `0-3,6`): a
+  /// per-CPU map's value holds one slot for each.
+  static let possibleCPUs: Int = {
+    guard let text = try? String(contentsOfFile: "/sys/devices/system/cpu/possible", encoding: .utf8) else {
+      return max(1, sysconf(Int32(_SC_NPROCESSORS_CONF)))
+    }
+    var count = 0
+    for range in text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ",") {
+      let ends = range.split(separator: "-").compactMap { Int($0) }
+      if ends.count == 2 { count += ends[1] - ends[0] + 1 } else if ends.count == 1 { count += 1 }
+    }
+    return max(count, 1)
+  }()
+
+  private static func field(_ name: String, of event: String, in format: TracepointFormat) throws(EBPFRecorder.Failure)
+    -> TracepointFormat.Field
+  {
+    guard let field = format.fields[name], EBPFSize(bytes: field.size) != nil else {
+      throw EBPFRecorder.Failure(.tracefs, "the tracepoint \(event) has no field \(name) of 1, 2, 4 or 8 bytes")
+    }
+    return field
+  }
+
+  private static func assemble(
+    _ name: String, _ build: () throws(EBPFAssembler.Error) -> [EBPFInstruction]
+  ) throws(EBPFRecorder.Failure) -> [EBPFInstruction] {
+    do throws(EBPFAssembler.Error) {
+      return try build()
+    } catch {
+      throw EBPFRecorder.Failure(.assembly(error), "cannot assemble the program \(name)")
+    }
+  }
+
+  private static func load(
+    _ program: [EBPFInstruction], type: UInt32, name: String, descriptors: Descriptors
+  ) throws(EBPFRecorder.Failure) -> Int32 {
+    let bytes = EBPFInstruction.encode(program)
+    let count = UInt32(program.count)
+    let fd = bytes.withUnsafeBytes { clinux_bpf_prog_load(type, $0.baseAddress, count, "GPL", 0, nil, 0, name) }
+    if fd >= 0 { return descriptors.keep(fd) }
+    let error = errno
+    if error == EPERM || error == EACCES && geteuid() != 0 {
+      throw EBPFRecorder.Failure(.privileges, "the kernel refused to load the program \(name)")
+    }
+    // Load again with the verifier's log: it is the only useful message.
+    let logSize = 1 << 20
+    var log = [CChar](repeating: 0, count: logSize)
+    let again = bytes.withUnsafeBytes { insns in
+      log.withUnsafeMutableBufferPointer {
+        clinux_bpf_prog_load(type, insns.baseAddress, count, "GPL", 1, $0.baseAddress, UInt32(logSize), name)
+      }
+    }
+    if again >= 0 { return descriptors.keep(again) }
+    let text = log.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    if error == ENOSYS { throw EBPFRecorder.Failure(.noBPF, "bpf(2) is not available") }
+    throw EBPFRecorder.Failure(
+      .verifier(log: text, errno: error),
+      "the kernel refused the program \(name) (\(program.count) instructions): \(String(cString: strerror(error)))")
+  }
+
+  private static func attach(_ program: Int32, event: TracepointFormat, name: String, descriptors: Descriptors)
+    throws(EBPFRecorder.Failure)
+  {
+    // One perf event is enough: the program hangs off the tracepoint and runs on every
+    // CPU. Open it on the first CPU that takes it (a CPU may be offline).
+    var fd: Int32 = -1
+    var error: Int32 = 0
+    for cpu in 0..<possibleCPUs {
+      fd = clinux_perf_tracepoint_open(event.id, Int32(cpu))
+      if fd >= 0 { break }
+      error = errno
+      if error != ENODEV && error != EINVAL { break }
+    }
+    if fd < 0 {
+      errno = error
+      try descriptors.add(fd, "open the perf event of \(name) (perf_event_open)")
+    }
+    descriptors.keep(fd)
+    try descriptors.add(
+      clinux_perf_event_attach_bpf(fd, program) == 0 ? 0 : -1, "attach the program to \(name) (PERF_EVENT_IOC_SET_BPF)")
+  }
+}
+
+/// File descriptors closed together, once.
+final class Descriptors {
+  private var fds: [Int32] = []
+  private let lock = NSLock()
+
+  /// Keeps `fd`; returns it.
+  @discardableResult func keep(_ fd: Int32) -> Int32 {
+    lock.withLock { fds.append(fd) }
+    return fd
+  }
+
+  /// Keeps the result of a call that returns a descriptor (or 0) or -1 with errno, or
+  /// throws the failure of `step`.
+  @discardableResult func add(_ result: Int32, _ step: String) throws(EBPFRecorder.Failure) -> Int32 {
+    guard result >= 0 else {
+      let error = errno
+      throw EBPFRecorder.Failure(EBPFRecorder.Failure.reason(for: error), "cannot \(step): \(String(cString: strerror(error)))")
+    }
+    if result > 0 { keep(result) }
+    return result
+  }
+
+  func close() {
+    let all = lock.withLock {
+      defer { fds = [] }
+      return fds
+    }
+    for fd in all.reversed() { _ = Glibc.close(fd) }
+  }
+
+  deinit { close() }
+}
+
+/// The recorder's four programs.
+enum EBPFPrograms {
+  /// sys_enter: if the current thread is traced, count its call by number, unless its
+  /// mark says to skip this one call (then clear the mark).
+  static func sysEnter(traced: Int32, counts: Int32, id: TracepointFormat.Field) throws(EBPFAssembler.Error)
+    -> [EBPFInstruction]
+  {
+    var a = EBPFAssembler()
+    let out = a.label()
+    let count = a.label()
+    a.emit(.mov(.r6, .r1))
+    a.emit(.call(.currentPidTgid))
+    a.emit(.store(.word, .r10, -4, .r0))  // the tid: the low 32 bits
+    a.emit(EBPFInstruction.loadMap(.r1, fd: traced))
+    a.emit(.mov(.r2, .r10), .alu(.add, .r2, -4))
+    a.emit(.call(.mapLookupElement))
+    a.jump(if: .r0, .equal, 0, to: out)
+    a.emit(.load(.word, .r1, .r0, 0))
+    a.jump(if: .r1, .equal, Int32(EBPFSyscallCounter.Mark.counting.rawValue), to: count)
+    a.emit(.store(.word, .r0, 0, Int32(EBPFSyscallCounter.Mark.counting.rawValue)))
+    a.jump(to: out)
+    a.bind(count)
+    a.emit(.load(EBPFSize(bytes: id.size) ?? .doubleWord, .r1, .r6, Int16(id.offset)))
+    // Unsigned: -1 (no syscall) and x32's bit 30 are out of range.
+    a.jump(if: .r1, .greater, Int32(EBPFSyscallCounter.numbers - 1), to: out)
+    a.emit(.store(.word, .r10, -8, .r1))
+    a.emit(EBPFInstruction.loadMap(.r1, fd: counts))
+    a.emit(.mov(.r2, .r10), .alu(.add, .r2, -8))
+    a.emit(.call(.mapLookupElement))
+    a.jump(if: .r0, .equal, 0, to: out)
+    // A per-CPU counter: no other CPU writes it, so no atomic add is needed.
+    a.emit(.load(.doubleWord, .r1, .r0, 0), .alu(.add, .r1, 1), .store(.doubleWord, .r0, 0, .r1))
+    a.bind(out)
+    a.emit(.mov(.r0, 0), .exit)
+    return try a.assemble()
+  }
+
+  /// sched_process_fork: a child (process or thread) of a traced thread is traced.
+  static func fork(traced: Int32, parent: TracepointFormat.Field, child: TracepointFormat.Field)
+    throws(EBPFAssembler.Error) -> [EBPFInstruction]
+  {
+    var a = EBPFAssembler()
+    let out = a.label()
+    a.emit(.mov(.r6, .r1))
+    a.emit(.load(EBPFSize(bytes: parent.size) ?? .word, .r1, .r6, Int16(parent.offset)))
+    a.emit(.store(.word, .r10, -4, .r1))
+    a.emit(EBPFInstruction.loadMap(.r1, fd: traced))
+    a.emit(.mov(.r2, .r10), .alu(.add, .r2, -4))
+    a.emit(.call(.mapLookupElement))
+    a.jump(if: .r0, .equal, 0, to: out)
+    a.emit(.load(EBPFSize(bytes: child.size) ?? .word, .r1, .r6, Int16(child.offset)))
+    a.emit(.store(.word, .r10, -8, .r1))
+    a.emit(.store(.word, .r10, -12, Int32(EBPFSyscallCounter.Mark.counting.rawValue)))
+    a.emit(EBPFInstruction.loadMap(.r1, fd: traced))
+    a.emit(.mov(.r2, .r10), .alu(.add, .r2, -8))
+    a.emit(.mov(.r3, .r10), .alu(.add, .r3, -12))
+    a.emit(.mov(.r4, 0))  // BPF_ANY
+    a.emit(.call(.mapUpdateElement))
+    a.bind(out)
+    a.emit(.mov(.r0, 0), .exit)
+    return try a.assemble()
+  }
+
+  /// sched_process_exec: a traced thread other than the leader that execs takes the
+  /// leader's tid (the leader's exit has removed that tid already); trace it under the
+  /// new tid and forget the old one.
+  static func exec(traced: Int32, pid: TracepointFormat.Field, oldPid: TracepointFormat.Field)
+    throws(EBPFAssembler.Error) -> [EBPFInstruction]
+  {
+    var a = EBPFAssembler()
+    let out = a.label()
+    a.emit(.load(EBPFSize(bytes: pid.size) ?? .word, .r7, .r1, Int16(pid.offset)))
+    a.emit(.load(EBPFSize(bytes: oldPid.size) ?? .word, .r8, .r1, Int16(oldPid.offset)))
+    a.jump(if: .r7, .equal, .r8, to: out)
+    a.emit(.store(.word, .r10, -4, .r8))
+    a.emit(EBPFInstruction.loadMap(.r1, fd: traced))
+    a.emit(.mov(.r2, .r10), .alu(.add, .r2, -4))
+    a.emit(.call(.mapLookupElement))
+    a.jump(if: .r0, .equal, 0, to: out)
+    a.emit(.store(.word, .r10, -8, .r7))
+    a.emit(.store(.word, .r10, -12, Int32(EBPFSyscallCounter.Mark.counting.rawValue)))
+    a.emit(EBPFInstruction.loadMap(.r1, fd: traced))
+    a.emit(.mov(.r2, .r10), .alu(.add, .r2, -8))
+    a.emit(.mov(.r3, .r10), .alu(.add, .r3, -12))
+    a.emit(.mov(.r4, 0))  // BPF_ANY
+    a.emit(.call(.mapUpdateElement))
+    a.emit(EBPFInstruction.loadMap(.r1, fd: traced))
+    a.emit(.mov(.r2, .r10), .alu(.add, .r2, -4))
+    a.emit(.call(.mapDeleteElement))
+    a.bind(out)
+    a.emit(.mov(.r0, 0), .exit)
+    return try a.assemble()
+  }
+
+  /// sched_process_exit: a thread that ends is no longer traced (its tid will be reused).
+  static func exit(traced: Int32, pid: TracepointFormat.Field) throws(EBPFAssembler.Error) -> [EBPFInstruction] {
+    var a = EBPFAssembler()
+    a.emit(.load(EBPFSize(bytes: pid.size) ?? .word, .r1, .r1, Int16(pid.offset)))
+    a.emit(.store(.word, .r10, -4, .r1))
+    a.emit(EBPFInstruction.loadMap(.r1, fd: traced))
+    a.emit(.mov(.r2, .r10), .alu(.add, .r2, -4))
+    a.emit(.call(.mapDeleteElement))
+    a.emit(.mov(.r0, 0), .exit)
+    return try a.assemble()
+  }
+}
+
+/// Where the tracepoint formats come from.
+enum Tracefs {
+  static let mountPoints = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"]
+
+  /// The formats of `events` (`system/name`), from the first tracefs that has them; when
+  /// none is mounted, from tracefs mounted for the moment on a private temporary
+  /// directory (root only), unmounted afterwards.
+  static func formats(_ events: [String]) throws(EBPFRecorder.Failure) -> [String: TracepointFormat] {
+    for root in mountPoints where FileManager.default.fileExists(atPath: root + "/events") {
+      return try read(events, from: root)
+    }
+    #if os(Linux)
+      let template = FileManager.default.temporaryDirectory.appendingPathComponent("syscage-tracefs-XXXXXX").path
+      var path = Array(template.utf8CString)
+      guard let dir = path.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }).map({ String(cString: $0) })
+      else {
+        throw EBPFRecorder.Failure(.tracefs, "tracefs is not mounted (\(mountPoints.joined(separator: ", ")))")
+      }
+      defer { rmdir(dir) }
+      guard mount("tracefs", dir, "tracefs", 0, nil) == 0 else {
+        let error = String(cString: strerror(errno))
+        throw EBPFRecorder.Failure(
+          .tracefs,
+          "tracefs is not mounted at \(mountPoints.joined(separator: " or ")) and mounting it failed (\(error)); mount it: mount -t tracefs nodev /sys/kernel/tracing"
+        )
+      }
+      defer { umount2(dir, Int32(MNT_DETACH)) }
+      return try read(events, from: dir)
+    #else
+      throw EBPFRecorder.Failure(.tracefs, "tracefs needs Linux")
+    #endif
+  }
+
+  private static func read(_ events: [String], from root: String) throws(EBPFRecorder.Failure)
+    -> [String: TracepointFormat]
+  {
+    var formats: [String: TracepointFormat] = [:]
+    for event in events {
+      let path = "\(root)/events/\(event)/format"
+      let text: String
+      do {
+        text = try String(contentsOfFile: path, encoding: .utf8)
+      } catch {
+        let reason = access(path, F_OK) == 0 ? "cannot read \(path) (tracefs is root-only by default)" : "no \(path): the kernel has no tracepoint \(event) (CONFIG_FTRACE_SYSCALLS / CONFIG_TRACEPOINTS)"
+        throw EBPFRecorder.Failure(access(path, F_OK) == 0 ? .privileges : .tracefs, reason)
+      }
+      guard let format = TracepointFormat(parsing: text) else {
+        throw EBPFRecorder.Failure(.tracefs, "\(path) has no event id")
+      }
+      formats[event] = format
+    }
+    return formats
+  }
+}
+
+/// Records the syscalls of a program, its children and its threads by counting them in
+/// the kernel (`EBPFSyscallCounter`) instead of stopping the program at each one.
+///
+/// The tracepoint carries no ABI, so the program runs under `nonNativeFilter`: a seccomp
+/// filter (loaded by the launcher before its execve) that sends every non-native call
+/// (ia32 through `int 0x80` or a 32-bit program, x32 through bit 30) to the ptrace
+/// tracer as a seccomp stop and allows native x86_64 calls, which never stop. ptrace
+/// counts the non-native calls under their ABIs; eBPF counts the native ones. A call
+/// the tracer counted is left out of the eBPF counts: at its seccomp stop, while the
+/// thread is stopped, the thread's mark in the traced map is set to "skip the next
+/// call". This relies on the kernel's order in `syscall_trace_enter`
+/// (kernel/entry/common.c): seccomp runs first, then the sys_enter tracepoint of the
+/// same call; a call seccomp refuses never reaches the tracepoint, and a thread killed
+/// at its stop leaves the map at its exit. Counting starts at the program's first
+/// execve (at its exec event, while it is stopped); that execve itself is added by
+/// hand, as a native call (the launcher that makes it is a 64-bit process).
+///
+/// Costs: the native calls run at nearly full speed, but the sys_enter program runs for
+/// every syscall of every thread on the system while the recording lasts. Pids are the
+/// initial pid namespace's: run syscage in that namespace.
+public enum EBPFRecorder {
+  /// Why a recording could not be made.
+  public struct Failure: Error, Sendable, CustomStringConvertible {
+    public enum Reason: Sendable {
+      /// Neither root nor CAP_BPF + CAP_PERFMON (or CAP_SYS_ADMIN), or tracefs is not readable.
+      case privileges
+      /// No tracefs, or a tracepoint or field it should have.
+      case tracefs
+      /// The kernel has no bpf(2) or no BPF events (CONFIG_BPF_SYSCALL, CONFIG_BPF_EVENTS).
+      case noBPF
+      /// The verifier refused a program; its log.
+      case verifier(log: String, errno: Int32)
+      /// Another kernel call failed.
+      case kernel(errno: Int32)
+      /// The program could not be run under ptrace.
+      case launch(Recorder.Failure)
+      /// A program could not be assembled (a bug in syscage).
+      case assembly(EBPFAssembler.Error)
+    }
+
+    public var reason: Reason
+    public var message: String
+
+    public init(_ reason: Reason, _ message: String) {
+      self.reason = reason
+      self.message = message
+    }
+
+    static func reason(for error: Int32) -> Reason {
+      switch error {
+      case EPERM, EACCES: .privileges
+      case ENOSYS: .noBPF
+      default: .kernel(errno: error)
+      }
+    }
+
+    /// 125 (syscage failed), or the launch failure's status (126 not executable, 127 not found).
+    public var exitStatus: Int32 {
+      if case .launch(let failure) = reason { return failure.exitStatus }
+      return 125
+    }
+
+    public var description: String {
+      switch reason {
+      case .privileges:
+        return "\(message): the eBPF backend needs root (or CAP_BPF and CAP_PERFMON, with tracefs readable); use --backend ptrace otherwise"
+      case .noBPF:
+        return "\(message): this kernel cannot run eBPF tracepoint programs (needs CONFIG_BPF_SYSCALL and CONFIG_BPF_EVENTS); use --backend ptrace"
+      case .tracefs: return message
+      case .verifier(let log, _):
+        let text = log.trimmingCharacters(in: .whitespacesAndNewlines)
+        return text.isEmpty ? message : "\(message); the verifier's log:\n\(text)"
+      case .kernel: return message
+      case .launch(let failure): return failure.description
+      case .assembly(let error): return "\(message): \(error)"
+      }
+    }
+  }
+
+  /// The seccomp filter of an eBPF recording: non-native calls (another arch, or x32's
+  /// bit 30, which -1 also has) go to the tracer; native x86_64 calls are allowed.
+  public static let nonNativeFilter: [BPFInstruction] = [
+    .load(SeccompDataLayout.arch),
+    .jump(BPF.jeq, Arch.x86_64.auditArch.rawValue, 0, 3),
+    .load(SeccompDataLayout.nr),
+    .jump(BPF.jge, UInt32(SyscallNumber.x32Bit), 1, 0),
+    .ret(SeccompAction.allow),
+    .ret(SeccompAction.trace(0)),
+  ]
+
+  /// Runs `executable` with `arguments` (argv, argv[0] included) and records every
+  /// syscall it and its descendants make until all of them have ended, counting native
+  /// calls in the kernel with eBPF and the rest with ptrace. The calling thread blocks
+  /// meanwhile and the calling process must not wait for children of its own (as
+  /// `Recorder.record`). No errors or times: counts only.
+  public static func record(executable: String, arguments: [String], environment: [String]? = nil)
+    throws(Failure) -> Recording
+  {
+    try record(executable: executable, arguments: arguments, environment: environment, attachment: .rawTracepoint)
+  }
+
+  /// `record(executable:arguments:environment:)` with the sys_enter program attached as chosen.
+  public static func record(
+    executable: String, arguments: [String], environment: [String]?, attachment: EBPFSyscallCounter.Attachment
+  ) throws(Failure) -> Recording {
+    #if arch(x86_64)
+      let counter = try EBPFSyscallCounter(attachment: attachment)
+      defer { counter.close() }
+      let state = ExecState()
+      let observer = CallObserver(
+        onCall: { call in counter.skipNextCall(of: call.thread) },
+        onExec: { pid in
+          state.execed = true
+          do throws(Failure) { try counter.trace(pid) } catch { state.failure = error }
+        })
+      let traced: Recording
+      do throws(Recorder.Failure) {
+        traced = try Recorder.record(
+          executable: executable, arguments: arguments, environment: environment, timing: false, oneStop: true,
+          filter: nonNativeFilter, observer: observer)
+      } catch {
+        throw Failure(.launch(error), error.description)
+      }
+      if let failure = state.failure { throw failure }
+      var counts = try counter.counts()
+      counter.close()
+      if state.execed { counts[Int(Arch.x86_64.number(of: "execve")?.rawValue ?? 59)] += 1 }
+      return merge(traced, native: counts)
+    #else
+      throw Failure(.noBPF, "the eBPF backend supports x86_64 only")
+    #endif
+  }
+
+  /// `recording`'s entries with the native counts added as x86_64 calls.
+  static func merge(_ recording: Recording, native counts: [UInt64]) -> Recording {
+    var byKey: [Int: Recording.Entry] = [:]
+    var order: [Recording.Entry] = []
+    for entry in recording.entries where entry.arch == .x86_64 { byKey[Int(entry.number.rawValue)] = entry }
+    for (nr, count) in counts.enumerated() where count > 0 {
+      let number = SyscallNumber(Int32(nr))
+      let name = Arch.x86_64.name(of: number)
+      var entry =
+        byKey[nr]
+        ?? Recording.Entry(
+          arch: .x86_64, number: number, name: name ?? "syscall_\(nr)", statistics: SyscallStatistics(),
+          isKnown: name != nil)
+      entry.statistics.calls += Int(count)
+      byKey[nr] = entry
+    }
+    order = byKey.keys.sorted().map { byKey[$0]! }
+    order += recording.entries.filter { $0.arch != .x86_64 }
+    var merged = recording
+    merged.entries = order
+    merged.timing = false
+    return merged
+  }
+
+  /// Whether this process may load and attach tracing programs: root, CAP_SYS_ADMIN, or
+  /// CAP_BPF with CAP_PERFMON (read from /proc/self/status; skipped when unreadable).
+  static func checkPrivileges() throws(Failure) {
+    if geteuid() == 0 { return }
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+      let line = status.split(separator: "\n").first(where: { $0.hasPrefix("CapEff:") }),
+      let caps = UInt64(line.dropFirst(7).trimmingCharacters(in: .whitespaces), radix: 16)
+    else { return }
+    let sysAdmin: UInt64 = 1 << 21
+    let perfmon: UInt64 = 1 << 38
+    let bpf: UInt64 = 1 << 39
+    if caps & sysAdmin != 0 || (caps & bpf != 0 && caps & perfmon != 0) { return }
+    throw Failure(.privileges, "not root")
+  }
+}
+
+/// What the exec hook saw (written on the tracing thread, read after the recording).
+private final class ExecState: @unchecked Sendable {
+  var execed = false
+  var failure: EBPFRecorder.Failure?
+}
