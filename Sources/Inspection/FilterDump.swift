@@ -110,4 +110,246 @@ public enum FilterDump {
     }
     return best ?? .allow
   }
+
+  // MARK: - Decisions over every argument region
+
+  /// The ABIs a stack of filters tells apart: this machine's family and any arch a
+  /// filter compares against, keeping those where some call gets past the filters.
+  public static func arches(_ filters: [[BPFInstruction]]) -> [Arch] {
+    var result = Arch.native.family
+    let constants = Set(filters.flatMap { $0.filter { $0.code == BPF.jmp | BPF.jeq | BPF.k }.map(\.k) })
+    for a in Arch.all where constants.contains(a.auditArch.rawValue) && !result.contains(a) && a.abi != .x32 {
+      result.append(a)
+    }
+    return result.filter { a in
+      SyscallTable.entries(in: a.abi).contains {
+        decide(filters, SeccompData(nr: $0.number.word, arch: a.auditArch), endianness: a.endianness).permits
+      }
+    }
+  }
+
+  /// One syscall of the table: its decisions over every argument region, or why they
+  /// could not be found exactly.
+  public struct SyscallRow: Sendable {
+    public var arch: Arch
+    public var name: String
+    public var number: SyscallNumber
+    public var decisions: Result<SymbolicDecisions, TooComplex>
+  }
+
+  /// Every syscall of `arch` with the stack's decisions.
+  public static func rows(_ filters: [[BPFInstruction]], arch: Arch) -> [SyscallRow] {
+    SyscallTable.entries(in: arch.abi).map { name, number in
+      let d = Result { () throws(TooComplex) in
+        try SymbolicFilter.decisions(filters, arch: arch.auditArch, nr: number.word, endianness: arch.endianness)
+      }
+      return SyscallRow(arch: arch, name: name, number: number, decisions: d)
+    }
+  }
+
+  /// The bits the kernel keeps of each argument of `name` on `arch`.
+  static func widths(_ arch: Arch, _ name: String) -> (Int) -> UInt64 {
+    { arch.argumentType(of: name, index: $0).mask }
+  }
+
+  /// One part of a row as it is written: a region, or regions of one action that
+  /// differ only in adjacent intervals of one argument, joined into one interval.
+  struct Piece {
+    var action: SeccompAction
+    var region: SymbolicRegion?
+    var cell: ArgumentCell?
+
+    func text(_ widths: (Int) -> UInt64) -> String { cell?.conditionText ?? region!.describe(widths: widths) }
+
+    /// The piece as profile rules, and what they leave out.
+    func conditions(_ widths: (Int) -> UInt64) -> (rules: [[ArgumentCondition]], omitted: [String]) {
+      guard let c = cell else { return region!.profileConditions(widths: widths) }
+      func cond(_ op: ComparisonOperator, _ v: UInt64) -> ArgumentCondition { ArgumentCondition(index: c.index, value: v, op: op) }
+      if c.lo == c.hi { return ([[cond(.equal, c.lo)]], []) }
+      return ([(c.lo > 0 ? [cond(.greaterOrEqual, c.lo)] : []) + (c.hi < c.width ? [cond(.lessOrEqual, c.hi)] : [])], [])
+    }
+  }
+
+  static func pieces(_ d: SymbolicDecisions, widths: (Int) -> UInt64) -> [Piece] {
+    var out: [Piece] = []
+    for r in d.regions {
+      if !r.readsInstructionPointer, r.arguments.count == 1, let c = r.cell(argument: r.arguments[0]),
+        c.masks.isEmpty, c.width == widths(c.index)
+      {
+        if let i = out.firstIndex(where: { p in
+          guard p.action == r.action, let o = p.cell, o.index == c.index, o.width == c.width else { return false }
+          return o.hi &+ 1 == c.lo || c.hi &+ 1 == o.lo
+        }) {
+          out[i].cell!.lo = min(out[i].cell!.lo, c.lo)
+          out[i].cell!.hi = max(out[i].cell!.hi, c.hi)
+          // A join can make a neighbour adjacent too.
+          if let j = out.indices.first(where: { j in
+            j != i && out[j].action == r.action && out[j].cell.map { $0.index == c.index && $0.width == c.width && ($0.hi &+ 1 == out[i].cell!.lo || out[i].cell!.hi &+ 1 == $0.lo) } == true
+          }) {
+            out[i].cell!.lo = min(out[i].cell!.lo, out[j].cell!.lo)
+            out[i].cell!.hi = max(out[i].cell!.hi, out[j].cell!.hi)
+            out.remove(at: j)
+          }
+          continue
+        }
+        out.append(Piece(action: r.action, region: nil, cell: c))
+      } else {
+        out.append(Piece(action: r.action, region: r, cell: nil))
+      }
+    }
+    return out
+  }
+
+  /// The pieces of one row, and the action best written as "otherwise" (the one whose
+  /// pieces are hardest to state: most exclusions, then the longest text).
+  static func grouped(_ d: SymbolicDecisions, widths: (Int) -> UInt64) -> (listed: [Piece], otherwise: SeccompAction) {
+    let ps = pieces(d, widths: widths)
+    var score: [SeccompAction: (Int, Int)] = [:]
+    for p in ps {
+      let t = p.text(widths)
+      let exclusions = t.components(separatedBy: "!=").count + t.components(separatedBy: "∉").count - 2
+      let s = score[p.action] ?? (0, 0)
+      score[p.action] = (s.0 + exclusions, s.1 + t.count)
+    }
+    let other = ps.map(\.action).max { a, b in score[a]! < score[b]! }!
+    return (ps.filter { $0.action != other }, other)
+  }
+
+  /// A row's decision as text: the action, or each region and its action
+  /// (`a0 == 1 → ALLOW; a0 == 2 → ALLOW; otherwise → ERRNO(1)`).
+  public static func describe(_ row: SyscallRow) -> String {
+    switch row.decisions {
+    case .failure(let e):
+      return "too complex to follow exactly (\(e.reason))"
+    case .success(let d):
+      if let a = d.constantAction { return a.description }
+      let (listed, otherwise) = grouped(d, widths: widths(row.arch, row.name))
+      let w = widths(row.arch, row.name)
+      let text = (listed.map { "\($0.text(w)) → \($0.action)" } + ["otherwise → \(otherwise)"]).joined(separator: "; ")
+      return d.regions.contains(where: \.readsInstructionPointer) ? text + " (depends on the instruction pointer)" : text
+    }
+  }
+
+  // MARK: - A Docker profile deciding the same
+
+  /// A profile written from filters, and what it does not express exactly.
+  public struct WrittenProfile: Sendable {
+    public var profile: Profile
+    /// Every place where the profile, compiled by syscage, decides otherwise than the
+    /// filters (empty: it decides the same for every syscall of the table, on every argument).
+    public var notExpressed: [String]
+  }
+
+  /// A Docker profile deciding as `filters` do on every syscall of `arches`, argument
+  /// rules included; then compiled and compared with the filters region by region.
+  public static func profile(of filters: [[BPFInstruction]], arches abis: [Arch]) -> WrittenProfile {
+    var notes: [String] = []
+    // Per ABI and name: the regions, and the action best left to the default.
+    var rowsByArch: [(Arch, [SyscallRow])] = []
+    var counts: [SeccompAction: Int] = [:]
+    for arch in abis {
+      let rows = rows(filters, arch: arch)
+      rowsByArch.append((arch, rows))
+      for row in rows {
+        switch row.decisions {
+        case .success(let d):
+          let a = d.constantAction ?? grouped(d, widths: widths(arch, row.name)).otherwise
+          counts[a, default: 0] += 1
+        case .failure(let e):
+          notes.append("\(row.name) on \(arch): too complex to follow exactly (\(e.reason)); the profile gives it the default action")
+        }
+      }
+    }
+    // The default action: what the filters give a number no rule names (nr = -1, which
+    // syscage's compiler and libseccomp let reach the default), else the most common.
+    let unnamed = abis.first.flatMap { a in
+      try? SymbolicFilter.decisions(filters, arch: a.auditArch, nr: 0xffff_ffff, endianness: a.endianness).constantAction
+    }
+    let defaultAction = unnamed
+      ?? counts.max { ($0.value, $1.key.returnValue) < ($1.value, $0.key.returnValue) }?.key ?? .errno(1)
+    // Per name, the rules of the first ABI that has it.
+    var chosen: [String: [(SeccompAction, [ArgumentCondition])]] = [:]
+    var order: [String] = []
+    for (arch, rows) in rowsByArch {
+      for row in rows {
+        guard case .success(let d) = row.decisions else { continue }
+        var rules: [(SeccompAction, [ArgumentCondition])] = []
+        let w = widths(arch, row.name)
+        let ps = pieces(d, widths: w)
+        let written = ps.map { $0.conditions(w) }
+        // A region that cannot be stated is widened; then every region is written, so
+        // that where they overlap the most restrictive action wins (fail closed).
+        let widened = written.contains { !$0.omitted.isEmpty }
+        for (p, (conds, omitted)) in zip(ps, written) {
+          if !omitted.isEmpty {
+            notes.append("\(row.name) on \(arch): \(p.action) when \(p.text(w)) cannot be stated in a profile (\(omitted.joined(separator: ", "))); the profile widens it, and the most restrictive action wins where rules overlap")
+          }
+          if p.action != defaultAction || widened {
+            for c in conds { rules.append((p.action, c)) }
+          }
+        }
+        // A name's rules are written once for every ABI: those of the first ABI that has
+        // it (the comparison below finds any ABI they do not fit).
+        if chosen[row.name] == nil {
+          chosen[row.name] = rules
+          order.append(row.name)
+        }
+      }
+    }
+    // runc's ENOSYS stub starts above the highest name a profile lists: name each ABI's
+    // highest syscall so that it starts past the table.
+    var explicitDefault: [String] = []
+    for (_, rows) in rowsByArch {
+      guard let last = rows.last, chosen[last.name]?.isEmpty ?? true else { continue }
+      if !explicitDefault.contains(last.name) { explicitDefault.append(last.name) }
+    }
+    // One entry per (action, conditions), names in table order.
+    var entries: [(SeccompAction, [ArgumentCondition], [String])] = []
+    for name in order {
+      for (action, conds) in chosen[name]! {
+        if let i = entries.firstIndex(where: { $0.0 == action && $0.1 == conds }) {
+          if !entries[i].2.contains(name) { entries[i].2.append(name) }
+        } else {
+          entries.append((action, conds, [name]))
+        }
+      }
+    }
+    if !explicitDefault.isEmpty { entries.append((defaultAction, [], explicitDefault)) }
+    entries.sort { ($0.0.kind.rawValue, $0.1.isEmpty ? 0 : 1) > ($1.0.kind.rawValue, $1.1.isEmpty ? 0 : 1) }
+    let syscalls = entries.map { action, conds, names -> SyscallEntry in
+      let (n, e) = action.profileAction
+      return SyscallEntry(names: names, action: n, errnoRet: e, args: conds.isEmpty ? nil : conds)
+    }
+    let (dn, de) = defaultAction.profileAction
+    let profile = Profile(defaultAction: dn, defaultErrnoRet: de, architectures: abis, syscalls: syscalls)
+    notes += compare(profile, with: filters, arches: abis)
+    var seen: Set<String> = []
+    return WrittenProfile(profile: profile, notExpressed: notes.filter { seen.insert($0).inserted })
+  }
+
+  /// Where `profile`, compiled by syscage, decides otherwise than `filters`: on every
+  /// syscall of the table (region by region) and on sampled numbers outside it.
+  public static func compare(_ profile: Profile, with filters: [[BPFInstruction]], arches abis: [Arch]) -> [String] {
+    let policy = Policy(profile: profile, options: PolicyOptions(arches: abis))
+    let program: [BPFInstruction]
+    do { program = try Compiler.compile(policy) } catch { return ["the profile does not compile: \(error)"] }
+    var notes: [String] = []
+    for arch in abis {
+      var numbers = SyscallTable.entries(in: arch.abi).map { ($0.name, $0.number.word) }
+      let top = numbers.map(\.1).max() ?? 0
+      numbers += [top &+ 1, top &+ 100, 0xffff_ffff].map { ("number \(Int32(bitPattern: $0))", $0) }
+      for (name, nr) in numbers {
+        do {
+          let diffs = try SymbolicFilter.differences(filters, [program], arch: arch.auditArch, nr: nr, endianness: arch.endianness)
+          for d in diffs {
+            notes.append("\(name) on \(arch): when \(d.region.describe(widths: widths(arch, name))) the filters give \(d.first), the profile \(d.second) (e.g. arguments \(d.region.witness.args.map { "0x" + String($0, radix: 16) }.joined(separator: ", ")))")
+          }
+        } catch {
+          notes.append("\(name) on \(arch): cannot be compared exactly (\(error.reason))")
+        }
+      }
+    }
+    return notes
+  }
 }
+

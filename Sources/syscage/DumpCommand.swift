@@ -15,9 +15,11 @@ struct DumpCommand: ParsableCommand {
       which is missing (exit 69). Each thread is stopped for a moment and left running.
 
       Formats: disasm (each filter, newest first), table (the stacked filters' decision \
-      for every syscall of each ABI, combined by the kernel's precedence; calls whose \
-      decision depends on arguments are marked), profile (a Docker profile deciding the \
-      same for every argument-free decision; what it cannot express is listed on stderr).
+      for every syscall of each ABI, combined by the kernel's precedence; when it depends \
+      on arguments, every argument region and its decision, found by walking each \
+      filter's paths symbolically), profile (a Docker profile deciding the same, argument \
+      rules included; syscage compiles it and compares it with the filters region by \
+      region, lists on stderr what it cannot express, and then exits 1).
 
       Examples:
         syscage dump 1234
@@ -69,24 +71,23 @@ struct DumpCommand: ParsableCommand {
           text += "\n# filter \(i): \(f.count) instructions\n" + Disassembler.listing(f, annotate: true)
         }
       case .table:
-        text += "# \(who): decisions of \(stack.filters.count) stacked filter\(stack.filters.count == 1 ? "" : "s")\n"
-        for arch in arches(stack.filters) {
+        text += "# \(who): decisions of \(stack.filters.count) stacked filter\(stack.filters.count == 1 ? "" : "s") on every argument region\n"
+        text += "# aN is argument N as the kernel keeps it; aN.lo and aN.hi are its 32-bit halves, ip the instruction pointer\n"
+        for arch in FilterDump.arches(stack.filters) {
           text += "\n[\(arch)]\n"
-          for (name, number) in SyscallTable.entries(in: arch.abi) {
-            text += name.padding(toLength: 24, withPad: " ", startingAt: 0) + String(number.rawValue).padding(toLength: 12, withPad: " ", startingAt: 0)
-            if let d = FilterDump.constantDecision(stack.filters, arch: arch.auditArch, nr: number.word) {
-              text += d.description + "\n"
-            } else {
-              let zero = FilterDump.decide(stack.filters, SeccompData(nr: number.word, arch: arch.auditArch), endianness: arch.endianness)
-              text += "depends on arguments (with zero arguments: \(zero))\n"
-            }
+          for row in FilterDump.rows(stack.filters, arch: arch) {
+            text += row.name.padding(toLength: 24, withPad: " ", startingAt: 0)
+              + String(row.number.rawValue).padding(toLength: 12, withPad: " ", startingAt: 0)
+              + FilterDump.describe(row) + "\n"
           }
         }
       case .profile:
-        let (profile, notes) = profileOf(stack.filters)
-        text += profile.encode()
-        warnings += notes
-        if stacks.count > 1 { warnings.append("threads differ: only \(who) is written") }
+        let written = FilterDump.profile(of: stack.filters, arches: FilterDump.arches(stack.filters))
+        text += written.profile.encode()
+        warnings += written.notExpressed
+        if stacks.count > 1 {
+          warnings.append("threads differ: only \(who) is written (\(stacks.count) different stacks of filters)")
+        }
       }
       if format == .profile { break }
     }
@@ -96,53 +97,8 @@ struct DumpCommand: ParsableCommand {
     } else {
       print(text, terminator: "")
     }
-  }
-
-  /// The ABIs a stack of filters tells apart: this machine's family, and any arch a filter compares against.
-  func arches(_ filters: [[BPFInstruction]]) -> [Arch] {
-    var result = Arch.native.family
-    let constants = Set(filters.flatMap { $0.filter { $0.code == BPF.jmp | BPF.jeq | BPF.k }.map(\.k) })
-    for a in Arch.all where constants.contains(a.auditArch.rawValue) && !result.contains(a) && a.abi != .x32 {
-      result.append(a)
+    if format == .profile && !warnings.isEmpty {
+      throw fail("the profile does not decide exactly as the filters do (\(warnings.count) difference\(warnings.count == 1 ? "" : "s") above)", code: ExitStatus.negative)
     }
-    return result.filter { a in
-      // Keep an ABI when some call of it gets past the filters.
-      SyscallTable.entries(in: a.abi).contains { FilterDump.decide(filters, SeccompData(nr: $0.number.word, arch: a.auditArch), endianness: a.endianness).permits }
-    }
-  }
-
-  /// A Docker profile deciding as the filters do on argument-free decisions.
-  func profileOf(_ filters: [[BPFInstruction]]) -> (Profile, [String]) {
-    let abis = arches(filters)
-    var notes: [String] = []
-    var decisions: [Arch: [String: SeccompAction]] = [:]
-    var counts: [SeccompAction: Int] = [:]
-    for arch in abis {
-      for (name, number) in SyscallTable.entries(in: arch.abi) {
-        if let d = FilterDump.constantDecision(filters, arch: arch.auditArch, nr: number.word) {
-          decisions[arch, default: [:]][name] = d
-          counts[d, default: 0] += 1
-        } else {
-          notes.append("\(name) on \(arch): the decision depends on arguments, which this profile does not express (it gets the default action)")
-        }
-      }
-    }
-    let defaultAction = counts.max { $0.value < $1.value }?.key ?? .errno(1)
-    var byAction: [SeccompAction: Set<String>] = [:]
-    for (arch, names) in decisions {
-      for (name, action) in names where action != defaultAction {
-        byAction[action, default: []].insert(name)
-        if abis.contains(where: { other in other != arch && decisions[other]?[name].map { $0 != action } == true }) {
-          notes.append("\(name) is decided differently per ABI; the profile uses one rule for all")
-        }
-      }
-    }
-    let entries = byAction.sorted { $0.key.returnValue < $1.key.returnValue }.map { action, names in
-      let (n, e) = action.profileAction
-      return SyscallEntry(names: names.sorted(), action: n, errnoRet: e)
-    }
-    let (dn, de) = defaultAction.profileAction
-    let profile = Profile(defaultAction: dn, defaultErrnoRet: de, architectures: abis, syscalls: entries)
-    return (profile, Array(Set(notes)).sorted())
   }
 }

@@ -1,0 +1,890 @@
+import Syscalls
+
+// Symbolic execution of classic seccomp BPF.
+//
+// For one ABI and one syscall number, `nr` and `arch` are constants and every other
+// 32-bit word of `seccomp_data` (the instruction pointer's and each argument's halves)
+// is a variable. The walker follows every path of a program, keeping per word a
+// conjunction of `WordAtom`s (`word & mask` in an interval, or different from a value),
+// and drops a branch as soon as its conditions have no solution. A, X and the scratch
+// words hold a constant or a word ANDed with a constant; anything else (arithmetic on
+// a word, comparing two words, returning a computed value) stops with `TooComplex`.
+//
+// The paths of a program partition the argument space; a stack of filters is walked
+// filter after filter inside each region of the ones before, so the final regions
+// partition the space too. Every region carries a witness found by an exact bit-level
+// search, and the Interpreter is run on each witness before a result is returned: a
+// disagreement is reported as `TooComplex`, never as an answer.
+
+/// One condition on a 32-bit word of `seccomp_data`: `word & mask` in `[lo, hi]`, or,
+/// when `excludes` is set, `word & mask != lo`.
+public struct WordAtom: Hashable, Sendable, CustomStringConvertible {
+  public var mask: UInt32
+  public var lo: UInt32
+  public var hi: UInt32
+  public var excludes: Bool
+
+  /// `word & mask` in `[lo, hi]`.
+  public static func range(_ mask: UInt32, _ lo: UInt32, _ hi: UInt32) -> WordAtom {
+    WordAtom(mask: mask, lo: lo, hi: hi, excludes: false)
+  }
+  /// `word & mask != value`.
+  public static func notEqual(_ mask: UInt32, _ value: UInt32) -> WordAtom {
+    WordAtom(mask: mask, lo: value, hi: value, excludes: true)
+  }
+
+  public func holds(_ word: UInt32) -> Bool {
+    let v = word & mask
+    return excludes ? v != lo : (v >= lo && v <= hi)
+  }
+
+  /// Atoms whose union is the complement of this one.
+  var negation: [WordAtom] {
+    if excludes { return [.range(mask, lo, lo)] }
+    var out: [WordAtom] = []
+    if lo > 0 { out.append(.range(mask, 0, lo - 1)) }
+    if hi < .max { out.append(.range(mask, hi + 1, .max)) }
+    return out
+  }
+
+  /// True when every word meets it.
+  var isTrivial: Bool { !excludes && lo == 0 && hi >= mask }
+
+  public var description: String { text(name: "w") }
+
+  /// The atom as text about `name` (`a0`, `a0.hi`, `ip.lo`).
+  func text(name: String) -> String {
+    let subject = mask == .max ? name : "\(name) & \(dmHex(UInt64(mask)))"
+    let v: (UInt32) -> String = { mask == .max ? num(UInt64($0)) : dmHex(UInt64($0)) }
+    if excludes { return "\(subject) != \(v(lo))" }
+    if lo == hi { return "\(subject) == \(v(lo))" }
+    if lo == 0 { return "\(subject) <= \(v(hi))" }
+    if hi >= mask { return "\(subject) >= \(v(lo))" }
+    return "\(subject) in [\(v(lo)), \(v(hi))]"
+  }
+}
+
+/// Bounds on the symbolic walk.
+public struct SymbolicLimits: Hashable, Sendable {
+  /// Paths followed through one program for one region.
+  public var maxPaths: Int
+  /// Regions of one syscall under the whole stack.
+  public var maxRegions: Int
+  /// Nodes of all witness searches for one syscall.
+  public var maxSearchNodes: Int
+
+  public init(maxPaths: Int = 4096, maxRegions: Int = 4096, maxSearchNodes: Int = 4_000_000) {
+    self.maxPaths = maxPaths
+    self.maxRegions = maxRegions
+    self.maxSearchNodes = maxSearchNodes
+  }
+  public static let standard = SymbolicLimits()
+}
+
+/// A set of calls of one syscall on which a stack of filters decides one way: a
+/// conjunction of conditions on the words of `seccomp_data`.
+public struct SymbolicRegion: Hashable, Sendable {
+  /// The conditions, by the word's byte offset in `seccomp_data` (8 and 12 are the
+  /// instruction pointer, 16 and up the arguments). Words not listed are free.
+  public var words: [UInt32: [WordAtom]]
+  /// What the stack returns for every call in the region.
+  public var action: SeccompAction
+  /// A call in the region.
+  public var witness: SeccompData
+  /// The byte order that places argument halves in `seccomp_data`.
+  public var endianness: Endianness
+
+  /// Whether a call falls in this region (`nr` and `arch` are not checked).
+  public func contains(_ data: SeccompData) -> Bool {
+    words.allSatisfy { offset, atoms in
+      let w = data.word(at: offset, endianness: endianness)
+      return atoms.allSatisfy { $0.holds(w) }
+    }
+  }
+
+  /// Whether some condition reads the instruction pointer.
+  public var readsInstructionPointer: Bool { words.keys.contains { $0 < 16 } }
+
+  /// The arguments some condition reads, in order.
+  public var arguments: [Int] { Set(words.keys.filter { $0 >= 16 }.map { Int($0 - 16) / 8 }).sorted() }
+
+  /// The conditions on argument `index`: on its low and its high 32-bit half.
+  public func atoms(argument index: Int) -> (low: [WordAtom], high: [WordAtom]) {
+    (words[SeccompDataLayout.argument(index, high: false, endianness: endianness)] ?? [],
+     words[SeccompDataLayout.argument(index, high: true, endianness: endianness)] ?? [])
+  }
+
+  /// The conditions on argument `index` as one `ArgumentCell` on its 64-bit value (or
+  /// on its low 32 bits when the high half is free); nil when they cannot be one
+  /// (an interval on a masked word, an interval on both halves).
+  public func cell(argument index: Int) -> ArgumentCell? {
+    let (low, high) = atoms(argument: index)
+    let width: UInt64 = high.isEmpty ? 0xffff_ffff : .max
+    var lo: UInt64 = 0, hi: UInt64 = width
+    var masks: [UInt64: MaskClass] = [:]
+    func addMask(_ m: UInt64, equals: UInt64?, excluded: UInt64?) -> Bool {
+      var c = masks[m] ?? MaskClass(mask: m, equals: nil, excluded: [])
+      if let equals {
+        if let e = c.equals, e != equals { return false }
+        c.equals = equals
+      }
+      if let excluded { c.excluded.append(excluded) }
+      masks[m] = c
+      return true
+    }
+    var lowRange: (UInt32, UInt32)? = nil, highRange: (UInt32, UInt32)? = nil
+    for (atoms, shift) in [(low, UInt64(0)), (high, UInt64(32))] {
+      for a in atoms {
+        let m = UInt64(a.mask) << shift
+        if a.excludes {
+          if !addMask(m, equals: nil, excluded: UInt64(a.lo) << shift) { return nil }
+        } else if a.mask == .max {
+          if shift == 0 { if lowRange != nil { return nil }; lowRange = (a.lo, a.hi) } else {
+            if highRange != nil { return nil }
+            highRange = (a.lo, a.hi)
+          }
+        } else if a.lo == a.hi {
+          if !addMask(m, equals: UInt64(a.lo) << shift, excluded: nil) { return nil }
+        } else {
+          return nil
+        }
+      }
+    }
+    switch (highRange, lowRange) {
+    case (nil, nil): break
+    case (nil, let l?):
+      if !high.isEmpty {
+        // The high half has only mask conditions: the low range must be written per
+        // high value, which one interval cannot do.
+        return nil
+      }
+      lo = UInt64(l.0); hi = UInt64(l.1)
+    case (let h?, nil):
+      lo = UInt64(h.0) << 32; hi = UInt64(h.1) << 32 | 0xffff_ffff
+    case (let h?, let l?):
+      guard h.0 == h.1 else { return nil }
+      lo = UInt64(h.0) << 32 | UInt64(l.0); hi = UInt64(h.0) << 32 | UInt64(l.1)
+    }
+    let classes = masks.keys.sorted().map { k -> MaskClass in
+      var c = masks[k]!
+      if c.equals != nil { c.excluded = [] }
+      return c
+    }
+    let w = witness.args[index] & width
+    return ArgumentCell(index: index, width: width, lo: lo, hi: hi, masks: classes, witness: w)
+  }
+
+  /// The region as text, e.g. `a0 == 1 && a2 & 0x3 != 0`; `any arguments` when free.
+  /// `widths` gives the bits the kernel keeps of each argument (a 32-bit argument's
+  /// low half is then written as the argument).
+  public func describe(widths: (Int) -> UInt64 = { _ in .max }) -> String {
+    var parts: [String] = []
+    for offset: UInt32 in [8, 12] {
+      guard let atoms = words[offset] else { continue }
+      let low = (offset == 8) == (endianness == .little)
+      parts += atoms.map { $0.text(name: low ? "ip.lo" : "ip.hi") }
+    }
+    for index in arguments {
+      let (low, high) = atoms(argument: index)
+      let narrow = widths(index) <= 0xffff_ffff
+      if let cell = cell(argument: index), high.isEmpty ? narrow : true {
+        parts.append(SymbolicRegion.text(cell))
+        continue
+      }
+      parts += low.map { $0.text(name: narrow ? "a\(index)" : "a\(index).lo") }
+      parts += high.map { $0.text(name: "a\(index).hi") }
+    }
+    return parts.isEmpty ? "any arguments" : parts.joined(separator: " && ")
+  }
+
+  /// A cell as `diff` writes it, with `==` and `!=` for single values.
+  static func text(_ c: ArgumentCell) -> String {
+    var parts: [String] = []
+    if c.lo == c.hi {
+      parts.append("a\(c.index) == \(num(c.lo))")
+    } else if c.lo == 0 && c.hi != c.width {
+      parts.append("a\(c.index) <= \(num(c.hi))")
+    } else if c.lo != 0 && c.hi == c.width {
+      parts.append("a\(c.index) >= \(num(c.lo))")
+    } else if !c.isWholeInterval {
+      parts.append("a\(c.index) in [\(num(c.lo)), \(num(c.hi))]")
+    }
+    for m in c.masks {
+      if m.mask == c.width, m.equals == nil {
+        parts += m.excluded.map { "a\(c.index) != \(num($0))" }
+      } else if let e = m.equals {
+        parts.append("a\(c.index) & \(dmHex(m.mask)) == \(dmHex(e))")
+      } else {
+        parts.append("a\(c.index) & \(dmHex(m.mask)) ∉ {\(m.excluded.map(dmHex).joined(separator: ", "))}")
+      }
+    }
+    return parts.isEmpty ? "any a\(c.index)" : parts.joined(separator: " && ")
+  }
+}
+
+/// The decisions of a stack of filters for one syscall number of one ABI, on every
+/// argument region.
+public struct SymbolicDecisions: Hashable, Sendable {
+  public var arch: AuditArch
+  public var nr: UInt32
+  /// Disjoint regions covering every value of the instruction pointer and arguments.
+  public var regions: [SymbolicRegion]
+
+  /// The decision when it does not depend on the arguments or instruction pointer.
+  public var constantAction: SeccompAction? {
+    let actions = Set(regions.map(\.action))
+    return actions.count == 1 ? actions.first : nil
+  }
+
+  /// The region a call falls in.
+  public func region(of data: SeccompData) -> SymbolicRegion? {
+    regions.first { $0.contains(data) }
+  }
+}
+
+/// A place where two stacks of filters decide differently, with a call that shows it.
+public struct SymbolicDifference: Hashable, Sendable {
+  public var region: SymbolicRegion
+  public var first: SeccompAction
+  public var second: SeccompAction
+}
+
+/// Symbolic execution of seccomp BPF programs.
+public enum SymbolicFilter {
+  /// The decisions of `filters` (newest first, as the kernel runs them) for calls of
+  /// `nr` on `arch`, over every value of the arguments and instruction pointer, combined
+  /// by the kernel's precedence (the most restrictive action; among equal ones the
+  /// first filter run gives the data).
+  public static func decisions(
+    _ filters: [[BPFInstruction]], arch: AuditArch, nr: UInt32, endianness: Endianness,
+    limits: SymbolicLimits = .standard
+  ) throws(TooComplex) -> SymbolicDecisions {
+    var walker = Walker(arch: arch, nr: nr, endianness: endianness, limits: limits)
+    var regions: [(words: [UInt32: [WordAtom]], action: SeccompAction?)] = [([:], nil)]
+    for program in filters {
+      var next: [(words: [UInt32: [WordAtom]], action: SeccompAction?)] = []
+      for r in regions {
+        for path in try walker.paths(program, within: r.words) {
+          let a = SeccompAction(returnValue: path.returnValue)
+          let combined = r.action.map { $0.kind <= a.kind ? $0 : a } ?? a
+          next.append((path.words, combined))
+          if next.count > limits.maxRegions {
+            throw TooComplex(reason: "more than \(limits.maxRegions) argument regions")
+          }
+        }
+      }
+      regions = next
+    }
+    var out: [SymbolicRegion] = []
+    for r in regions {
+      let words = try walker.simplify(r.words)
+      var data = SeccompData(nr: nr, arch: arch)
+      try walker.fill(&data, words)
+      let action = r.action ?? .allow
+      let region = SymbolicRegion(words: words, action: action, witness: data, endianness: endianness)
+      let check = decide(filters, data, endianness: endianness)
+      guard check == action else {
+        throw TooComplex(reason: "internal check failed: the witness \(data.args) gives \(check), not \(action)")
+      }
+      out.append(region)
+    }
+    return SymbolicDecisions(arch: arch, nr: nr, regions: out)
+  }
+
+  /// The paths of one program for calls of `nr` on `arch`: the conditions of each and
+  /// the value it returns.
+  public static func paths(
+    _ program: [BPFInstruction], arch: AuditArch, nr: UInt32, endianness: Endianness,
+    limits: SymbolicLimits = .standard
+  ) throws(TooComplex) -> [(words: [UInt32: [WordAtom]], returnValue: UInt32)] {
+    var walker = Walker(arch: arch, nr: nr, endianness: endianness, limits: limits)
+    return try walker.paths(program, within: [:]).map { ($0.words, $0.returnValue) }
+  }
+
+  /// Where two stacks decide differently for calls of `nr` on `arch`: the common
+  /// refinement of their regions, each cell with a witness; empty when they agree everywhere.
+  public static func differences(
+    _ first: [[BPFInstruction]], _ second: [[BPFInstruction]], arch: AuditArch, nr: UInt32,
+    endianness: Endianness, limits: SymbolicLimits = .standard
+  ) throws(TooComplex) -> [SymbolicDifference] {
+    let a = try decisions(first, arch: arch, nr: nr, endianness: endianness, limits: limits)
+    var walker = Walker(arch: arch, nr: nr, endianness: endianness, limits: limits)
+    var out: [SymbolicDifference] = []
+    for region in a.regions {
+      // Walk the second stack inside this region.
+      var cells: [(words: [UInt32: [WordAtom]], action: SeccompAction?)] = [(region.words, nil)]
+      for program in second {
+        var next: [(words: [UInt32: [WordAtom]], action: SeccompAction?)] = []
+        for c in cells {
+          for path in try walker.paths(program, within: c.words) {
+            let act = SeccompAction(returnValue: path.returnValue)
+            next.append((path.words, c.action.map { $0.kind <= act.kind ? $0 : act } ?? act))
+          }
+        }
+        if next.count > limits.maxRegions { throw TooComplex(reason: "more than \(limits.maxRegions) argument regions") }
+        cells = next
+      }
+      for c in cells where (c.action ?? .allow) != region.action {
+        let words = try walker.simplify(c.words)
+        var data = SeccompData(nr: nr, arch: arch)
+        try walker.fill(&data, words)
+        let x = decide(first, data, endianness: endianness), y = decide(second, data, endianness: endianness)
+        guard x != y else { throw TooComplex(reason: "internal check failed: the witness \(data.args) decides alike") }
+        out.append(SymbolicDifference(
+          region: SymbolicRegion(words: words, action: y, witness: data, endianness: endianness), first: x, second: y))
+      }
+    }
+    return out
+  }
+
+  /// The stack's decision for one call, run by the Interpreter: the most restrictive
+  /// action, the first filter's data among equals.
+  public static func decide(_ filters: [[BPFInstruction]], _ data: SeccompData, endianness: Endianness) -> SeccompAction {
+    var best: SeccompAction? = nil
+    for program in filters {
+      let a = Interpreter.run(program, on: data, endianness: endianness).action
+      if best == nil || a.kind < best!.kind { best = a }
+    }
+    return best ?? .allow
+  }
+
+  /// Disjoint `(mask, value)` patterns whose union is the words with `word & mask` in
+  /// `[lo, hi]`: each is `word & patternMask == value`, with `patternMask` inside `mask`.
+  public static func patterns(mask: UInt32, lo: UInt32, hi: UInt32) -> [(mask: UInt32, value: UInt32)] {
+    var out: [(UInt32, UInt32)] = []
+    // Walk the bits of the masked value from the top, keeping whether the prefix is
+    // still equal to lo's and to hi's; a free subtree is one pattern.
+    func walk(_ pos: Int, _ fixedMask: UInt32, _ value: UInt32, _ tl: Bool, _ th: Bool) {
+      if !tl && !th { out.append((fixedMask, value)); return }
+      if pos < 0 { out.append((fixedMask, value)); return }
+      let bit: UInt32 = 1 << UInt32(pos)
+      let lb = lo & bit != 0, hb = hi & bit != 0
+      if mask & bit == 0 {
+        // This bit of the masked value is 0.
+        if tl && lb { return }
+        walk(pos - 1, fixedMask, value, tl && !lb, th && !hb)
+        return
+      }
+      for b in [false, true] {
+        if tl && !b && lb { continue }
+        if th && b && !hb { continue }
+        walk(pos - 1, fixedMask | bit, b ? value | bit : value, tl && b == lb, th && b == hb)
+      }
+    }
+    if lo <= hi { walk(31, 0, 0, true, true) }
+    return out
+  }
+
+  /// Disjoint patterns whose union is the words with `word & mask != value`.
+  public static func patterns(mask: UInt32, notEqual value: UInt32) -> [(mask: UInt32, value: UInt32)] {
+    var out: [(UInt32, UInt32)] = []
+    var above: UInt32 = 0
+    for pos in stride(from: 31, through: 0, by: -1) {
+      let bit: UInt32 = 1 << UInt32(pos)
+      guard mask & bit != 0 else { continue }
+      out.append((above | bit, (value & above) | (~value & bit)))
+      above |= bit
+    }
+    return out
+  }
+}
+
+// MARK: - The walker
+
+/// What A, X or a scratch word holds.
+enum SymbolicValue: Hashable {
+  case constant(UInt32)
+  /// The word at this offset of `seccomp_data`, ANDed with `mask` (never 0).
+  case word(UInt32, mask: UInt32)
+}
+
+struct Walker {
+  let arch: AuditArch
+  let nr: UInt32
+  let endianness: Endianness
+  let limits: SymbolicLimits
+  var searchNodes = 0
+
+  init(arch: AuditArch, nr: UInt32, endianness: Endianness, limits: SymbolicLimits) {
+    self.arch = arch
+    self.nr = nr
+    self.endianness = endianness
+    self.limits = limits
+  }
+
+  struct Path {
+    var words: [UInt32: [WordAtom]]
+    var returnValue: UInt32
+  }
+
+  struct State {
+    var pc: Int
+    var a: SymbolicValue = .constant(0)
+    var x: SymbolicValue = .constant(0)
+    var mem = [SymbolicValue](repeating: .constant(0), count: BPF.memWords)
+    var words: [UInt32: [WordAtom]]
+  }
+
+  /// Every feasible path of `program` for calls meeting `initial`.
+  mutating func paths(_ program: [BPFInstruction], within initial: [UInt32: [WordAtom]]) throws(TooComplex) -> [Path] {
+    var done: [Path] = []
+    var stack = [State(pc: 0, words: initial)]
+    var steps = 0
+    while var s = stack.popLast() {
+      while true {
+        steps += 1
+        if steps > limits.maxPaths * BPF.maxInstructions {
+          throw TooComplex(reason: "too many instructions on the program's paths")
+        }
+        guard s.pc < program.count else {
+          done.append(Path(words: s.words, returnValue: SeccompAction.killProcess.returnValue))
+          break
+        }
+        let ins = program[s.pc]
+        s.pc += 1
+        let kill = SeccompAction.killProcess.returnValue
+        switch ins.code & 0x07 {
+        case BPF.ld, BPF.ldx:
+          let v: SymbolicValue
+          switch ins.code & 0xe0 {
+          case BPF.abs:
+            switch ins.k {
+            case 0: v = .constant(nr)
+            case 4: v = .constant(arch.rawValue)
+            case let k where k % 4 == 0 && k >= 8 && k < 64: v = .word(k, mask: .max)
+            default: throw TooComplex(reason: "a load of offset \(ins.k) outside seccomp_data's words")
+            }
+          case BPF.imm: v = .constant(ins.k)
+          case BPF.len: v = .constant(64)
+          case BPF.mem: v = s.mem[Int(ins.k) % BPF.memWords]
+          default:
+            done.append(Path(words: s.words, returnValue: kill))
+            s.pc = -1
+            v = .constant(0)
+          }
+          if s.pc < 0 { break }
+          if ins.code & 0x07 == BPF.ld { s.a = v } else { s.x = v }
+          continue
+        case BPF.st:
+          s.mem[Int(ins.k) % BPF.memWords] = s.a
+          continue
+        case BPF.stx:
+          s.mem[Int(ins.k) % BPF.memWords] = s.x
+          continue
+        case BPF.alu:
+          let operand: SymbolicValue = ins.code & BPF.x != 0 ? s.x : .constant(ins.k)
+          let op = ins.code & 0xf0
+          if op == BPF.div, case .constant(0) = operand {
+            done.append(Path(words: s.words, returnValue: 0))
+            break
+          }
+          guard let r = Walker.alu(op, s.a, operand) else {
+            if [BPF.add, BPF.sub, BPF.mul, BPF.div, BPF.or, BPF.and, BPF.lsh, BPF.rsh, BPF.neg, BPF.xor].contains(op) {
+              throw TooComplex(reason: "instruction \(s.pc - 1) computes on an argument beyond masking it with a constant")
+            }
+            done.append(Path(words: s.words, returnValue: kill))
+            break
+          }
+          s.a = r
+          continue
+        case BPF.jmp:
+          let op = ins.code & 0xf0
+          if op == BPF.ja {
+            s.pc += Int(ins.k)
+            continue
+          }
+          guard [BPF.jeq, BPF.jgt, BPF.jge, BPF.jset].contains(op) else {
+            done.append(Path(words: s.words, returnValue: kill))
+            break
+          }
+          let operand: SymbolicValue = ins.code & BPF.x != 0 ? s.x : .constant(ins.k)
+          let (ifTrue, ifFalse) = try branch(op, s.a, operand, words: s.words, at: s.pc - 1)
+          if var f = ifFalse {
+            f.pc = s.pc + Int(ins.jf)
+            f.a = s.a; f.x = s.x; f.mem = s.mem
+            stack.append(f)
+          }
+          if var t = ifTrue {
+            t.pc = s.pc + Int(ins.jt)
+            t.a = s.a; t.x = s.x; t.mem = s.mem
+            s = t
+            continue
+          }
+          if let f = stack.popLast() { s = f; continue }
+        case BPF.ret:
+          if ins.code & BPF.a != 0 {
+            switch s.a {
+            case .constant(let v): done.append(Path(words: s.words, returnValue: v))
+            case .word: throw TooComplex(reason: "instruction \(s.pc - 1) returns a value computed from the arguments")
+            }
+          } else {
+            done.append(Path(words: s.words, returnValue: ins.k))
+          }
+        case BPF.misc:
+          if ins.code & 0xf8 == BPF.txa { s.a = s.x } else { s.x = s.a }
+          continue
+        default:
+          done.append(Path(words: s.words, returnValue: kill))
+        }
+        break
+      }
+      if done.count > limits.maxPaths {
+        throw TooComplex(reason: "more than \(limits.maxPaths) paths through one filter")
+      }
+    }
+    return done
+  }
+
+  /// An ALU operation on symbolic values; nil when the result cannot be tracked.
+  static func alu(_ op: UInt16, _ a: SymbolicValue, _ b: SymbolicValue) -> SymbolicValue? {
+    switch (a, b) {
+    case (.constant(let x), .constant(let y)):
+      switch op {
+      case BPF.add: return .constant(x &+ y)
+      case BPF.sub: return .constant(x &- y)
+      case BPF.mul: return .constant(x &* y)
+      case BPF.div: return .constant(y == 0 ? 0 : x / y)
+      case BPF.or: return .constant(x | y)
+      case BPF.and: return .constant(x & y)
+      case BPF.lsh: return .constant(y >= 32 ? 0 : x << y)
+      case BPF.rsh: return .constant(y >= 32 ? 0 : x >> y)
+      case BPF.neg: return .constant(0 &- x)
+      case BPF.xor: return .constant(x ^ y)
+      default: return nil
+      }
+    case (.word(let w, let m), .constant(let k)):
+      switch op {
+      case BPF.and: return m & k == 0 ? .constant(0) : .word(w, mask: m & k)
+      case BPF.or: return k & m == m ? .constant(k) : (k == 0 ? a : nil)
+      case BPF.add, BPF.sub, BPF.xor, BPF.lsh, BPF.rsh: return k == 0 ? a : nil
+      case BPF.mul: return k == 1 ? a : (k == 0 ? .constant(0) : nil)
+      case BPF.div: return k == 1 ? a : nil
+      default: return nil
+      }
+    case (.constant(let k), .word(let w, let m)):
+      switch op {
+      case BPF.and: return m & k == 0 ? .constant(0) : .word(w, mask: m & k)
+      case BPF.or, BPF.add, BPF.xor: return k == 0 ? b : nil
+      case BPF.mul: return k == 1 ? b : (k == 0 ? .constant(0) : nil)
+      case BPF.lsh, BPF.rsh: return k == 0 ? .constant(0) : nil
+      case BPF.neg: return .constant(0 &- k)
+      default: return nil
+      }
+    case (.word(let w1, let m1), .word(let w2, let m2)):
+      if op == BPF.and && w1 == w2 { return m1 & m2 == 0 ? .constant(0) : .word(w1, mask: m1 & m2) }
+      if op == BPF.or && w1 == w2 && m1 == m2 { return a }
+      if op == BPF.neg { return nil }
+      return nil
+    }
+  }
+
+  /// The states after a conditional jump: each nil when its side cannot happen.
+  mutating func branch(
+    _ op: UInt16, _ a: SymbolicValue, _ b: SymbolicValue, words: [UInt32: [WordAtom]], at index: Int
+  ) throws(TooComplex) -> (State?, State?) {
+    func state(_ w: [UInt32: [WordAtom]]) -> State { State(pc: 0, words: w) }
+    switch (a, b) {
+    case (.constant(let x), .constant(let y)):
+      let taken: Bool
+      switch op {
+      case BPF.jeq: taken = x == y
+      case BPF.jgt: taken = x > y
+      case BPF.jge: taken = x >= y
+      default: taken = x & y != 0
+      }
+      return taken ? (state(words), nil) : (nil, state(words))
+    case (.word(let w, let m), .constant(let k)):
+      // word & m compared with k.
+      let (t, f): ([WordAtom], [WordAtom])
+      switch op {
+      case BPF.jeq: (t, f) = ([.range(m, k, k)], [.notEqual(m, k)])
+      case BPF.jgt: (t, f) = (k == .max ? [.range(m, 1, 0)] : [.range(m, k + 1, .max)], [.range(m, 0, k)])
+      case BPF.jge: (t, f) = ([.range(m, k, .max)], k == 0 ? [.range(m, 1, 0)] : [.range(m, 0, k - 1)])
+      default:
+        let bits = m & k
+        if bits == 0 { return (nil, state(words)) }
+        (t, f) = ([.notEqual(bits, 0)], [.range(bits, 0, 0)])
+      }
+      return (try add(t, to: w, words).map(state), try add(f, to: w, words).map(state))
+    case (.constant(let k), .word(let w, let m)):
+      // k compared with word & m: the same tests seen from the word.
+      let (t, f): ([WordAtom], [WordAtom])
+      switch op {
+      case BPF.jeq: (t, f) = ([.range(m, k, k)], [.notEqual(m, k)])
+      case BPF.jgt: (t, f) = (k == 0 ? [.range(m, 1, 0)] : [.range(m, 0, k - 1)], [.range(m, k, .max)])
+      case BPF.jge: (t, f) = ([.range(m, 0, k)], k == .max ? [.range(m, 1, 0)] : [.range(m, k + 1, .max)])
+      default:
+        let bits = m & k
+        if bits == 0 { return (nil, state(words)) }
+        (t, f) = ([.notEqual(bits, 0)], [.range(bits, 0, 0)])
+      }
+      return (try add(t, to: w, words).map(state), try add(f, to: w, words).map(state))
+    case (.word(let w1, let m1), .word(let w2, let m2)) where w1 == w2 && m1 == m2:
+      switch op {
+      case BPF.jeq, BPF.jge: return (state(words), nil)
+      case BPF.jgt: return (nil, state(words))
+      default: return (try add([.notEqual(m1, 0)], to: w1, words).map(state), try add([.range(m1, 0, 0)], to: w1, words).map(state))
+      }
+    case (.word, .word):
+      throw TooComplex(reason: "instruction \(index) compares two argument words with each other")
+    }
+  }
+
+  /// `words` with `atoms` added to word `w`; nil when no value of the word meets them all.
+  mutating func add(_ atoms: [WordAtom], to w: UInt32, _ words: [UInt32: [WordAtom]]) throws(TooComplex) -> [UInt32: [WordAtom]]? {
+    var list = words[w] ?? []
+    for a in atoms where !a.isTrivial {
+      if a.lo > a.hi && !a.excludes { return nil }
+      if !list.contains(a) { list.append(a) }
+    }
+    list = Walker.merge(list)
+    guard try witness(list) != nil else { return nil }
+    var out = words
+    out[w] = list.isEmpty ? nil : list
+    return out
+  }
+
+  /// Intersects the ranges on one mask and drops duplicates.
+  static func merge(_ atoms: [WordAtom]) -> [WordAtom] {
+    var ranges: [UInt32: (UInt32, UInt32)] = [:]
+    var order: [UInt32] = []
+    var excl: [WordAtom] = []
+    for a in atoms {
+      if a.excludes {
+        if !excl.contains(a) { excl.append(a) }
+      } else if let r = ranges[a.mask] {
+        ranges[a.mask] = (max(r.0, a.lo), min(r.1, a.hi))
+      } else {
+        ranges[a.mask] = (a.lo, min(a.hi, a.mask))
+        order.append(a.mask)
+      }
+    }
+    return order.map { WordAtom.range($0, ranges[$0]!.0, ranges[$0]!.1) } + excl
+  }
+
+  /// The least word meeting every atom, found bit by bit from the top; nil when none does.
+  mutating func witness(_ atoms: [WordAtom]) throws(TooComplex) -> UInt32? {
+    if atoms.allSatisfy({ $0.holds(0) }) { return 0 }
+    for a in atoms where !a.excludes {
+      if a.lo > a.hi || a.lo > a.mask { return nil }
+    }
+    var search = WordSearch(atoms: atoms, budget: limits.maxSearchNodes - searchNodes)
+    let found = search.run(31, 0, atoms.map { $0.excludes ? UInt8(1) : UInt8(3) })
+    searchNodes += search.nodes
+    if search.exhausted { throw TooComplex(reason: "the argument conditions are too many to solve") }
+    return found
+  }
+
+  /// Drops every atom the others imply.
+  mutating func simplify(_ words: [UInt32: [WordAtom]]) throws(TooComplex) -> [UInt32: [WordAtom]] {
+    var out: [UInt32: [WordAtom]] = [:]
+    for (w, atoms) in words {
+      var kept = Walker.merge(atoms).filter { !$0.isTrivial }
+      var i = 0
+      while i < kept.count && kept.count <= 64 {
+        let others = Array(kept[..<i] + kept[(i + 1)...])
+        var implied = true
+        for n in kept[i].negation where try witness(Walker.merge(others + [n])) != nil {
+          implied = false
+          break
+        }
+        if implied { kept.remove(at: i) } else { i += 1 }
+      }
+      // A range narrowed by the mask's reach reads better at its real bound.
+      kept = kept.map { a in
+        var a = a
+        if !a.excludes { a.hi = min(a.hi, a.mask) }
+        return a
+      }.filter { !$0.isTrivial }
+      if !kept.isEmpty { out[w] = kept }
+    }
+    return out
+  }
+
+  /// Puts a witness of every word into `data`.
+  mutating func fill(_ data: inout SeccompData, _ words: [UInt32: [WordAtom]]) throws(TooComplex) {
+    for (offset, atoms) in words {
+      guard let v = try witness(atoms) else {
+        throw TooComplex(reason: "internal check failed: a region has no witness")
+      }
+      let index = Int(offset / 8) - 2
+      let firstHalf = offset % 8 == 0
+      let low = firstHalf == (endianness == .little)
+      let shift: UInt64 = low ? 0 : 32
+      let keep: UInt64 = low ? 0xffff_ffff_0000_0000 : 0x0000_0000_ffff_ffff
+      if index < 0 {
+        data.instructionPointer = data.instructionPointer & keep | UInt64(v) << shift
+      } else {
+        data.args[index] = data.args[index] & keep | UInt64(v) << shift
+      }
+    }
+  }
+}
+
+/// The bit-by-bit search for the least word meeting some atoms. Per atom the state
+/// keeps, for a range, bit 0 "still equal to lo" and bit 1 "still equal to hi"; for an
+/// exclusion, bit 0 "still equal to the excluded value". States that failed are remembered.
+struct WordSearch {
+  struct Key: Hashable {
+    var pos: Int
+    var state: [UInt8]
+  }
+  let atoms: [WordAtom]
+  let budget: Int
+  var nodes = 0
+  var exhausted = false
+  var failed: Set<Key> = []
+
+  init(atoms: [WordAtom], budget: Int) {
+    self.atoms = atoms
+    self.budget = budget
+  }
+
+  mutating func run(_ pos: Int, _ x: UInt32, _ state: [UInt8]) -> UInt32? {
+    if pos < 0 {
+      for (i, a) in atoms.enumerated() where a.excludes && state[i] != 0 { return nil }
+      return x
+    }
+    let key = Key(pos: pos, state: state)
+    if failed.contains(key) { return nil }
+    nodes += 1
+    if nodes > budget {
+      exhausted = true
+      return nil
+    }
+    let bit: UInt32 = 1 << UInt32(pos)
+    let below = bit &- 1
+    for b: UInt32 in [0, 1] {
+      var next = state
+      var dead = false
+      for (i, a) in atoms.enumerated() {
+        let v: UInt32 = a.mask & bit != 0 ? b : 0
+        if a.excludes {
+          guard next[i] != 0 else { continue }
+          if v != (a.lo & bit != 0 ? 1 : 0) { next[i] = 0 } else if a.mask & below == 0 { dead = true; break }
+        } else {
+          if next[i] & 1 != 0 {
+            let l: UInt32 = a.lo & bit != 0 ? 1 : 0
+            if v < l { dead = true; break }
+            if v > l { next[i] &= ~1 }
+          }
+          if next[i] & 2 != 0 {
+            let h: UInt32 = a.hi & bit != 0 ? 1 : 0
+            if v > h { dead = true; break }
+            if v < h { next[i] &= ~2 }
+          }
+        }
+      }
+      if dead { continue }
+      if let found = run(pos - 1, x | (b << UInt32(pos)), next) { return found }
+      if exhausted { return nil }
+    }
+    failed.insert(key)
+    return nil
+  }
+}
+
+// MARK: - Regions as profile conditions
+
+extension SymbolicRegion {
+  /// The region as Docker argument conditions, compared as syscage compares them
+  /// (each argument cut to `widths(index)`): rules, each a list of ANDed conditions,
+  /// whose union is the region. Conditions a profile cannot state (on the instruction
+  /// pointer, on bits a narrow argument does not keep, or beyond `maxRules` rules) are
+  /// left out, which widens the rules; `omitted` says which, empty when exact.
+  public func profileConditions(
+    widths: (Int) -> UInt64, maxRules: Int = 64
+  ) -> (rules: [[ArgumentCondition]], omitted: [String]) {
+    var omitted: [String] = []
+    for offset: UInt32 in [8, 12] {
+      let low = (offset == 8) == (endianness == .little)
+      omitted += (words[offset] ?? []).map { $0.text(name: low ? "ip.lo" : "ip.hi") }
+    }
+    // Per atom, a union of conjunctions.
+    var factors: [(text: String, dnf: [[ArgumentCondition]])] = []
+    for index in arguments {
+      let width = widths(index)
+      let (low, high) = atoms(argument: index)
+      func c(_ op: ComparisonOperator, _ v: UInt64, _ v2: UInt64? = nil) -> ArgumentCondition {
+        ArgumentCondition(index: index, value: v, valueTwo: v2, op: op)
+      }
+      func range(_ lo: UInt64, _ hi: UInt64, _ top: UInt64) -> [ArgumentCondition] {
+        if lo == hi { return [c(.equal, lo)] }
+        return (lo > 0 ? [c(.greaterOrEqual, lo)] : []) + (hi < top ? [c(.lessOrEqual, hi)] : [])
+      }
+      func cubes(_ a: WordAtom, shift: UInt64) -> [[ArgumentCondition]] {
+        let ps = a.excludes ? SymbolicFilter.patterns(mask: a.mask, notEqual: a.lo) : SymbolicFilter.patterns(mask: a.mask, lo: a.lo, hi: a.hi)
+        return ps.map { [c(.maskedEqual, UInt64($0.mask) << shift, UInt64($0.value) << shift)] }
+      }
+      if width <= 0xffff_ffff {
+        let keep = UInt32(width)
+        omitted += high.map { $0.text(name: "a\(index).hi") }
+        for a in low {
+          let text = a.text(name: "a\(index)")
+          if a.mask & ~keep != 0 {
+            omitted.append(text + " (the argument keeps \(keep.nonzeroBitCount) bits)")
+          } else if a.mask == keep {
+            factors.append((text, a.excludes ? [[c(.notEqual, UInt64(a.lo))]] : [range(UInt64(a.lo), UInt64(min(a.hi, keep)), width)]))
+          } else {
+            factors.append((text, cubes(a, shift: 0)))
+          }
+        }
+        continue
+      }
+      // A 64-bit argument: one interval when the halves allow it.
+      let hr = high.count == 1 && high[0].mask == .max && !high[0].excludes ? high[0] : nil
+      let lr = low.count == 1 && low[0].mask == .max && !low[0].excludes ? low[0] : nil
+      if let h = hr, low.isEmpty || (lr != nil && h.lo == h.hi) {
+        let l = lr ?? .range(.max, 0, .max)
+        let lo = UInt64(h.lo) << 32 | UInt64(l.lo), hi = UInt64(h.hi) << 32 | UInt64(l.hi)
+        factors.append(("a\(index) in [\(num(lo)), \(num(hi))]", [range(lo, hi, .max)]))
+        continue
+      }
+      for a in high {
+        let text = a.text(name: "a\(index).hi")
+        if a.mask == .max && !a.excludes {
+          factors.append((text, [range(UInt64(a.lo) << 32, UInt64(a.hi) << 32 | 0xffff_ffff, .max)]))
+        } else if a.mask == .max {
+          var dnf: [[ArgumentCondition]] = []
+          if a.lo > 0 { dnf.append([c(.lessThan, UInt64(a.lo) << 32)]) }
+          if a.lo < .max { dnf.append([c(.greaterThan, UInt64(a.lo) << 32 | 0xffff_ffff)]) }
+          factors.append((text, dnf))
+        } else {
+          factors.append((text, cubes(a, shift: 32)))
+        }
+      }
+      for a in low { factors.append((a.text(name: "a\(index).lo"), cubes(a, shift: 0))) }
+    }
+    // The product, dropping the largest factors while it is too big.
+    while factors.reduce(1, { $0 * max(1, $1.dnf.count) }) > maxRules, let i = factors.indices.max(by: { factors[$0].dnf.count < factors[$1].dnf.count }) {
+      omitted.append(factors[i].text + " (more than \(maxRules) rules)")
+      factors.remove(at: i)
+    }
+    var rules: [[ArgumentCondition]] = [[]]
+    for f in factors {
+      rules = rules.flatMap { r in f.dnf.map { r + $0 } }
+    }
+    return (rules.compactMap(SymbolicRegion.mergeMasks), omitted)
+  }
+
+  /// Joins the MASKED_EQ conditions on one argument into one; nil when they contradict.
+  static func mergeMasks(_ rule: [ArgumentCondition]) -> [ArgumentCondition]? {
+    var out: [ArgumentCondition] = []
+    for c in rule {
+      if c.op == .maskedEqual, let i = out.firstIndex(where: { $0.op == .maskedEqual && $0.index == c.index }) {
+        let m = out[i].value & c.value
+        if (out[i].valueTwo ?? 0) & m != (c.valueTwo ?? 0) & m { return nil }
+        out[i].value |= c.value
+        out[i].valueTwo = (out[i].valueTwo ?? 0) | (c.valueTwo ?? 0)
+      } else if !out.contains(c) {
+        out.append(c)
+      }
+    }
+    return out
+  }
+}
+
+extension ArgumentCell {
+  /// The cell as `diff` writes it, with `==`, `<=` and `>=` where they say it shorter.
+  public var conditionText: String { SymbolicRegion.text(self) }
+}
