@@ -98,6 +98,8 @@ public struct EBPFHelper: RawRepresentable, Hashable, Sendable {
   public static let smpProcessorID = EBPFHelper(rawValue: 8)
   /// `u64 bpf_get_current_pid_tgid(void)`: tgid << 32 | tid, as the initial pid namespace sees them.
   public static let currentPidTgid = EBPFHelper(rawValue: 14)
+  /// `long bpf_probe_read_kernel(void *dst, u32 size, const void *unsafe_ptr)` (GPL only).
+  public static let probeReadKernel = EBPFHelper(rawValue: 113)
 }
 
 /// One 8-byte eBPF instruction (`struct bpf_insn`). A 64-bit immediate load takes two.

@@ -74,16 +74,23 @@ public struct TracepointFormat: Hashable, Sendable {
 /// traced map), `sched:sched_process_fork` (a thread or process started by a traced
 /// thread is traced), `sched:sched_process_exec` (a thread that execs keeps being traced
 /// under its new tid) and `sched:sched_process_exit` (a thread that ends leaves the map:
-/// tids are reused). The programs are assembled here (`EBPFAssembler`); the record
-/// offsets come from the tracefs `format` files at run time.
+/// tids are reused). The programs are assembled here (`EBPFAssembler`).
+///
+/// Attachment (`Attachment`): by default sys_enter, exec and exit are raw tracepoints
+/// (BPF_RAW_TRACEPOINT_OPEN: no trace record is built, and detaching does not wait), and
+/// so is fork when the kernel has BTF, which gives the offset of `pid` in `task_struct`
+/// (the raw fork tracepoint passes task pointers). Otherwise fork, and with `.tracepoint`
+/// sys_enter too, are tracepoint programs on perf events, reading the fields at the
+/// offsets of the tracefs `format` files; closing each such perf event waits for an RCU
+/// grace period (about 70 ms here).
 ///
 /// Counting starts for a thread when it is put in the map (`trace`) and covers numbers
 /// 0..<1024: x32 calls (bit 30 set) and the -1 of a syscall-less entry are not counted.
 /// The tracepoint carries no ABI, so an ia32 call is counted under its ia32 number;
 /// `skipNextCall` leaves out a thread's next call (the recorder calls it for every call
 /// ptrace counted, see `EBPFRecorder`). Everything is closed by `close()` or when the
-/// counter goes away; the programs cost every thread of the system a few tens of
-/// nanoseconds per syscall while they are attached.
+/// counter goes away; the sys_enter program costs every thread of the system about
+/// 150 ns per syscall here (a trivial program costs 95) while it is attached.
 public final class EBPFSyscallCounter {
   /// How the sys_enter program is attached.
   public enum Attachment: String, Sendable, CaseIterable {
@@ -112,16 +119,23 @@ public final class EBPFSyscallCounter {
   private let descriptors: Descriptors
   private let tracedMap: Int32
   private let countsMap: Int32
+  /// How the sys_enter program is attached.
   public let attachment: Attachment
+  /// How the fork program is attached: a raw tracepoint when `attachment` is
+  /// `.rawTracepoint` and the kernel has BTF, a tracepoint otherwise.
+  public let forkAttachment: Attachment
 
   /// Creates the maps, loads the four programs and attaches them. Needs root (or
   /// CAP_BPF, CAP_PERFMON and read access to tracefs).
   public init(attachment: Attachment = .rawTracepoint) throws(EBPFRecorder.Failure) {
     #if os(Linux)
       try EBPFRecorder.checkPrivileges()
-      let events = try Tracefs.formats([
-        "raw_syscalls/sys_enter", "sched/sched_process_fork", "sched/sched_process_exec", "sched/sched_process_exit",
-      ])
+      // Raw tracepoints need no tracefs, but the fork one's arguments are task_struct
+      // pointers: the child's tid is read at the offset BTF gives. Without BTF, and for
+      // `.tracepoint`, the fork program is a tracepoint program reading the format's fields.
+      let btfPid = attachment == .rawTracepoint ? KernelBTF.offset(of: "pid", in: "task_struct") : nil
+      let events = try Tracefs.formats(
+        (attachment == .tracepoint ? ["raw_syscalls/sys_enter"] : []) + (btfPid == nil ? ["sched/sched_process_fork"] : []))
       let descriptors = Descriptors()
       let traced = try descriptors.add(
         clinux_bpf_map_create(1 /* BPF_MAP_TYPE_HASH */, 4, 4, Self.maximumThreads, "syscage_traced"),
@@ -130,45 +144,60 @@ public final class EBPFSyscallCounter {
         clinux_bpf_map_create(6 /* BPF_MAP_TYPE_PERCPU_ARRAY */, 4, 8, UInt32(Self.numbers), "syscage_counts"),
         "create the counters map (BPF_MAP_CREATE)")
 
-      let enter = events["raw_syscalls/sys_enter"]!
-      let fork = events["sched/sched_process_fork"]!
-      let exec = events["sched/sched_process_exec"]!
-      let exit = events["sched/sched_process_exit"]!
-      let id =
-        attachment == .tracepoint
-        ? try Self.field("id", of: "raw_syscalls/sys_enter", in: enter)
-        : TracepointFormat.Field(offset: 8, size: 8, isSigned: true)  // args[1] of sys_enter(regs, id)
-      let parent = try Self.field("parent_pid", of: "sched/sched_process_fork", in: fork)
-      let child = try Self.field("child_pid", of: "sched/sched_process_fork", in: fork)
-      let execPid = try Self.field("pid", of: "sched/sched_process_exec", in: exec)
-      let execOldPid = try Self.field("old_pid", of: "sched/sched_process_exec", in: exec)
-      let exitPid = try Self.field("pid", of: "sched/sched_process_exit", in: exit)
-
-      let sysEnter = try Self.load(
-        Self.assemble("syscage_enter") { () throws(EBPFAssembler.Error) in
-          try EBPFPrograms.sysEnter(traced: traced, counts: counts, id: id)
-        }, type: attachment == .tracepoint ? 5 : 17, name: "syscage_enter", descriptors: descriptors)
       switch attachment {
-      case .tracepoint: try Self.attach(sysEnter, event: enter, name: "raw_syscalls/sys_enter", descriptors: descriptors)
+      case .tracepoint:
+        let enter = events["raw_syscalls/sys_enter"]!
+        let id = try Self.field("id", of: "raw_syscalls/sys_enter", in: enter)
+        let program = try Self.load(
+          Self.assemble("syscage_enter") { () throws(EBPFAssembler.Error) in
+            try EBPFPrograms.sysEnter(traced: traced, counts: counts, id: id)
+          }, type: 5, name: "syscage_enter", descriptors: descriptors)
+        try Self.attach(program, event: enter, name: "raw_syscalls/sys_enter", descriptors: descriptors)
       case .rawTracepoint:
+        let id = TracepointFormat.Field(offset: 8, size: 8, isSigned: true)  // args[1] of sys_enter(regs, id)
+        let program = try Self.load(
+          Self.assemble("syscage_enter") { () throws(EBPFAssembler.Error) in
+            try EBPFPrograms.sysEnter(traced: traced, counts: counts, id: id)
+          }, type: 17, name: "syscage_enter", descriptors: descriptors)
         try descriptors.add(
-          clinux_bpf_raw_tracepoint_open("sys_enter", sysEnter), "attach to the raw tracepoint sys_enter")
+          clinux_bpf_raw_tracepoint_open("sys_enter", program), "attach to the raw tracepoint sys_enter",
+          attachment: true)
       }
-      let forkProgram = try Self.load(
-        Self.assemble("syscage_fork") { () throws(EBPFAssembler.Error) in
-          try EBPFPrograms.fork(traced: traced, parent: parent, child: child)
-        }, type: 5, name: "syscage_fork", descriptors: descriptors)
-      try Self.attach(forkProgram, event: fork, name: "sched/sched_process_fork", descriptors: descriptors)
+
+      if let btfPid {
+        let program = try Self.load(
+          Self.assemble("syscage_fork") { () throws(EBPFAssembler.Error) in
+            try EBPFPrograms.rawFork(traced: traced, pidOffset: btfPid)
+          }, type: 17, name: "syscage_fork", descriptors: descriptors)
+        try descriptors.add(
+          clinux_bpf_raw_tracepoint_open("sched_process_fork", program),
+          "attach to the raw tracepoint sched_process_fork", attachment: true)
+        forkAttachment = .rawTracepoint
+      } else {
+        let fork = events["sched/sched_process_fork"]!
+        let parent = try Self.field("parent_pid", of: "sched/sched_process_fork", in: fork)
+        let child = try Self.field("child_pid", of: "sched/sched_process_fork", in: fork)
+        let program = try Self.load(
+          Self.assemble("syscage_fork") { () throws(EBPFAssembler.Error) in
+            try EBPFPrograms.fork(traced: traced, parent: parent, child: child)
+          }, type: 5, name: "syscage_fork", descriptors: descriptors)
+        try Self.attach(program, event: fork, name: "sched/sched_process_fork", descriptors: descriptors)
+        forkAttachment = .tracepoint
+      }
+      // exec and exit as raw tracepoints: they run in the thread that execs or exits,
+      // so the current tid is what they need (and exec's old_pid, its second argument).
       let execProgram = try Self.load(
-        Self.assemble("syscage_exec") { () throws(EBPFAssembler.Error) in
-          try EBPFPrograms.exec(traced: traced, pid: execPid, oldPid: execOldPid)
-        }, type: 5, name: "syscage_exec", descriptors: descriptors)
-      try Self.attach(execProgram, event: exec, name: "sched/sched_process_exec", descriptors: descriptors)
+        Self.assemble("syscage_exec") { () throws(EBPFAssembler.Error) in try EBPFPrograms.exec(traced: traced) },
+        type: 17, name: "syscage_exec", descriptors: descriptors)
+      try descriptors.add(
+        clinux_bpf_raw_tracepoint_open("sched_process_exec", execProgram),
+        "attach to the raw tracepoint sched_process_exec", attachment: true)
       let exitProgram = try Self.load(
-        Self.assemble("syscage_exit") { () throws(EBPFAssembler.Error) in
-          try EBPFPrograms.exit(traced: traced, pid: exitPid)
-        }, type: 5, name: "syscage_exit", descriptors: descriptors)
-      try Self.attach(exitProgram, event: exit, name: "sched/sched_process_exit", descriptors: descriptors)
+        Self.assemble("syscage_exit") { () throws(EBPFAssembler.Error) in try EBPFPrograms.exit(traced: traced) },
+        type: 17, name: "syscage_exit", descriptors: descriptors)
+      try descriptors.add(
+        clinux_bpf_raw_tracepoint_open("sched_process_exit", exitProgram),
+        "attach to the raw tracepoint sched_process_exit", attachment: true)
       self.descriptors = descriptors
       self.attachment = attachment
       tracedMap = traced
@@ -304,40 +333,64 @@ public final class EBPFSyscallCounter {
       errno = error
       try descriptors.add(fd, "open the perf event of \(name) (perf_event_open)")
     }
-    descriptors.keep(fd)
+    descriptors.keep(fd, attachment: true)
     try descriptors.add(
       clinux_perf_event_attach_bpf(fd, program) == 0 ? 0 : -1, "attach the program to \(name) (PERF_EVENT_IOC_SET_BPF)")
   }
 }
 
-/// File descriptors closed together, once.
-final class Descriptors {
+/// File descriptors closed together, once: the attachments (perf events, links) first,
+/// each on its own thread, because detaching a program from a tracepoint waits for an
+/// RCU grace period (about 50 ms here) and the waits then overlap; then maps and programs.
+final class Descriptors: @unchecked Sendable {
   private var fds: [Int32] = []
+  private var attachments: [Int32] = []
   private let lock = NSLock()
 
-  /// Keeps `fd`; returns it.
-  @discardableResult func keep(_ fd: Int32) -> Int32 {
-    lock.withLock { fds.append(fd) }
+  /// Keeps `fd` (an attachment when `attachment`); returns it.
+  @discardableResult func keep(_ fd: Int32, attachment: Bool = false) -> Int32 {
+    lock.withLock {
+      if attachment { attachments.append(fd) } else { fds.append(fd) }
+    }
     return fd
   }
 
   /// Keeps the result of a call that returns a descriptor (or 0) or -1 with errno, or
   /// throws the failure of `step`.
-  @discardableResult func add(_ result: Int32, _ step: String) throws(EBPFRecorder.Failure) -> Int32 {
+  @discardableResult func add(_ result: Int32, _ step: String, attachment: Bool = false)
+    throws(EBPFRecorder.Failure) -> Int32
+  {
     guard result >= 0 else {
       let error = errno
-      throw EBPFRecorder.Failure(EBPFRecorder.Failure.reason(for: error), "cannot \(step): \(String(cString: strerror(error)))")
+      throw EBPFRecorder.Failure(
+        EBPFRecorder.Failure.reason(for: error), "cannot \(step): \(String(cString: strerror(error)))")
     }
-    if result > 0 { keep(result) }
+    if result > 0 { keep(result, attachment: attachment) }
     return result
   }
 
   func close() {
-    let all = lock.withLock {
-      defer { fds = [] }
-      return fds
+    let (links, others) = lock.withLock {
+      defer {
+        fds = []
+        attachments = []
+      }
+      return (attachments, fds)
     }
-    for fd in all.reversed() { _ = Glibc.close(fd) }
+    if links.count > 1 {
+      let group = DispatchGroup()
+      for fd in links {
+        group.enter()
+        Thread.detachNewThread {
+          _ = Glibc.close(fd)
+          group.leave()
+        }
+      }
+      group.wait()
+    } else {
+      for fd in links { _ = Glibc.close(fd) }
+    }
+    for fd in others.reversed() { _ = Glibc.close(fd) }
   }
 
   deinit { close() }
@@ -380,6 +433,35 @@ enum EBPFPrograms {
     return try a.assemble()
   }
 
+  /// sched_process_fork, raw (`(struct task_struct *parent, struct task_struct *child)`,
+  /// in the parent): a child (process or thread) of a traced thread is traced; its tid
+  /// is read from `child->pid` at `pidOffset` (from BTF).
+  static func rawFork(traced: Int32, pidOffset: Int) throws(EBPFAssembler.Error) -> [EBPFInstruction] {
+    var a = EBPFAssembler()
+    let out = a.label()
+    a.emit(.load(.doubleWord, .r6, .r1, 8))  // child
+    a.emit(.call(.currentPidTgid))
+    a.emit(.store(.word, .r10, -4, .r0))
+    a.emit(EBPFInstruction.loadMap(.r1, fd: traced))
+    a.emit(.mov(.r2, .r10), .alu(.add, .r2, -4))
+    a.emit(.call(.mapLookupElement))
+    a.jump(if: .r0, .equal, 0, to: out)
+    a.emit(.mov(.r1, .r10), .alu(.add, .r1, -8))
+    a.emit(.mov(.r2, 4))
+    a.emit(.mov(.r3, .r6), .alu(.add, .r3, Int32(pidOffset)))
+    a.emit(.call(.probeReadKernel))
+    a.jump(if: .r0, .notEqual, 0, to: out)
+    a.emit(.store(.word, .r10, -12, Int32(EBPFSyscallCounter.Mark.counting.rawValue)))
+    a.emit(EBPFInstruction.loadMap(.r1, fd: traced))
+    a.emit(.mov(.r2, .r10), .alu(.add, .r2, -8))
+    a.emit(.mov(.r3, .r10), .alu(.add, .r3, -12))
+    a.emit(.mov(.r4, 0))  // BPF_ANY
+    a.emit(.call(.mapUpdateElement))
+    a.bind(out)
+    a.emit(.mov(.r0, 0), .exit)
+    return try a.assemble()
+  }
+
   /// sched_process_fork: a child (process or thread) of a traced thread is traced.
   static func fork(traced: Int32, parent: TracepointFormat.Field, child: TracepointFormat.Field)
     throws(EBPFAssembler.Error) -> [EBPFInstruction]
@@ -406,16 +488,17 @@ enum EBPFPrograms {
     return try a.assemble()
   }
 
-  /// sched_process_exec: a traced thread other than the leader that execs takes the
-  /// leader's tid (the leader's exit has removed that tid already); trace it under the
-  /// new tid and forget the old one.
-  static func exec(traced: Int32, pid: TracepointFormat.Field, oldPid: TracepointFormat.Field)
-    throws(EBPFAssembler.Error) -> [EBPFInstruction]
-  {
+  /// sched_process_exec, raw (`(struct task_struct *p, pid_t old_pid, struct linux_binprm *)`,
+  /// in the thread that execs): a traced thread other than the leader that execs takes
+  /// the leader's tid (the leader's exit has removed that tid already); trace it under
+  /// the new tid and forget the old one.
+  static func exec(traced: Int32) throws(EBPFAssembler.Error) -> [EBPFInstruction] {
     var a = EBPFAssembler()
     let out = a.label()
-    a.emit(.load(EBPFSize(bytes: pid.size) ?? .word, .r7, .r1, Int16(pid.offset)))
-    a.emit(.load(EBPFSize(bytes: oldPid.size) ?? .word, .r8, .r1, Int16(oldPid.offset)))
+    a.emit(.load(.doubleWord, .r8, .r1, 8))  // old_pid
+    a.emit(.alu(.lsh, .r8, 32), .alu(.rsh, .r8, 32))
+    a.emit(.call(.currentPidTgid))
+    a.emit(.mov(.r7, .r0), .alu(.lsh, .r7, 32), .alu(.rsh, .r7, 32))  // the tid now
     a.jump(if: .r7, .equal, .r8, to: out)
     a.emit(.store(.word, .r10, -4, .r8))
     a.emit(EBPFInstruction.loadMap(.r1, fd: traced))
@@ -437,16 +520,77 @@ enum EBPFPrograms {
     return try a.assemble()
   }
 
-  /// sched_process_exit: a thread that ends is no longer traced (its tid will be reused).
-  static func exit(traced: Int32, pid: TracepointFormat.Field) throws(EBPFAssembler.Error) -> [EBPFInstruction] {
+  /// sched_process_exit, raw (in the thread that exits): it is no longer traced (its
+  /// tid will be reused).
+  static func exit(traced: Int32) throws(EBPFAssembler.Error) -> [EBPFInstruction] {
     var a = EBPFAssembler()
-    a.emit(.load(EBPFSize(bytes: pid.size) ?? .word, .r1, .r1, Int16(pid.offset)))
-    a.emit(.store(.word, .r10, -4, .r1))
+    a.emit(.call(.currentPidTgid))
+    a.emit(.store(.word, .r10, -4, .r0))
     a.emit(EBPFInstruction.loadMap(.r1, fd: traced))
     a.emit(.mov(.r2, .r10), .alu(.add, .r2, -4))
     a.emit(.call(.mapDeleteElement))
     a.emit(.mov(.r0, 0), .exit)
     return try a.assemble()
+  }
+}
+
+/// The kernel's own type information (/sys/kernel/btf/vmlinux, CONFIG_DEBUG_INFO_BTF):
+/// just enough of the BTF format (linux/btf.h) to find a struct member's offset.
+public enum KernelBTF {
+  public static let path = "/sys/kernel/btf/vmlinux"
+
+  /// The byte offset of `member` in `struct name`, or nil (no BTF, no such struct or
+  /// member, or a bit field).
+  public static func offset(of member: String, in name: String, btf: [UInt8]? = nil) -> Int? {
+    guard let data = btf ?? FileManager.default.contents(atPath: path).map({ [UInt8]($0) }) else { return nil }
+    return data.withUnsafeBytes { raw -> Int? in
+      guard raw.count >= 24 else { return nil }
+      func u16(_ at: Int) -> UInt16 { raw.loadUnaligned(fromByteOffset: at, as: UInt16.self) }
+      func u32(_ at: Int) -> UInt32 { raw.loadUnaligned(fromByteOffset: at, as: UInt32.self) }
+      guard u16(0) == 0xeb9f else { return nil }  // native byte order only
+      let headerLength = Int(u32(4))
+      let typeStart = headerLength + Int(u32(8))
+      let typeEnd = typeStart + Int(u32(12))
+      let stringStart = headerLength + Int(u32(16))
+      let stringEnd = stringStart + Int(u32(20))
+      guard typeEnd <= raw.count, stringEnd <= raw.count else { return nil }
+      func nameIs(_ offset: UInt32, _ expected: String) -> Bool {
+        var at = stringStart + Int(offset)
+        for byte in expected.utf8 {
+          guard at < stringEnd, raw[at] == byte else { return false }
+          at += 1
+        }
+        return at < stringEnd && raw[at] == 0
+      }
+      var at = typeStart
+      while at + 12 <= typeEnd {
+        let info = u32(at + 4)
+        let kind = (info >> 24) & 0x1f
+        let count = Int(info & 0xffff)
+        let kindFlag = info >> 31 != 0
+        let extra: Int
+        switch kind {
+        case 1, 14, 17: extra = 4  // INT, VAR, DECL_TAG
+        case 3: extra = 12  // ARRAY
+        case 4, 5, 15, 19: extra = 12 * count  // STRUCT, UNION, DATASEC, ENUM64
+        case 6, 13: extra = 8 * count  // ENUM, FUNC_PROTO
+        case 2, 7, 8, 9, 10, 11, 12, 16, 18: extra = 0
+        default: return nil  // a kind this reader does not know: its size is unknown
+        }
+        if kind == 4 && nameIs(u32(at), name) {
+          for m in 0..<count {
+            let entry = at + 12 + 12 * m
+            guard nameIs(u32(entry), member) else { continue }
+            let offset = u32(entry + 8)
+            let bits = kindFlag ? Int(offset & 0xff_ffff) : Int(offset)
+            if kindFlag && offset >> 24 != 0 { return nil }  // a bit field
+            return bits % 8 == 0 ? bits / 8 : nil
+          }
+        }
+        at += 12 + extra
+      }
+      return nil
+    }
   }
 }
 
@@ -458,6 +602,7 @@ enum Tracefs {
   /// none is mounted, from tracefs mounted for the moment on a private temporary
   /// directory (root only), unmounted afterwards.
   static func formats(_ events: [String]) throws(EBPFRecorder.Failure) -> [String: TracepointFormat] {
+    if events.isEmpty { return [:] }
     for root in mountPoints where FileManager.default.fileExists(atPath: root + "/events") {
       return try read(events, from: root)
     }
@@ -662,10 +807,10 @@ public enum EBPFRecorder {
     return merged
   }
 
-  /// Whether this process may load and attach tracing programs: root, CAP_SYS_ADMIN, or
-  /// CAP_BPF with CAP_PERFMON (read from /proc/self/status; skipped when unreadable).
+  /// Whether this process may load and attach tracing programs: CAP_SYS_ADMIN, or CAP_BPF
+  /// with CAP_PERFMON, in its effective set (read from /proc/self/status; the check is
+  /// skipped when that is unreadable, and the kernel's EPERM says it later).
   static func checkPrivileges() throws(Failure) {
-    if geteuid() == 0 { return }
     guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
       let line = status.split(separator: "\n").first(where: { $0.hasPrefix("CapEff:") }),
       let caps = UInt64(line.dropFirst(7).trimmingCharacters(in: .whitespaces), radix: 16)
@@ -674,7 +819,8 @@ public enum EBPFRecorder {
     let perfmon: UInt64 = 1 << 38
     let bpf: UInt64 = 1 << 39
     if caps & sysAdmin != 0 || (caps & bpf != 0 && caps & perfmon != 0) { return }
-    throw Failure(.privileges, "not root")
+    throw Failure(
+      .privileges, geteuid() == 0 ? "root without CAP_SYS_ADMIN or CAP_BPF + CAP_PERFMON" : "not root")
   }
 }
 

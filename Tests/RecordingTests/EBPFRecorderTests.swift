@@ -129,6 +129,42 @@ import TestSupport
     #expect(TracepointFormat(parsing: "format:\n") == nil)
   }
 
+  /// A BTF blob (linux/btf.h): an INT and `struct task_struct { int state; int pid; }`
+  /// with `pid` at bit offset `pidBits`, the kind flag set when `bitfield`.
+  static func btf(pidBits: UInt32, bitfieldSize: UInt32? = nil) -> [UInt8] {
+    var strings: [UInt8] = [0]
+    func string(_ s: String) -> UInt32 {
+      defer { strings += Array(s.utf8) + [0] }
+      return UInt32(strings.count)
+    }
+    let intName = string("int")
+    let taskName = string("task_struct")
+    let stateName = string("state")
+    let pidName = string("pid")
+    var types: [UInt32] = []
+    types += [intName, 1 << 24, 4, 0x0100_0020]  // INT: 32 bits, signed
+    let kindFlag: UInt32 = bitfieldSize == nil ? 0 : 1 << 31
+    types += [taskName, kindFlag | 4 << 24 | 2, 8]  // STRUCT, 2 members, 8 bytes
+    types += [stateName, 1, 0]
+    types += [pidName, 1, (bitfieldSize ?? 0) << 24 | pidBits]
+    let typeBytes = types.flatMap { withUnsafeBytes(of: $0.littleEndian, Array.init) }
+    var header: [UInt8] = [0x9f, 0xeb, 1, 0]
+    for field: UInt32 in [24, 0, UInt32(typeBytes.count), UInt32(typeBytes.count), UInt32(strings.count)] {
+      header += withUnsafeBytes(of: field.littleEndian, Array.init)
+    }
+    return header + typeBytes + strings
+  }
+
+  @Test func btfGivesAStructMembersOffset() {
+    #expect(KernelBTF.offset(of: "pid", in: "task_struct", btf: Self.btf(pidBits: 32)) == 4)
+    #expect(KernelBTF.offset(of: "state", in: "task_struct", btf: Self.btf(pidBits: 32)) == 0)
+    #expect(KernelBTF.offset(of: "tgid", in: "task_struct", btf: Self.btf(pidBits: 32)) == nil)
+    #expect(KernelBTF.offset(of: "pid", in: "mm_struct", btf: Self.btf(pidBits: 32)) == nil)
+    #expect(KernelBTF.offset(of: "pid", in: "task_struct", btf: Self.btf(pidBits: 36, bitfieldSize: 4)) == nil)
+    #expect(KernelBTF.offset(of: "pid", in: "task_struct", btf: Self.btf(pidBits: 64, bitfieldSize: 0)) == 8)
+    #expect(KernelBTF.offset(of: "pid", in: "task_struct", btf: [1, 2, 3]) == nil)
+  }
+
   @Test func theFilterSendsOnlyNonNativeCallsToTheTracer() {
     func action(_ nr: UInt32, _ arch: Arch) -> SeccompAction {
       Interpreter.run(EBPFRecorder.nonNativeFilter, on: SeccompData(nr: nr, arch: arch.auditArch)).action
@@ -180,10 +216,13 @@ import TestSupport
     #expect(counts[bpf] == 3, "trace's update is not counted; skipNextCall, isTraced and untrace are")
   }
 
-  @Test(.enabled(if: Peer.root.shouldRun, Comment(rawValue: Peer.root.skipReason)))
-  func followsAChildAndForgetsItWhenItExits() throws {
+  @Test(
+    .enabled(if: Peer.root.shouldRun, Comment(rawValue: Peer.root.skipReason)),
+    arguments: EBPFSyscallCounter.Attachment.allCases)
+  func followsAChildAndForgetsItWhenItExits(attachment: EBPFSyscallCounter.Attachment) throws {
     try #require(Peer.root.isAvailable, "needs root")
-    let counter = try EBPFSyscallCounter()
+    let counter = try EBPFSyscallCounter(attachment: attachment)
+    if attachment == .tracepoint { #expect(counter.forkAttachment == .tracepoint) }
     defer { counter.close() }
     let tid = try #require(Self.currentThread())
     try counter.trace(tid)
@@ -201,6 +240,15 @@ import TestSupport
     #expect(counts[Int(Arch.x86_64.number(of: "exit_group")!.rawValue)] >= 1)
   }
 
+  @Test(.enabled(if: Peer.root.shouldRun, Comment(rawValue: Peer.root.skipReason)))
+  func theKernelsBTFHasTheTaskPid() throws {
+    try #require(Peer.root.isAvailable, "needs root")
+    guard FileManager.default.fileExists(atPath: KernelBTF.path) else { return }  // no CONFIG_DEBUG_INFO_BTF
+    let offset = try #require(KernelBTF.offset(of: "pid", in: "task_struct"))
+    #expect(offset > 0 && offset < 16384)
+    #expect(KernelBTF.offset(of: "tgid", in: "task_struct") == offset + 4)
+  }
+
   @Test func failuresSayWhatIsMissing() {
     let privileges = EBPFRecorder.Failure(.privileges, "not root")
     #expect(privileges.description.contains("needs root"))
@@ -209,5 +257,101 @@ import TestSupport
     #expect(verifier.description.contains("invalid access"))
     let launch = EBPFRecorder.Failure(.launch(Recorder.Failure(step: .exec, errno: ENOENT)), "x")
     #expect(launch.exitStatus == 127)
+  }
+}
+
+/// `syscage record --backend ebpf` against the ptrace backend, in the syscage executable
+/// (recording waits for any child: never in the test process).
+@Suite struct EBPFRecordCommandTests {
+  let helper = RecordCommandTests()
+
+  /// Whether this syscage has the eBPF backend (the flag is wired in RecordCommand.swift).
+  static let hasBackend: Bool = run(syscageExecutable, ["record", "--help"]).stdout.contains("ebpf")
+  static let skipReason = Comment(
+    rawValue: hasBackend ? Peer.root.skipReason : "this syscage has no `record --backend ebpf` yet")
+
+  /// Records `command` with both backends: (eBPF, ptrace with one stop).
+  func both(_ command: [String], in dir: URL) throws -> (ebpf: RecordCommandTests.Recorded, ptrace: RecordCommandTests.Recorded) {
+    let ebpf = try helper.record(command, in: dir, extra: ["--backend", "ebpf"])
+    let ptrace = try helper.record(command, in: dir, extra: ["--stops", "one"])
+    #expect(ebpf.result.status == ptrace.result.status, "\(ebpf.result.stderr)")
+    #expect(ebpf.result.stdout == ptrace.result.stdout)
+    return (ebpf, ptrace)
+  }
+
+  /// Calls whose counts (or presence) depend on timing: lock contention, signal
+  /// delivery, a thread still running when another execs.
+  static let timingDependent: Set<String> = ["futex", "rt_sigreturn", "restart_syscall", "pause", "rt_sigprocmask", "wait4", "sched_yield"]
+
+  @Test(.enabled(if: Peer.root.shouldRun && hasBackend, skipReason))
+  func aDeterministicProgramGetsTheSameCounts() throws {
+    try #require(Peer.root.isAvailable, "needs root")
+    let dir = try helper.tempDir()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let (ebpf, ptrace) = try both(["/bin/dd", "if=/dev/zero", "of=/dev/null", "bs=1", "count=1000"], in: dir)
+    let native = ebpf.calls["x86_64"] ?? [:]
+    #expect(native["read"] ?? 0 >= 1000)
+    #expect(native["read"] == ptrace.calls["x86_64"]?["read"])
+    #expect(native["write"] == ptrace.calls["x86_64"]?["write"])
+    #expect(native["execve"] == 1)
+    #expect(native["exit_group"] == 1)
+    #expect(ebpf.calls == ptrace.calls)
+    #expect(try String(contentsOfFile: ebpf.profile, encoding: .utf8) == String(contentsOfFile: ptrace.profile, encoding: .utf8))
+  }
+
+  @Test(.enabled(if: Peer.root.shouldRun && hasBackend, skipReason))
+  func forksAndThreadsAreFollowed() throws {
+    try #require(Peer.root.isAvailable, "needs root")
+    let dir = try helper.tempDir()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    var commands = [["/bin/sh", "-c", "for i in 1 2 3 4 5 6 7 8; do /bin/true & done; wait; ls / | wc -l"]]
+    if let exe = try helper.compile(RecordCommandTests.threaded, in: dir, flags: ["-pthread"]) { commands.append([exe]) }
+    for command in commands {
+      let (ebpf, ptrace) = try both(command, in: dir)
+      let seen = ebpf.calls["x86_64"] ?? [:]
+      let expected = ptrace.calls["x86_64"] ?? [:]
+      let missing = Set(expected.keys).subtracting(seen.keys).subtracting(Self.timingDependent)
+      #expect(missing.isEmpty, "\(command): eBPF lacks \(missing.sorted())")
+      for name in ["execve", "exit_group", "clone", "clone3", "exit", "write"] {
+        #expect(seen[name] == expected[name], "\(command): \(name)")
+      }
+    }
+  }
+
+  @Test(.enabled(if: Peer.root.shouldRun && hasBackend, skipReason))
+  func ia32CallsAreCountedUnderX86() throws {
+    try #require(Peer.root.isAvailable, "needs root")
+    let dir = try helper.tempDir()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    // getpid (20) five times and getppid (64) once through int 0x80; as x86_64 numbers
+    // those would be writev and semget.
+    let source = """
+      int main(void) {
+        long r;
+        for (int i = 0; i < 5; i++) __asm__ volatile("int $0x80" : "=a"(r) : "a"(20L));
+        __asm__ volatile("int $0x80" : "=a"(r) : "a"(64L));
+        return r > 0 ? 0 : 1;
+      }
+      """
+    guard let exe = try helper.compile(source, in: dir) else { return }
+    let (ebpf, ptrace) = try both([exe], in: dir)
+    #expect(ebpf.result.status == 0)
+    #expect(ebpf.calls["x86"] == ["getpid": 5, "getppid": 1])
+    #expect(ebpf.calls["x86_64"]?["writev"] == nil)
+    #expect(ebpf.calls["x86_64"]?["semget"] == nil)
+    #expect(ebpf.calls == ptrace.calls)
+  }
+
+  @Test(.enabled(if: Peer.root.shouldRun && hasBackend, skipReason))
+  func withoutRootItSaysSo() throws {
+    try #require(Peer.root.isAvailable, "needs root")
+    let dir = try helper.tempDir()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let r = run(
+      "/usr/bin/setpriv",
+      ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", syscageExecutable,
+       "record", "-o", "/dev/null", "--backend", "ebpf", "--", "/bin/true"])
+    #expect(r.status == 125, "\(r.stderr)")
+    #expect(r.stderr.contains("root"))
   }
 }
