@@ -38,6 +38,11 @@ let package = Package(
       ],
       swiftSettings: strict),
     .executableTarget(
+      name: "derive-runtime-calls",
+      dependencies: ["Recording", "Enforcement"],
+      path: "Sources/DeriveRuntimeCalls",
+      swiftSettings: strict),
+    .executableTarget(
       name: "sandbox-self",
       dependencies: ["Enforcement", "Seccomp"],
       path: "Examples/SandboxSelf",

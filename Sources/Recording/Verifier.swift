@@ -82,9 +82,12 @@ public enum Verifier {
     }
   }
 
-  /// Runs the program under `profile` (no_new_privs set) with denials routed to the tracer.
+  /// Runs the program under `profile` with denials routed to the tracer; no_new_privs is
+  /// set unless `noNewPrivileges` is false (as runc with noNewPrivileges false and Docker
+  /// run containers; loading a filter then needs CAP_SYS_ADMIN).
   public static func verify(
-    executable: String, arguments: [String], environment: [String]? = nil, profile: Profile
+    executable: String, arguments: [String], environment: [String]? = nil, profile: Profile,
+    noNewPrivileges: Bool = true
   ) throws(Recorder.Failure) -> Verification {
     #if arch(x86_64)
       let (policy, actions) = tracingPolicy(profile)
@@ -110,7 +113,7 @@ public enum Verifier {
                   var counts = clinux_trace_counts(calls: c.baseAddress, errors: nil, nanoseconds: nil, unknown: 0, stops: 0)
                   var denials = clinux_trace_denials(items: d.baseAddress, capacity: UInt64(keep), count: 0)
                   let rc = clinux_trace_seccomp(
-                    executable, argv, envp, prog.baseAddress, UInt32(program.count), 1, e.baseAddress,
+                    executable, argv, envp, prog.baseAddress, UInt32(program.count), noNewPrivileges ? 1 : 0, e.baseAddress,
                     UInt32(errnos.count), nil, &counts, &denials, &result)
                   total = denials.count
                   return rc

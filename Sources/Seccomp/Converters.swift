@@ -92,6 +92,8 @@ public struct KubernetesPodConversion: Sendable {
   public var localhostProfile: String
   /// Where the file must be on every node: the seccomp root joined with `localhostProfile`.
   public var nodePath: String
+  /// Whether `manifest` is a patch for a Pod rather than a whole Pod.
+  public var isPatch: Bool
 
   /// - Parameters:
   ///   - name: a DNS-1123 subdomain (see `isValidName`).
@@ -102,6 +104,7 @@ public struct KubernetesPodConversion: Sendable {
     seccompRoot: String = defaultSeccompRoot, header: [String] = []
   ) {
     self.name = name
+    isPatch = patch
     localhostProfile = "profiles/\(name).json"
     let root = seccompRoot.hasSuffix("/") && seccompRoot.count > 1 ? String(seccompRoot.dropLast()) : seccompRoot
     nodePath = root + "/" + localhostProfile

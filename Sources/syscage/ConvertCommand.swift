@@ -198,29 +198,7 @@ struct ConvertCommand: ParsableCommand {
     let pod = KubernetesPodConversion(
       profile: source, target: conversion, name: try resolvedName(), image: image ?? KubernetesPodConversion.defaultImage,
       patch: patch, seccompRoot: seccompRoot ?? KubernetesPodConversion.defaultSeccompRoot, header: header)
-    guard let dir = output else {
-      FileHandle.standardOutput.write(Data(pod.combined.utf8))
-      printError("syscage: copy the profile (after ---) to \(pod.nodePath) on every node")
-      return
-    }
-    var isDirectory: ObjCBool = false
-    if FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory), !isDirectory.boolValue {
-      throw fail(
-        "-o \(dir) is a file; --to k8s-pod writes a directory (\(patch ? "pod-patch.yaml" : "pod.yaml") and profiles/NAME.json)",
-        code: ExitStatus.usage)
-    }
-    let profilesDir = URL(fileURLWithPath: dir).appendingPathComponent("profiles")
-    do {
-      try FileManager.default.createDirectory(at: profilesDir, withIntermediateDirectories: true)
-    } catch {
-      throw fail("cannot create \(profilesDir.path): \(error.localizedDescription)", code: ExitStatus.unavailable)
-    }
-    let manifestPath = URL(fileURLWithPath: dir).appendingPathComponent(patch ? "pod-patch.yaml" : "pod.yaml").path
-    let profilePath = profilesDir.appendingPathComponent("\(pod.name).json").path
-    try writeOutput(Array(pod.manifest.utf8), to: manifestPath, inputs: [profile])
-    try writeOutput(Array(pod.profileJSON.utf8), to: profilePath, inputs: [profile])
-    printError("syscage: wrote \(manifestPath) and \(profilePath)")
-    printError("syscage: copy the profile to \(pod.nodePath) on every node, e.g. install -D -m 0644 \(profilePath) \(pod.nodePath)")
+    try writeKubernetes(pod, into: output, inputs: [profile])
   }
 
   /// Sets linux.seccomp in BUNDLE/config.json, keeping the rest of the file; replaces it atomically.

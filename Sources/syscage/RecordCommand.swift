@@ -14,10 +14,10 @@ struct RecordCommand: ParsableCommand {
       does), counts every syscall per ABI at its entry (exit and exit_group included), \
       and writes an allow-list profile for exactly the ABIs seen to -o: the calls seen \
       plus the guard rails (exit, exit_group, rt_sigreturn, restart_syscall and the vDSO \
-      calls), ERRNO(EPERM) for the rest and ERRNO(ENOSYS) for clone3, faccessat2, \
-      fchmodat2 and openat2 when they were not seen. With -c, prints the table strace -c \
-      prints on stderr (time is the latency from entry to exit, as strace -c -w). \
-      Recording waits until every traced process has ended.
+      calls), ERRNO(EPERM) for the rest (--default-action) and ERRNO(ENOSYS) for clone3, \
+      faccessat2, fchmodat2 and openat2 when they were not seen. With -c, prints the \
+      table strace -c prints on stderr (time is the latency from entry to exit, as \
+      strace -c -w). Recording waits until every traced process has ended.
 
       Without -c and --json (a profile only), the program stops once per call: \
       before its execve, the child sets no_new_privs and loads a seccomp filter \
@@ -28,33 +28,68 @@ struct RecordCommand: ParsableCommand {
       --stops two to record without it. -c and --json stop at entry and exit to \
       see errors and times.
 
+      --baseline P: the filter lets the calls P allows (without argument rules) run \
+      without a stop, and only the others reach the tracer; the profile is P's calls \
+      plus the new ones. Repeated recordings of a program run at nearly full speed.
+
+      -p PID (repeatable) attaches to running processes, every thread, and what they \
+      start from then on, until they end or syscage gets Ctrl-C (SIGINT, SIGTERM or \
+      SIGHUP): then it detaches and they run on. What they did before the attach is \
+      not seen, and a running process cannot get a filter: attaching stops twice per \
+      call, and --baseline, --verify and the eBPF backend need a program to start.
+
+      --args: argument rules for the calls whose arguments name a capability: socket \
+      and socketpair (address family and type), personality, clone and unshare \
+      (namespace flags), prctl (option) and ioctl (request), one ALLOW rule per value \
+      seen. clone3 passes its flags behind a pointer that seccomp cannot read, so with \
+      clone rules clone3 gets ENOSYS and libc falls back to clone.
+
+      --for runc|docker: a container runtime installs the filter before its own last \
+      steps (with noNewPrivileges false, Docker's default: capset, setgroups, prctl, \
+      its Go runtime, execve), so the profile also allows the calls runc was recorded \
+      making after it installs the filter (swift run derive-runtime-calls), and \
+      --verify runs without no_new_privs as such a container does.
+
       With --verify, after writing the profile syscage runs the program again under \
       it (no_new_privs set) with every call the profile does not allow sent to \
       the tracer, which prints it on stderr ("denied: ...") and fails it with the \
       profile's errno (EPERM for KILL/TRAP actions, so the run goes on), and \
-      compares the exit status with the recording's. The exit status is still the \
-      recorded run's. Ctrl-C reaches the program \
-      as it would without syscage; the profile is still written.
+      compares the exit status with the recording's. The program's standard output is \
+      discarded in that second run. The exit status is still the recorded run's. \
+      Ctrl-C reaches the program as it would without syscage; the profile is still \
+      written.
 
-      Exits with the program's status (128 + signal when it was killed); syscage's own \
-      failures exit 125 (cannot trace, cannot write the profile), 126 (cannot execute) \
-      and 127 (not found). Nothing is written to the program's stdout.
+      Formats: docker, oci (the runtime-spec linux.seccomp object), spo (a \
+      security-profiles-operator SeccompProfile; --name), systemd (a [Service] \
+      drop-in), k8s-pod (-o is a directory: pod.yaml and profiles/NAME.json).
+
+      Exits with the program's status (128 + signal when it was killed; 0 after \
+      detaching); syscage's own failures exit 125 (cannot trace, cannot write the \
+      profile), 126 (cannot execute) and 127 (not found). Nothing is written to the \
+      program's stdout.
 
       Examples:
         syscage record -o ls.json -- ls -l /
         syscage record -o app.json --format oci -c -- ./app --selftest
         syscage record -o make.json --verify -- make -j2
+        syscage record -o web.json -p 4242          # Ctrl-C to stop
+        syscage record -o app.json --baseline app.json -- ./app --other-mode
+        syscage record -o app.json --args --for docker --verify -- ./app
       """)
 
   enum Format: String, ExpressibleByArgument, CaseIterable {
-    case docker, oci
+    case docker, oci, spo, systemd
+    case k8sPod = "k8s-pod"
   }
 
-  @Option(name: .shortAndLong, help: "Where to write the profile.")
+  @Option(name: .shortAndLong, help: "Where to write the profile (a directory for --format k8s-pod).")
   var output: String
 
-  @Option(help: "The profile format: docker or oci.")
+  @Option(help: "The profile format.")
   var format: Format = .docker
+
+  @Option(help: "The profile's name, a DNS-1123 subdomain (spo, k8s-pod; default: from -o or the program).")
+  var name: String?
 
   @Flag(name: .customShort("c"), help: "Print an strace -c style table on stderr.")
   var count = false
@@ -75,30 +110,85 @@ struct RecordCommand: ParsableCommand {
   @Flag(help: "Run the program again under the profile and report every call it would deny.")
   var verify = false
 
+  @Option(name: [.customShort("p"), .customLong("pid")], help: "Attach to this running process (repeatable).")
+  var pids: [Int32] = []
+
+  @Flag(help: "Argument rules for socket families and types, personality, namespaces, prctl options and ioctl requests.")
+  var args = false
+
+  @Option(help: ArgumentHelp("A profile whose allowed calls run without stopping; the output adds the new ones.", valueName: "profile"))
+  var baseline: String?
+
+  @Option(name: .customLong("for"), help: ArgumentHelp("Add the calls this container runtime makes after installing the filter.", valueName: "runc|docker"))
+  var runtime: ContainerRuntime?
+
+  @Option(help: ArgumentHelp("The action for calls not seen: errno (EPERM), errno:NAME|N, kill-process, kill-thread, trap, log.", valueName: "action"))
+  var defaultAction: DefaultAction = DefaultAction(action: .errno, errno: nil)
+
   @Argument(parsing: .captureForPassthrough, help: "The program and its arguments (after --).")
   var command: [String] = []
 
-  func run() throws {
+  var program: [String] {
     var argv = command
     if argv.first == "--" { argv.removeFirst() }
-    guard let name = argv.first else { throw ValidationError("name a program to record after --") }
-    guard let path = Launcher.resolve(name) else {
-      throw fail("\(name): command not found", code: 127)
+    return argv
+  }
+
+  var timing: Bool { stops == .two || (stops == nil && (count || json)) }
+
+  func validate() throws {
+    if !pids.isEmpty {
+      if !program.isEmpty { throw ValidationError("give a program after -- or -p PID, not both") }
+      if verify { throw ValidationError("--verify runs the program again; with -p there is no program to start") }
+      if baseline != nil { throw ValidationError("--baseline needs a filter in the program, which only a program syscage starts can get; leave out -p") }
+      if stops == .one { throw ValidationError("--stops one needs a filter in the program, which only a program syscage starts can get; attaching stops twice per call") }
+      if let bad = pids.first(where: { $0 <= 0 }) { throw ValidationError("-p wants a process id, not \(bad)") }
+    } else if program.isEmpty {
+      throw ValidationError("name a program to record after --, or attach with -p PID")
     }
+    if baseline != nil && (count || stops == .two) {
+      throw ValidationError("--baseline stops only on new calls; -c and --stops two stop on every call (leave them out)")
+    }
+    if name != nil && format != .spo && format != .k8sPod { throw ValidationError("--name applies to --format spo and k8s-pod only") }
+    if let name, !KubernetesPodConversion.isValidName(name) {
+      throw ValidationError("--name '\(name)' is not a Kubernetes name; use lower-case letters, digits, '-' and '.'")
+    }
+  }
+
+  func run() throws {
+    let argv = program
+    var path: String?
+    if let name = argv.first {
+      guard let resolved = Launcher.resolve(name) else { throw fail("\(name): command not found", code: 127) }
+      path = resolved
+    }
+    let baselineProfile = try baseline.map(loadBaseline)
+    let collector = args ? ArgumentCollector() : nil
     let recording: Recording
-    do {
-      let timing = stops == .two || (stops == nil && (count || json))
-      recording = try Recorder.record(executable: path, arguments: argv, timing: count || (json && stops != .one), oneStop: !timing)
-    } catch {
-      throw fail("\(name): \(error)", code: error.exitStatus)
+    if let path {
+      recording = try launch(path, argv, baseline: baselineProfile, observer: collector?.observer())
+    } else {
+      recording = try attach(observer: collector?.observer())
     }
-    let profile = recording.profile()
-    let text = profile.encode(format: format == .oci ? .oci : .docker)
-    do {
-      try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic)
-    } catch {
-      throw fail("cannot write \(output): \(error.localizedDescription)", code: 125)
+
+    var seen = recording.syscallsByArch.mapValues { Set($0.keys) }
+    if let baselineProfile {
+      let expanded = baselineProfile.expanded(for: .dockerDefault())
+      let names = Set((expanded.syscalls ?? []).filter { $0.action == .allow && ($0.args ?? []).isEmpty }.flatMap(\.names))
+      for arch in baselineProfile.filterArches(native: .native) { seen[arch, default: []].formUnion(names) }
     }
+    if let runtime {
+      seen[.native, default: []].formUnion(runtime.callsAfterFilter)
+    }
+    let builder = ProfileBuilder(defaultAction: defaultAction.action, defaultErrnoRet: defaultAction.errno)
+    var profile = builder.build(seen)
+    if let collector {
+      let (ruled, notes) = ArgumentRules.apply(collector.seen, to: profile)
+      profile = ruled
+      for note in notes { printError("syscage: note: \(note)") }
+    }
+    try write(profile)
+
     for e in recording.unnamed {
       printError("syscage: warning: \(e.arch) syscall \(e.number) has no name in the table; it is not in the profile")
     }
@@ -107,27 +197,8 @@ struct RecordCommand: ParsableCommand {
     }
     if count { FileHandle.standardError.write(Data(StraceTable(recording).text.utf8)) }
     var verification: Verification?
-    if verify {
-      do {
-        let v = try Verifier.verify(executable: path, arguments: argv, profile: profile)
-        for d in v.denials { printError("syscage: denied: \(d.description)") }
-        if v.deniedCount > v.denials.count {
-          printError("syscage: … and \(v.deniedCount - v.denials.count) more denied calls")
-        }
-        if v.termination == recording.termination && v.deniedCount == 0 {
-          printError("syscage: verify: the program ran the same under the profile (\(v.termination)), no call denied")
-        } else if v.termination == recording.termination {
-          printError(
-            "syscage: verify: \(v.deniedCount) calls denied; the exit status is the same (\(v.termination))")
-        } else {
-          printError(
-            "syscage: verify: DIFFERS: under the profile the program \(v.termination) (recorded: \(recording.termination)); \(v.deniedCount) calls denied"
-          )
-        }
-        verification = v
-      } catch {
-        printError("syscage: verify: cannot run \(name) under the profile: \(error)")
-      }
+    if verify, let path {
+      verification = runVerification(path, argv, profile: profile, recorded: recording.termination)
     }
     if json {
       var object = jsonObject(recording)
@@ -145,7 +216,122 @@ struct RecordCommand: ParsableCommand {
       }
       printError(jsonLine(object))
     }
+    if recording.detached {
+      printError("syscage: detached from \(pids.map(String.init).joined(separator: ", ")); they run on")
+      throw ExitCode.success
+    }
     throw ExitCode(recording.termination.shellStatus)
+  }
+
+  /// Starts the program and records it (ptrace, one or two stops, or against a baseline).
+  func launch(_ path: String, _ argv: [String], baseline: Profile?, observer: CallObserver?) throws -> Recording {
+    do {
+      var filter = Recorder.traceAll
+      if let baseline {
+        do {
+          filter = try Recorder.baselineFilter(baseline, tracing: args ? Set(ArgumentRules.arguments.keys) : [])
+        } catch {
+          throw fail("--baseline \(self.baseline ?? ""): cannot compile it: \(error)", code: ExitStatus.dataError)
+        }
+      }
+      return try Recorder.record(
+        executable: path, arguments: argv, timing: timing, oneStop: !timing, filter: filter, observer: observer)
+    } catch let error as Recorder.Failure {
+      throw fail("\(argv[0]): \(error)", code: error.exitStatus)
+    }
+  }
+
+  /// Attaches to -p and records until they end or Ctrl-C.
+  func attach(observer: CallObserver?) throws -> Recording {
+    let list = pids.map(String.init).joined(separator: ", ")
+    printError(
+      "syscage: attaching to \(list): calls made before now are not seen; attached processes stop twice per call (no filter can be added to a running process); Ctrl-C stops recording and detaches"
+    )
+    do {
+      return try Recorder.attach(pids: pids, timing: timing, observer: observer)
+    } catch {
+      throw fail("\(error)", code: error.errno == ESRCH ? ExitStatus.usage : 125)
+    }
+  }
+
+  /// Loads --baseline; bad input ends the command with 65.
+  func loadBaseline(_ path: String) throws -> Profile {
+    do {
+      let loaded = try Profile.load(path: path)
+      for w in loaded.warnings { printError(w.description) }
+      return loaded.profile
+    } catch {
+      throw fail(error)
+    }
+  }
+
+  /// Writes the profile to -o in --format.
+  func write(_ profile: Profile) throws {
+    let host = ConversionTarget(context: .dockerDefault(), arches: profile.architectures)
+    let header = ["Recorded by syscage from: \(program.isEmpty ? "processes " + pids.map(String.init).joined(separator: ", ") : program.joined(separator: " "))."]
+    let inputs = [baseline].compactMap { $0 }
+    switch format {
+    case .docker, .oci:
+      try writeOutput(Array(profile.encode(format: format == .oci ? .oci : .docker).utf8), to: output, inputs: inputs)
+    case .spo:
+      let spo = SPOConversion(profile: profile, target: host, name: try profileName(), header: header)
+      for w in spo.warnings { printError("syscage: warning: \(w)") }
+      try writeOutput(Array(spo.yaml.utf8), to: output, inputs: inputs)
+    case .systemd:
+      let unit = SystemdConversion(profile: profile, target: host, header: header)
+      for note in unit.notes { printError("syscage: note: \(note)") }
+      for w in unit.warnings { printError("syscage: warning: \(w)") }
+      try writeOutput(Array(unit.text.utf8), to: output, inputs: inputs)
+    case .k8sPod:
+      let pod = KubernetesPodConversion(profile: profile, target: host, name: try profileName(), header: header)
+      try writeKubernetes(pod, into: output, inputs: inputs)
+    }
+  }
+
+  /// --name, else a Kubernetes name from -o's base name, else from the program.
+  func profileName() throws -> String {
+    if let name { return name }
+    if let derived = KubernetesPodConversion.name(fromPath: output) { return derived }
+    if let first = program.first, let derived = KubernetesPodConversion.name(fromPath: first) { return derived }
+    throw fail("cannot make a Kubernetes name from '\(output)'; give --name", code: ExitStatus.usage)
+  }
+
+  /// Runs the program again under the profile, its standard output discarded, and reports.
+  func runVerification(_ path: String, _ argv: [String], profile: Profile, recorded: Termination) -> Verification? {
+    let noNewPrivileges = runtime == nil || geteuid() != 0
+    if runtime != nil && geteuid() != 0 {
+      printError("syscage: verify: without root the filter needs no_new_privs; a \(runtime!.rawValue) container with noNewPrivileges false runs without it")
+    }
+    let savedStdout = dup(1)
+    let null = open("/dev/null", O_WRONLY | O_CLOEXEC)
+    if savedStdout >= 0 && null >= 0 { dup2(null, 1) }
+    defer {
+      if savedStdout >= 0 {
+        dup2(savedStdout, 1)
+        close(savedStdout)
+      }
+      if null >= 0 { close(null) }
+    }
+    do {
+      let v = try Verifier.verify(executable: path, arguments: argv, profile: profile, noNewPrivileges: noNewPrivileges)
+      for d in v.denials { printError("syscage: denied: \(d.description)") }
+      if v.deniedCount > v.denials.count {
+        printError("syscage: … and \(v.deniedCount - v.denials.count) more denied calls")
+      }
+      if v.termination == recorded && v.deniedCount == 0 {
+        printError("syscage: verify: the program ran the same under the profile (\(v.termination)), no call denied")
+      } else if v.termination == recorded {
+        printError("syscage: verify: \(v.deniedCount) calls denied; the exit status is the same (\(v.termination))")
+      } else {
+        printError(
+          "syscage: verify: DIFFERS: under the profile the program \(v.termination) (recorded: \(recorded)); \(v.deniedCount) calls denied"
+        )
+      }
+      return v
+    } catch {
+      printError("syscage: verify: cannot run \(argv[0]) under the profile: \(error)")
+      return nil
+    }
   }
 
   func jsonObject(_ r: Recording) -> [String: Any] {
@@ -165,9 +351,43 @@ struct RecordCommand: ParsableCommand {
     case .exited(let code): termination["exited"] = Int(code)
     case .signaled(let sig): termination["signal"] = Int(sig)
     }
+    if r.detached { termination = ["detached": true] }
     return [
       "pid": Int(r.pid), "termination": termination, "arches": arches, "profile": output, "tracees": r.tracees,
       "stops": r.oneStop ? "one" : "two",
     ]
   }
 }
+
+/// `--default-action`: an action and, for errno, its number.
+struct DefaultAction: ExpressibleByArgument {
+  var action: ActionName
+  var errno: UInt32?
+
+  init(action: ActionName, errno: UInt32?) {
+    self.action = action
+    self.errno = errno
+  }
+
+  init?(argument: String) {
+    let parts = argument.split(separator: ":", maxSplits: 1).map(String.init)
+    var name = parts[0].uppercased().replacingOccurrences(of: "-", with: "_")
+    if !name.hasPrefix("SCMP_ACT_") { name = "SCMP_ACT_" + name }
+    guard let action = ActionName(rawValue: name), action != .allow, action != .notify, action != .trace else { return nil }
+    self.action = action
+    if parts.count == 2 {
+      guard action == .errno else { return nil }
+      if let n = UInt32(parts[1]), n > 0, n < 4096 {
+        errno = n
+      } else if let n = ConversionTables.errnoNames.first(where: { $0.value == parts[1].uppercased() })?.key {
+        errno = UInt32(n)
+      } else {
+        return nil
+      }
+    }
+  }
+
+  static var allValueStrings: [String] { ["errno", "errno:ENOSYS", "kill-process", "kill-thread", "trap", "log"] }
+}
+
+extension ContainerRuntime: ExpressibleByArgument {}
