@@ -125,6 +125,16 @@ struct RecordCommand: ParsableCommand {
   @Option(help: ArgumentHelp("The action for calls not seen: errno (EPERM), errno:NAME|N, kill-process, kill-thread, trap, log.", valueName: "action"))
   var defaultAction: DefaultAction = DefaultAction(action: .errno, errno: nil)
 
+  enum Backend: String, ExpressibleByArgument, CaseIterable {
+    case ptrace, ebpf
+  }
+
+  @Option(
+    help: ArgumentHelp(
+      "ptrace, or ebpf: count native calls in the kernel (raw_syscalls:sys_enter), non-native ones by ptrace; needs root.",
+      valueName: "backend"))
+  var backend: Backend = .ptrace
+
   @Argument(parsing: .captureForPassthrough, help: "The program and its arguments (after --).")
   var command: [String] = []
 
@@ -145,6 +155,12 @@ struct RecordCommand: ParsableCommand {
       if let bad = pids.first(where: { $0 <= 0 }) { throw ValidationError("-p wants a process id, not \(bad)") }
     } else if program.isEmpty {
       throw ValidationError("name a program to record after --, or attach with -p PID")
+    }
+    if backend == .ebpf {
+      if !pids.isEmpty { throw ValidationError("--backend ebpf starts the program; it does not attach (leave out -p)") }
+      if count || stops != nil { throw ValidationError("--backend ebpf counts calls in the kernel; it has no stops, errors or times (leave out -c and --stops)") }
+      if args { throw ValidationError("--args reads arguments at each call's stop; --backend ebpf has none for native calls") }
+      if baseline != nil { throw ValidationError("--baseline and --backend ebpf are two ways of not stopping; choose one") }
     }
     if baseline != nil && (count || stops == .two) {
       throw ValidationError("--baseline stops only on new calls; -c and --stops two stop on every call (leave them out)")
@@ -225,6 +241,13 @@ struct RecordCommand: ParsableCommand {
 
   /// Starts the program and records it (ptrace, one or two stops, or against a baseline).
   func launch(_ path: String, _ argv: [String], baseline: Profile?, observer: CallObserver?) throws -> Recording {
+    if backend == .ebpf {
+      do {
+        return try EBPFRecorder.record(executable: path, arguments: argv)
+      } catch {
+        throw fail("\(argv[0]): \(error)", code: error.exitStatus)
+      }
+    }
     do {
       var filter = Recorder.traceAll
       if let baseline {
@@ -354,7 +377,7 @@ struct RecordCommand: ParsableCommand {
     if r.detached { termination = ["detached": true] }
     return [
       "pid": Int(r.pid), "termination": termination, "arches": arches, "profile": output, "tracees": r.tracees,
-      "stops": r.oneStop ? "one" : "two",
+      "stops": backend == .ebpf ? "none" : (r.oneStop ? "one" : "two"), "backend": backend.rawValue,
     ]
   }
 }
