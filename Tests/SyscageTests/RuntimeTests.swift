@@ -87,4 +87,45 @@ import TestSupport
     let rmdir = bwrap("exec rmdir /tmp")
     #expect(rmdir.status == 128 + 31, "\(rmdir.stderr)")
   }
+
+  /// A profile recorded from a busybox program on the host starts the same program in a
+  /// runc container with noNewPrivileges false (Docker's default) only with `--for runc`:
+  /// runc makes its last setup calls under the container's filter.
+  @Test(.enabled(if: runcReady || isCI, runcReason))
+  func recordedProfileRunsInRuncWithForRunc() throws {
+    try #require(Self.runcReady, Self.runcReason)
+    let dir = try tempDir()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let script = "echo hello; d=/tmp/syscage-proof-$$; mkdir $d && mkdir $d/f && ls $d; rmdir $d/f $d; cat /proc/self/comm"
+    let host = run(Containers.busybox!, ["sh", "-c", script])
+    try #require(host.status == 0, "\(host.stderr)")
+
+    func recordAndRun(_ extra: [String], in sub: String) throws -> (ProcessResult, ProcessResult) {
+      let profile = dir.appendingPathComponent("\(sub).json").path
+      let recorded = run(syscageExecutable, ["record", "-o", profile] + extra + ["--", Containers.busybox!, "sh", "-c", script])
+      try #require(recorded.status == 0, "\(recorded.stderr)")
+      #expect(recorded.stdout == host.stdout)
+      let bundle = try makeBundle(in: dir.appendingPathComponent(sub), args: ["/bin/busybox", "sh", "-c", script], noNewPrivileges: false)
+      try convertInto(bundle, profile: profile)
+      return (recorded, runc(bundle))
+    }
+    let (_, contained) = try recordAndRun(["--for", "runc"], in: "for-runc")
+    #expect(contained.status == 0, "\(contained.stderr)")
+    #expect(contained.stdout == host.stdout)
+
+    // Without --for, runc's own calls after installing the filter are refused.
+    let (_, bare) = try recordAndRun([], in: "bare")
+    #expect(bare.status != 0, "the container started without runc's calls: \(bare.stdout)")
+  }
+
+  /// The calls `--for runc` adds are what recording runc finds on this machine.
+  @Test(.enabled(if: runcReady || isCI, runcReason))
+  func runcsCallsAfterItsFilterAreRederived() throws {
+    try #require(Self.runcReady, Self.runcReason)
+    let deriver = URL(fileURLWithPath: syscageExecutable).deletingLastPathComponent().appendingPathComponent("derive-runtime-calls").path
+    try #require(FileManager.default.isExecutableFile(atPath: deriver), "build derive-runtime-calls first (swift build)")
+    let r = run(deriver, ["--runs", "3", "--check"], timeout: 120)
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(r.stdout.contains("\"capset\"") && r.stdout.contains("\"execve\""), "\(r.stdout)")
+  }
 }
