@@ -1,7 +1,8 @@
 // record-benchmark: the cost of recording a program's syscalls, as ratios to the
 // untraced run: untraced, strace -c -f, syscage record (one stop per call, profile
-// only) and syscage record -c (two stops). Median wall time of N runs each, and the
-// peak resident memory (wait4's ru_maxrss: the larger of syscage and its tracee).
+// only), record -c (two stops), record --baseline with a complete baseline (recorded
+// just before), and record --backend ebpf (as root). Median wall time of N runs each,
+// and the peak resident memory (wait4's ru_maxrss: the larger of syscage and its tracee).
 //
 //   swift build -c release --product syscage
 //   swift run -c release record-benchmark [--runs N] [--count N] [--syscage PATH]
@@ -73,21 +74,34 @@ defer { unlink(profile) }
 let workloads: [(name: String, argv: [String])] = [
   ("dd bs=1 count=\(count)", ["/bin/dd", "if=/dev/zero", "of=/dev/null", "bs=1", "count=\(count)"]),
   ("tar cf /dev/null /usr/include", ["/bin/tar", "cf", "/dev/null", "/usr/include"]),
+  // GNU tar does not read the files when the archive is /dev/null; through a pipe it does.
+  ("sh -c 'tar cf - /usr/include | cat'", ["/bin/sh", "-c", "/bin/tar cf - /usr/include | /bin/cat >/dev/null"]),
 ]
 var methods: [(name: String, prefix: [String])] = [("untraced", [])]
 if let strace { methods.append(("strace -c -f", [strace, "-c", "-f", "-o", "/dev/null"])) }
 methods.append(("record (one stop)", [syscage, "record", "-o", profile, "--"]))
 methods.append(("record -c (two stops)", [syscage, "record", "-o", profile, "-c", "--"]))
+let baseline = FileManager.default.temporaryDirectory.appendingPathComponent("record-benchmark-base-\(getpid()).json").path
+defer { unlink(baseline) }
+methods.append(("record --baseline", [syscage, "record", "-o", profile, "--baseline", baseline, "--"]))
+if geteuid() == 0 {
+  methods.append(("record --backend ebpf", [syscage, "record", "-o", profile, "--backend", "ebpf", "--"]))
+} else {
+  print("(not root: the eBPF backend's row is missing)")
+}
 
 print("record-benchmark: median of \(runs) runs, wall time; ratio to untraced; peak RSS (ru_maxrss)")
 if strace == nil { print("(strace not found: its column is missing)") }
 var onestopVsStrace: [String] = []
+var targets: [String] = []
 var peakSyscageKB = 0
 var untracedKB = 0
 for w in workloads {
   print("\n\(w.name)")
   print("  method                     seconds     ratio   peak RSS")
   var results: [String: Double] = [:]
+  // The complete baseline: this workload recorded once.
+  _ = measure([syscage, "record", "-o", baseline, "--"] + w.argv)
   for m in methods {
     var times: [Double] = []
     var rss = 0
@@ -114,9 +128,15 @@ for w in workloads {
   if let o = results["record (one stop)"], let c = results["record -c (two stops)"] {
     print(String(format: "  one stop / two stops: %.2f", o / c))
   }
+  if let u = results["untraced"], let b = results["record --baseline"] {
+    targets.append(String(format: "%@: --baseline = %.2f × untraced (target ≤ 1.2)", w.name, b / u))
+  }
+  if let u = results["untraced"], let e = results["record --backend ebpf"] {
+    targets.append(String(format: "%@: --backend ebpf = %.2f × untraced (target ≤ 2)", w.name, e / u))
+  }
 }
 print("")
-for line in onestopVsStrace { print(line) }
+for line in onestopVsStrace + targets { print(line) }
 print(String(format: "peak RSS of syscage record (with its tracee): %.1f MB (target ≤ 50 MB)", Double(peakSyscageKB) / 1024))
 print(
   String(
