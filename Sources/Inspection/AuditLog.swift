@@ -31,7 +31,7 @@ public struct SeccompAuditRecord: Hashable, Sendable, CustomStringConvertible {
   /// `compat=1`: a 32-bit call on a 64-bit kernel.
   public var compat: Bool?
   public var ip: UInt64?
-  /// `code=`: what the filter returned (action and data), as the kernel reads it.
+  /// `code=`: the action the filter returned; the kernel logs it without its data.
   public var action: SeccompAction?
   /// Every `key=value` field as written (quotes removed, hex-encoded strings decoded).
   public var fields: [String: String]
@@ -42,14 +42,26 @@ public struct SeccompAuditRecord: Hashable, Sendable, CustomStringConvertible {
     self.fields = fields
   }
 
-  /// `mkdir (83, x86_64) by pid 1234 comm="mkdir" exe="/usr/bin/mkdir": ERRNO(1)`
+  /// The action as the record shows it. The kernel logs the action without its data
+  /// (`code=0x50000` for every ERRNO, whatever the errno), so ERRNO and TRACE with zero
+  /// data are named without it, not as ERRNO(0) (a call that "fails" with errno 0).
+  public var actionName: String {
+    guard let action else { return "?" }
+    switch action.kind {
+    case .errno: return action.data == 0 ? "ERRNO" : action.description
+    case .trace: return action.data == 0 ? "TRACE" : action.description
+    default: return action.description
+    }
+  }
+
+  /// `mkdir (83, x86_64) by pid 1234 comm="mkdir" exe="/usr/bin/mkdir": ERRNO`
   public var description: String {
     let call = syscall ?? number.map { "syscall \($0)" } ?? "?"
     let at = "\(number.map(String.init) ?? "?"), \(arch?.name ?? auditArch.map { "arch 0x" + String($0, radix: 16) } ?? "?")"
     var who = pid.map { "pid \($0)" } ?? "pid ?"
     if let comm { who += " comm=\"\(comm)\"" }
     if let exe { who += " exe=\"\(exe)\"" }
-    return "\(call) (\(at)) by \(who): \(action?.description ?? "?")"
+    return "\(call) (\(at)) by \(who): \(actionName)"
   }
 }
 

@@ -100,7 +100,7 @@ struct AuditCommand: ParsableCommand {
       while emitted < log.records.count {
         let r = log.records[emitted]
         emitted += 1
-        if json { print(jsonLine(object(r))) } else if follow { print(Self.describe(r)) }
+        if json { print(jsonLine(object(r))) } else if follow { print(r.description) }
         if live { fflush(nil) }  // every stream: stdout itself is not concurrency-safe to name
       }
     }
@@ -206,33 +206,13 @@ struct AuditCommand: ParsableCommand {
     if let v = r.arch { o["arch"] = v.name }
     if let v = r.number { o["number"] = Int(v) }
     if let v = r.syscall { o["syscall"] = v }
-    if r.action != nil { o["action"] = Self.actionName(r.action) }
+    if r.action != nil { o["action"] = r.actionName }
     if let v = r.timestamp { o["time"] = v }
     if let v = r.serial { o["serial"] = Int(v) }
     if let v = r.uid { o["uid"] = Int(v) }
     if let f = r.file { o["file"] = f }
     o["line"] = r.line
     return o
-  }
-
-  /// The action as the record shows it. The kernel logs the action without its data
-  /// (`code=0x50000` for every ERRNO, whatever the errno), so ERRNO, TRAP and TRACE with
-  /// zero data are named without it rather than as ERRNO(0), which would be a call that
-  /// "fails" with errno 0.
-  static func actionName(_ action: SeccompAction?) -> String {
-    guard let action else { return "?" }
-    switch action.kind {
-    case .errno: return action.data == 0 ? "ERRNO" : action.description
-    case .trace: return action.data == 0 ? "TRACE" : action.description
-    default: return action.description
-    }
-  }
-
-  /// `mkdir (83, x86_64) by pid 1234 comm="mkdir" exe="/usr/bin/mkdir": ERRNO`
-  static func describe(_ r: SeccompAuditRecord) -> String {
-    let description = r.description
-    guard r.action != nil, let colon = description.range(of: ": ", options: .backwards) else { return description }
-    return description[..<colon.upperBound] + actionName(r.action)
   }
 
   func printSummary(_ log: AuditLog, _ grouping: AuditLog.Grouping) {
@@ -244,7 +224,7 @@ struct AuditCommand: ParsableCommand {
       print("\(grouping.rawValue) \(key): \(records.count) record\(records.count == 1 ? "" : "s")")
       var counts: [String: Int] = [:]
       for r in records {
-        let name = "\(r.syscall ?? r.number.map { "syscall \($0)" } ?? "?") (\(r.number.map(String.init) ?? "?"), \(r.arch?.name ?? "?")) \(Self.actionName(r.action))"
+        let name = "\(r.syscall ?? r.number.map { "syscall \($0)" } ?? "?") (\(r.number.map(String.init) ?? "?"), \(r.arch?.name ?? "?")) \(r.actionName)"
         counts[name, default: 0] += 1
       }
       for (name, n) in counts.sorted(by: { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }) {
