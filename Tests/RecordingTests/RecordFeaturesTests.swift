@@ -1,0 +1,802 @@
+import Foundation
+import Recording
+import Testing
+import TestSupport
+
+/// `syscage record`'s attach (-p), --args, --baseline, --format, --default-action, --for
+/// and --verify (issue #5), checked through the syscage executable: recording in the test
+/// process would wait for any child (waitpid(-1)) and reap other tests' children.
+@Suite struct RecordFeaturesTests {
+  // MARK: Helpers
+
+  func tempDir() throws -> URL {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("syscage-features-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    return dir
+  }
+
+  /// Compiles `source` to `dir`/`name` with /usr/bin/cc (-pthread); nil (and a failure
+  /// under CI) without a compiler.
+  func compile(_ source: String, named name: String, in dir: URL) throws -> String? {
+    let src = dir.appendingPathComponent("\(name).c").path
+    try Data(source.utf8).write(to: URL(fileURLWithPath: src))
+    let exe = dir.appendingPathComponent(name).path
+    let r = run("/usr/bin/cc", ["-O0", "-pthread", "-o", exe, src])
+    guard r.status == 0 else {
+      #expect(!isCI, "needs a C compiler (/usr/bin/cc): \(r.stderr)")
+      return nil
+    }
+    return exe
+  }
+
+  /// A profile file read as JSON (Docker form).
+  struct ProfileFile {
+    var object: [String: Any]
+    var entries: [[String: Any]] { object["syscalls"] as? [[String: Any]] ?? [] }
+
+    init(_ path: String) throws {
+      let data = try Data(contentsOf: URL(fileURLWithPath: path))
+      object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any], "\(path) is not a JSON object")
+    }
+
+    func names(_ entry: [String: Any]) -> [String] { entry["names"] as? [String] ?? [] }
+    func conditions(_ entry: [String: Any]) -> [[String: Any]] { entry["args"] as? [[String: Any]] ?? [] }
+    func isAllow(_ entry: [String: Any]) -> Bool { entry["action"] as? String == "SCMP_ACT_ALLOW" }
+
+    /// Calls allowed without conditions.
+    var unconditional: Set<String> {
+      Set(entries.filter { isAllow($0) && conditions($0).isEmpty }.flatMap(names))
+    }
+    /// Calls allowed at all (with or without argument rules).
+    var allowed: Set<String> { Set(entries.filter(isAllow).flatMap(names)) }
+    /// The entries that name `call`.
+    func entries(for call: String) -> [[String: Any]] { entries.filter { names($0).contains(call) } }
+  }
+
+  /// The `--json` statistics line of a recording's stderr.
+  func statistics(_ stderr: String) -> [String: Any]? {
+    guard let line = stderr.split(separator: "\n").last(where: { $0.hasPrefix("{\"arches\"") }) else { return nil }
+    return try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+  }
+
+  /// arch → names of the calls in a `--json` statistics object.
+  func recordedCalls(_ stats: [String: Any]?) -> [String: Set<String>] {
+    let arches = stats?["arches"] as? [String: [String: Any]] ?? [:]
+    return arches.mapValues { Set($0.keys) }
+  }
+
+  /// Waits until `p` exits (true) or `timeout` seconds pass (false).
+  func waitExit(_ p: Process, timeout: Double) -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while p.isRunning && Date() < deadline { usleep(5000) }
+    return !p.isRunning
+  }
+
+  /// Polls `condition` every 10 ms for up to `timeout` seconds.
+  func eventually(_ timeout: Double = 10, _ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+      if condition() { return true }
+      usleep(10_000)
+    }
+    return condition()
+  }
+
+  /// A field of /proc/PID/status (or /proc/PID/task/TID/status), trimmed.
+  func statusField(_ path: String, _ field: String) -> String? {
+    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+    for line in text.split(separator: "\n") where line.hasPrefix(field + ":") {
+      return line.dropFirst(field.count + 1).trimmingCharacters(in: .whitespaces)
+    }
+    return nil
+  }
+
+  /// The tracer of every thread of `pid` (TracerPid of /proc/PID/task/*/status).
+  func tracers(of pid: Int32) -> [Int32] {
+    let dir = "/proc/\(pid)/task"
+    let tids = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+    return tids.compactMap { statusField("\(dir)/\($0)/status", "TracerPid").flatMap { Int32($0) } }
+  }
+
+  /// Starts `path` with `arguments`, its stdout and stderr to `output` (nil: /dev/null).
+  func start(_ path: String, _ arguments: [String], output: FileHandle? = nil) throws -> Process {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: path)
+    p.arguments = arguments
+    p.standardInput = FileHandle.nullDevice
+    p.standardOutput = output ?? FileHandle.nullDevice
+    p.standardError = output ?? FileHandle.nullDevice
+    try p.run()
+    return p
+  }
+
+  /// The number the attach target last wrote to its counter file.
+  func counter(_ path: String) -> Int {
+    Int((try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
+  }
+
+  // MARK: 1. Attach (-p)
+
+  /// argv: counter file, stop file, mode (plain | fork | threads). Each round it checks the
+  /// stop file (access; exits 3 when it exists), in fork mode forks and execs /bin/true and
+  /// waits, writes the round number to the counter file (openat, write, close) and sleeps
+  /// 20 ms. In threads mode two extra threads loop on umask and getppid, which the main
+  /// thread never calls.
+  static let attachTarget = """
+    #include <fcntl.h>
+    #include <pthread.h>
+    #include <stdio.h>
+    #include <string.h>
+    #include <sys/stat.h>
+    #include <sys/wait.h>
+    #include <time.h>
+    #include <unistd.h>
+    static void *helper(void *arg) {
+      (void)arg;
+      for (;;) {
+        umask(022);
+        getppid();
+        struct timespec t = {0, 10 * 1000 * 1000};
+        nanosleep(&t, NULL);
+      }
+      return NULL;
+    }
+    int main(int argc, char **argv) {
+      if (argc != 4) return 100;
+      if (strcmp(argv[3], "threads") == 0) {
+        pthread_t t;
+        for (int i = 0; i < 2; i++) pthread_create(&t, NULL, helper, NULL);
+      }
+      for (long n = 1;; n++) {
+        if (access(argv[2], F_OK) == 0) return 3;
+        if (strcmp(argv[3], "fork") == 0) {
+          pid_t c = fork();
+          if (c == 0) {
+            execl("/bin/true", "true", (char *)NULL);
+            _exit(127);
+          }
+          int st;
+          waitpid(c, &st, 0);
+        }
+        char buf[32];
+        int len = snprintf(buf, sizeof buf, "%ld\\n", n);
+        int fd = open(argv[1], O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd >= 0) {
+          write(fd, buf, (size_t)len);
+          close(fd);
+        }
+        struct timespec t = {0, 20 * 1000 * 1000};
+        nanosleep(&t, NULL);
+      }
+    }
+    """
+
+  /// A running attach target, syscage attached to it, and its files.
+  struct Attached {
+    var target: Process
+    var syscage: Process
+    var stderr: Pipe
+    var profile: String
+    var counterFile: String
+    var stopFile: String
+  }
+
+  /// Starts the attach target in `mode`, waits until it has counted, attaches syscage
+  /// (`record -o P -p PID`) and waits until every thread's TracerPid is syscage's pid.
+  func attach(mode: String, in dir: URL) throws -> Attached? {
+    guard let exe = try compile(Self.attachTarget, named: "target", in: dir) else { return nil }
+    let counterFile = dir.appendingPathComponent("counter").path
+    let stopFile = dir.appendingPathComponent("stop").path
+    let target = try start(exe, [counterFile, stopFile, mode])
+    #expect(eventually { counter(counterFile) >= 2 }, "the target does not count")
+    if mode == "threads" {
+      #expect(eventually { tracers(of: target.processIdentifier).count == 3 }, "the target has no three threads")
+    }
+    let profile = dir.appendingPathComponent("attached.json").path
+    let err = Pipe()
+    let syscage = Process()
+    syscage.executableURL = URL(fileURLWithPath: syscageExecutable)
+    syscage.arguments = ["record", "-o", profile, "-p", String(target.processIdentifier)]
+    syscage.standardInput = FileHandle.nullDevice
+    syscage.standardOutput = FileHandle.nullDevice
+    syscage.standardError = err
+    try syscage.run()
+    let tracer = syscage.processIdentifier
+    let traced = eventually {
+      let t = tracers(of: target.processIdentifier)
+      return !t.isEmpty && t.allSatisfy { $0 == tracer }
+    }
+    #expect(traced, "syscage (\(tracer)) did not attach to every thread: TracerPids \(tracers(of: target.processIdentifier))")
+    return Attached(
+      target: target, syscage: syscage, stderr: err, profile: profile, counterFile: counterFile, stopFile: stopFile)
+  }
+
+  /// Stops a target left running and waits for it.
+  func cleanUp(_ a: Attached) {
+    if a.syscage.isRunning { kill(a.syscage.processIdentifier, SIGKILL) }
+    if a.target.isRunning { kill(a.target.processIdentifier, SIGKILL) }
+    a.syscage.waitUntilExit()
+    a.target.waitUntilExit()
+  }
+
+  @Test(.enabled(if: Peer.root.shouldRun, Comment(rawValue: Peer.root.skipReason)))
+  func attachRecordsUntilControlCAndDetaches() throws {
+    try #require(Peer.root.isAvailable, "attaching to a process needs root (CAP_SYS_PTRACE)")
+    let dir = try tempDir()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    guard let a = try attach(mode: "fork", in: dir) else { return }
+    defer { cleanUp(a) }
+    let before = counter(a.counterFile)
+    #expect(eventually { counter(a.counterFile) >= before + 5 }, "the target does not go on while traced")
+    kill(a.syscage.processIdentifier, SIGINT)
+    #expect(waitExit(a.syscage, timeout: 10), "syscage did not end after SIGINT")
+    let stderr = String(decoding: a.stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    #expect(a.syscage.terminationStatus == 0, "\(stderr)")
+    #expect(stderr.contains("detached from \(a.target.processIdentifier)"), "\(stderr)")
+
+    // The target runs on: untraced, not stopped, still counting.
+    let pid = a.target.processIdentifier
+    #expect(a.target.isRunning)
+    #expect(eventually { tracers(of: pid).allSatisfy { $0 == 0 } }, "TracerPids after detach: \(tracers(of: pid))")
+    let state = statusField("/proc/\(pid)/status", "State") ?? "?"
+    #expect(!state.hasPrefix("T") && !state.hasPrefix("t"), "the target is stopped after detach: \(state)")
+    let after = counter(a.counterFile)
+    #expect(eventually { counter(a.counterFile) >= after + 3 }, "the target stopped counting after detach")
+
+    // What the loop does each round (and its children do after fork) is in the profile.
+    let profile = try ProfileFile(a.profile)
+    let calls = profile.allowed
+    for call in ["access", "clone", "wait4", "execve", "openat", "write", "close", "exit_group"] {
+      #expect(calls.contains(call), "\(call) is not in the profile of the attached loop: \(calls.sorted())")
+    }
+    #expect(calls.contains("nanosleep") || calls.contains("clock_nanosleep"))
+    #expect(!calls.contains("umask"), "the main thread never calls umask")
+  }
+
+  @Test(.enabled(if: Peer.root.shouldRun, Comment(rawValue: Peer.root.skipReason)))
+  func attachTracesEveryThread() throws {
+    try #require(Peer.root.isAvailable, "attaching to a process needs root (CAP_SYS_PTRACE)")
+    let dir = try tempDir()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    guard let a = try attach(mode: "threads", in: dir) else { return }
+    defer { cleanUp(a) }
+    #expect(tracers(of: a.target.processIdentifier).count == 3)
+    usleep(200_000)
+    kill(a.syscage.processIdentifier, SIGINT)
+    #expect(waitExit(a.syscage, timeout: 10), "syscage did not end after SIGINT")
+    let stderr = String(decoding: a.stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    #expect(a.syscage.terminationStatus == 0, "\(stderr)")
+    let calls = try ProfileFile(a.profile).allowed
+    #expect(calls.contains("umask"), "the helper threads' umask is missing: \(calls.sorted())")
+    #expect(calls.contains("getppid"), "the helper threads' getppid is missing")
+    #expect(calls.contains("openat") && calls.contains("write"), "the main thread's calls are missing")
+    #expect(eventually { tracers(of: a.target.processIdentifier).allSatisfy { $0 == 0 } })
+    #expect(a.target.isRunning)
+  }
+
+  @Test(.enabled(if: Peer.root.shouldRun, Comment(rawValue: Peer.root.skipReason)))
+  func attachedProgramThatEndsGivesItsStatus() throws {
+    try #require(Peer.root.isAvailable, "attaching to a process needs root (CAP_SYS_PTRACE)")
+    let dir = try tempDir()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    guard let a = try attach(mode: "plain", in: dir) else { return }
+    defer { cleanUp(a) }
+    #expect(FileManager.default.createFile(atPath: a.stopFile, contents: Data()))
+    #expect(waitExit(a.syscage, timeout: 10), "syscage did not end when the attached program did")
+    let stderr = String(decoding: a.stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    #expect(a.syscage.terminationStatus == 3, "syscage ends with the program's status: \(stderr)")
+    #expect(!stderr.contains("detached"), "\(stderr)")
+    #expect(waitExit(a.target, timeout: 5))
+    #expect(a.target.terminationStatus == 3)
+    let calls = try ProfileFile(a.profile).allowed
+    #expect(calls.contains("access") && calls.contains("exit_group"), "\(calls.sorted())")
+  }
+
+  @Test func attachUsageErrors() throws {
+    let dir = try tempDir()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let profile = dir.appendingPathComponent("p.json").path
+    let pid = String(getpid())
+    let baseline = dir.appendingPathComponent("b.json").path
+    try Data("{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"syscalls\":[]}".utf8).write(to: URL(fileURLWithPath: baseline))
+    for extra in [["--verify"], ["--", "/bin/true"], ["--baseline", baseline], ["--stops", "one"]] {
+      let r = run(syscageExecutable, ["record", "-o", profile, "-p", pid] + extra)
+      #expect(r.status == 64, "-p with \(extra): \(r.stderr)")
+      #expect(r.stderr.contains("Error:"), "\(r.stderr)")
+    }
+    let zero = run(syscageExecutable, ["record", "-o", profile, "-p", "0"])
+    #expect(zero.status == 64 && zero.stderr.contains("process id"), "\(zero.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: profile), "a usage error writes no profile")
+  }
+
+  /// A process id no process has: that of a child that has been reaped.
+  func freePid() throws -> Int32 {
+    let p = try start("/bin/true", [])
+    p.waitUntilExit()
+    return p.processIdentifier
+  }
+
+  @Test(.enabled(if: Peer.root.shouldRun, Comment(rawValue: Peer.root.skipReason)))
+  func attachToAMissingProcessFailsClearly() throws {
+    try #require(Peer.root.isAvailable, "attaching needs root")
+    let dir = try tempDir()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let profile = dir.appendingPathComponent("p.json").path
+    let pid = try freePid()
+    let r = run(syscageExecutable, ["record", "-o", profile, "-p", String(pid)], timeout: 10)
+    #expect(r.status != 0 && r.status != -1, "\(r.stderr)")
+    #expect(r.stderr.contains("\(pid)"), "the message names the process: \(r.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: profile))
+    // RecordCommand.attach means "no process N" and the usage status for ESRCH; the
+    // attach reports opendir's ENOENT for /proc/N/task instead.
+    withKnownIssue("seize_process (trace.c) reports ENOENT, not ESRCH, for a pid that does not exist") {
+      #expect(r.stderr.contains("no process \(pid)"), "\(r.stderr)")
+      #expect(r.status == 64)
+    }
+  }
+
+  // MARK: 2. --args
+
+  /// argv[1] is the mode; exits 0 (and prints "ok") when the calls succeeded, else with
+  /// the errno of the first that failed.
+  ///   record: socket(AF_INET, SOCK_DGRAM|SOCK_CLOEXEC), fork + wait, a thread (clone3
+  ///           while recording, clone under the profile).
+  ///   inet-nonblock, inet-stream, inet6, netlink: one socket of that kind.
+  ///   userns: clone(CLONE_NEWUSER|SIGCHLD) + wait.  unshare-net: unshare(CLONE_NEWNET).
+  static let capabilities = """
+    #define _GNU_SOURCE
+    #include <errno.h>
+    #include <linux/netlink.h>
+    #include <pthread.h>
+    #include <sched.h>
+    #include <signal.h>
+    #include <string.h>
+    #include <sys/socket.h>
+    #include <sys/syscall.h>
+    #include <sys/wait.h>
+    #include <unistd.h>
+    static void *work(void *arg) { return arg; }
+    static int sock(int family, int type, int protocol) {
+      int fd = socket(family, type, protocol);
+      if (fd < 0) return errno;
+      close(fd);
+      return 0;
+    }
+    static int child(pid_t c) {
+      if (c < 0) return errno;
+      if (c == 0) _exit(0);
+      int st;
+      if (waitpid(c, &st, 0) < 0) return errno;
+      return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 99;
+    }
+    static int act(const char *mode) {
+      if (strcmp(mode, "record") == 0) {
+        int e = sock(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (e) return e;
+        if ((e = child(fork()))) return e;
+        pthread_t t;
+        if ((e = pthread_create(&t, NULL, work, NULL))) return e;
+        return pthread_join(t, NULL);
+      }
+      if (strcmp(mode, "inet-nonblock") == 0) return sock(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+      if (strcmp(mode, "inet-stream") == 0) return sock(AF_INET, SOCK_STREAM, 0);
+      if (strcmp(mode, "inet6") == 0) return sock(AF_INET6, SOCK_DGRAM, 0);
+      if (strcmp(mode, "netlink") == 0) return sock(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);
+      if (strcmp(mode, "userns") == 0) return child((pid_t)syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0));
+      if (strcmp(mode, "unshare-net") == 0) return unshare(CLONE_NEWNET) == 0 ? 0 : errno;
+      return 100;
+    }
+    int main(int argc, char **argv) {
+      if (argc != 2) return 100;
+      int e = act(argv[1]);
+      if (e == 0) write(1, "ok\\n", 3);
+      return e;
+    }
+    """
+
+  @Test(.enabled(if: Peer.root.shouldRun, Comment(rawValue: Peer.root.skipReason)))
+  func argumentRulesAreWrittenAndHoldInTheKernel() throws {
+    try #require(Peer.root.isAvailable, "recording and the namespace variants need root")
+    let dir = try tempDir()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    guard let exe = try compile(Self.capabilities, named: "caps", in: dir) else { return }
+    let variants = ["record", "inet-nonblock", "inet-stream", "inet6", "netlink", "userns", "unshare-net"]
+    for mode in variants {
+      let plain = run(exe, [mode])
+      try #require(plain.status == 0, "\(mode) fails without a profile (\(plain.status)); the comparison would mean nothing")
+    }
+
+    let path = dir.appendingPathComponent("args.json").path
+    let r = run(syscageExecutable, ["record", "-o", path, "--args", "--", exe, "record"])
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(r.stdout == "ok\n")
+    #expect(r.stderr.contains("clone3 was seen but gets ENOSYS"), "the thread's clone3 was seen: \(r.stderr)")
+    let profile = try ProfileFile(path)
+
+    // socket: family EQ 2 and type MASKED_EQ 0xf 2 (SOCK_CLOEXEC left free), only that rule.
+    let sockets = profile.entries(for: "socket")
+    #expect(sockets.count == 1, "\(sockets)")
+    if let socket = sockets.first {
+      #expect(profile.isAllow(socket))
+      let c = profile.conditions(socket)
+      #expect(c.count == 2, "\(c)")
+      #expect(c.contains { $0["index"] as? Int == 0 && $0["op"] as? String == "SCMP_CMP_EQ" && $0["value"] as? Int == 2 })
+      #expect(
+        c.contains {
+          $0["index"] as? Int == 1 && $0["op"] as? String == "SCMP_CMP_MASKED_EQ" && $0["value"] as? Int == 0xf
+            && $0["valueTwo"] as? Int == 2
+        })
+    }
+    // clone (fork and, under the profile, the thread): namespace flags masked, value 0.
+    let clones = profile.entries(for: "clone")
+    #expect(clones.count == 1, "\(clones)")
+    if let clone = clones.first {
+      #expect(profile.isAllow(clone))
+      let c = profile.conditions(clone)
+      #expect(c.count == 1)
+      #expect(c.first?["op"] as? String == "SCMP_CMP_MASKED_EQ")
+      #expect(c.first?["index"] as? Int == 0)
+      #expect(c.first?["value"] as? Int == Int(ArgumentRules.cloneNamespaceFlags))
+      #expect(c.first?["valueTwo"] as? Int == 0)
+    }
+    // clone3 was seen (pthread_create) and still gets ENOSYS, in no ALLOW entry.
+    let clone3 = profile.entries(for: "clone3")
+    #expect(clone3.count == 1, "\(clone3)")
+    #expect(clone3.first?["action"] as? String == "SCMP_ACT_ERRNO")
+    #expect(clone3.first?["errnoRet"] as? Int == 38)
+    #expect(!profile.unconditional.contains("socket") && !profile.unconditional.contains("clone"))
+
+    // The kernel: what was recorded runs, the other families and namespaces get EPERM.
+    let expected: [String: Int32] = [
+      "record": 0, "inet-nonblock": 0, "inet-stream": EPERM, "inet6": EPERM, "netlink": EPERM, "userns": EPERM,
+      "unshare-net": EPERM,
+    ]
+    for mode in variants {
+      let replay = run(syscageExecutable, ["run", "--profile", path, "--", exe, mode])
+      #expect(replay.status == expected[mode], "\(mode) under the profile: \(replay.status) \(replay.stderr)")
+    }
+  }
+
+  @Test(.enabled(if: Peer.root.shouldRun, Comment(rawValue: Peer.root.skipReason)))
+  func unshareWithANamespaceIsRefusedUnderAProfileOfPlainUnshare() throws {
+    try #require(Peer.root.isAvailable, "unshare -U and recording need root")
+    let unshare = "/usr/bin/unshare"
+    guard FileManager.default.isExecutableFile(atPath: unshare) else {
+      #expect(!isCI, "needs util-linux's unshare")
+      return
+    }
+    let dir = try tempDir()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let path = dir.appendingPathComponent("unshare.json").path
+    // `unshare true` calls unshare(0): the rule allows no namespace flag. The shell's echo
+    // to stderr puts write in the profile, so that unshare can say why it failed.
+    let r = run(syscageExecutable, ["record", "-o", path, "--args", "--", "/bin/sh", "-c", "\(unshare) true && echo ran >&2"])
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(r.stderr == "ran\n")
+    let rules = try ProfileFile(path).entries(for: "unshare")
+    #expect(rules.count == 1 && (rules.first?["args"] as? [[String: Any]])?.first?["valueTwo"] as? Int == 0, "\(rules)")
+    let same = run(syscageExecutable, ["run", "--profile", path, "--", "/bin/sh", "-c", "\(unshare) true && echo ran >&2"])
+    #expect(same.status == 0 && same.stderr == "ran\n", "\(same.stderr)")
+    #expect(run(unshare, ["-U", "true"]).status == 0, "unshare -U works without the profile")
+    let user = run(syscageExecutable, ["run", "--profile", path, "--", "/bin/sh", "-c", "\(unshare) -U true && echo ran >&2"])
+    #expect(user.status != 0, "unshare -U ran under the profile")
+    #expect(user.stderr.contains("unshare failed: Operation not permitted"), "\(user.stderr)")
+    #expect(!user.stderr.contains("ran"))
+  }
+
+  // MARK: 3. --baseline
+
+  @Test(.enabled(if: Peer.root.shouldRun, Comment(rawValue: Peer.root.skipReason)))
+  func baselineStopsOnlyOnNewCalls() throws {
+    try #require(Peer.root.isAvailable, "recording needs root here")
+    let dir = try tempDir()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let a = ["/bin/sh", "-c", "cat /etc/hostname > /dev/null; echo a"]
+    let made = dir.appendingPathComponent("made").path
+    let b = ["/bin/sh", "-c", "cat /etc/hostname > /dev/null; mkdir \(made); echo b"]
+    let p1 = dir.appendingPathComponent("p1.json").path
+    let first = run(syscageExecutable, ["record", "-o", p1, "--"] + a)
+    #expect(first.status == 0, "\(first.stderr)")
+    let baseline = try ProfileFile(p1).allowed
+    #expect(baseline.contains("execve") && !baseline.contains("mkdir"))
+
+    // A again: every call is in the baseline's filter, so nothing reaches the tracer.
+    let p2 = dir.appendingPathComponent("p2.json").path
+    let again = run(syscageExecutable, ["record", "-o", p2, "--baseline", p1, "--json", "--stops", "one", "--"] + a)
+    #expect(again.status == 0, "\(again.stderr)")
+    #expect(again.stdout == "a\n")
+    let stats = try #require(statistics(again.stderr), "no --json line: \(again.stderr)")
+    #expect(stats["stops"] as? String == "one")
+    let seenAgain = recordedCalls(stats).values.reduce(into: Set<String>()) { $0.formUnion($1) }
+    #expect(seenAgain.isDisjoint(with: baseline), "calls the baseline allows reached the tracer: \(seenAgain.intersection(baseline).sorted())")
+    #expect(seenAgain.count <= 2, "a repeated recording saw \(seenAgain.sorted())")
+    #expect(try ProfileFile(p2).allowed == baseline.union(seenAgain))
+
+    // B makes mkdir: only the new calls are recorded, and the profile is P1 ∪ new.
+    let p3 = dir.appendingPathComponent("p3.json").path
+    let other = run(syscageExecutable, ["record", "-o", p3, "--baseline", p1, "--json", "--stops", "one", "--"] + b)
+    #expect(other.status == 0, "\(other.stderr)")
+    #expect(other.stdout == "b\n")
+    #expect(FileManager.default.fileExists(atPath: made))
+    let new = recordedCalls(statistics(other.stderr))["x86_64"] ?? []
+    #expect(new.contains("mkdir") || new.contains("mkdirat"), "\(other.stderr)")
+    #expect(new.isDisjoint(with: baseline), "\(new.intersection(baseline).sorted())")
+    #expect(try ProfileFile(p3).allowed == baseline.union(new))
+
+    // Without --json the recording is the same and quiet.
+    try? FileManager.default.removeItem(atPath: made)
+    let p4 = dir.appendingPathComponent("p4.json").path
+    let quiet = run(syscageExecutable, ["record", "-o", p4, "--baseline", p1, "--"] + b)
+    #expect(quiet.status == 0 && quiet.stderr.isEmpty, "\(quiet.stderr)")
+    #expect(try ProfileFile(p4).allowed == ProfileFile(p3).allowed)
+  }
+
+  /// `--json` alone means two stops (for errors and times), which ignores the baseline's
+  /// filter: every call is recorded, though `-c` and `--stops two` with --baseline are
+  /// refused as usage errors for that very reason.
+  @Test(.enabled(if: Peer.root.shouldRun, Comment(rawValue: Peer.root.skipReason)))
+  func baselineWithJSONStopsOnlyOnNewCalls() throws {
+    try #require(Peer.root.isAvailable, "recording needs root here")
+    let dir = try tempDir()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let a = ["/bin/sh", "-c", "cat /etc/hostname > /dev/null"]
+    let p1 = dir.appendingPathComponent("p1.json").path
+    #expect(run(syscageExecutable, ["record", "-o", p1, "--"] + a).status == 0)
+    let p2 = dir.appendingPathComponent("p2.json").path
+    let again = run(syscageExecutable, ["record", "-o", p2, "--baseline", p1, "--json", "--"] + a)
+    #expect(try ProfileFile(p2).allowed == ProfileFile(p1).allowed)
+    let seen = recordedCalls(statistics(again.stderr)).values.reduce(into: Set<String>()) { $0.formUnion($1) }
+    withKnownIssue("record --baseline --json records with two stops and ignores the baseline filter") {
+      #expect(again.status == 0 && seen.count <= 2, "--baseline --json recorded \(seen.count) calls: \(seen.sorted())")
+    }
+  }
+
+  @Test func baselineInputErrors() throws {
+    let dir = try tempDir()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let out = dir.appendingPathComponent("out.json").path
+    let missing = dir.appendingPathComponent("no-such-profile.json").path
+    let r1 = run(syscageExecutable, ["record", "-o", out, "--baseline", missing, "--", "/bin/true"])
+    #expect(r1.status == 65, "\(r1.stderr)")
+    #expect(r1.stderr.contains("no-such-profile.json"), "\(r1.stderr)")
+    let invalid = dir.appendingPathComponent("invalid-profile.json").path
+    try Data("{\"defaultAction\": ".utf8).write(to: URL(fileURLWithPath: invalid))
+    let r2 = run(syscageExecutable, ["record", "-o", out, "--baseline", invalid, "--", "/bin/true"])
+    #expect(r2.status == 65, "\(r2.stderr)")
+    #expect(r2.stderr.contains("invalid-profile.json"), "\(r2.stderr)")
+    let r3 = run(syscageExecutable, ["record", "-o", out, "--baseline", invalid, "-c", "--", "/bin/true"])
+    #expect(r3.status == 64, "\(r3.stderr)")
+    let r4 = run(syscageExecutable, ["record", "-o", out, "--baseline", invalid, "--stops", "two", "--", "/bin/true"])
+    #expect(r4.status == 64, "\(r4.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: out), "no profile is written")
+  }
+
+  // MARK: 4. Formats and --default-action
+
+  @Test(.enabled(if: Peer.root.shouldRun, Comment(rawValue: Peer.root.skipReason)))
+  func everyFormatIsWritten() throws {
+    try #require(Peer.root.isAvailable, "recording needs root here")
+    let dir = try tempDir()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let made = dir.appendingPathComponent("made").path
+    let program = ["/bin/sh", "-c", "mkdir \(made) && rmdir \(made)"]
+
+    let spo = dir.appendingPathComponent("web.yaml").path
+    let r1 = run(syscageExecutable, ["record", "-o", spo, "--format", "spo", "--name", "web-app", "--"] + program)
+    #expect(r1.status == 0, "\(r1.stderr)")
+    let yaml = try String(contentsOfFile: spo, encoding: .utf8)
+    #expect(yaml.contains("apiVersion: security-profiles-operator.x-k8s.io/"))
+    #expect(yaml.contains("kind: SeccompProfile"))
+    #expect(yaml.contains("name: web-app"))
+    #expect(yaml.contains("- mkdir"), "\(yaml)")
+    #expect(yaml.contains("- execve"))
+
+    let unit = dir.appendingPathComponent("app.conf").path
+    let r2 = run(syscageExecutable, ["record", "-o", unit, "--format", "systemd", "--"] + program)
+    #expect(r2.status == 0, "\(r2.stderr)")
+    let text = try String(contentsOfFile: unit, encoding: .utf8)
+    #expect(text.contains("[Service]"))
+    let allowLines = text.split(separator: "\n").filter { $0.hasPrefix("SystemCallFilter=") && !$0.hasPrefix("SystemCallFilter=~") }
+    let allowed = Set(allowLines.flatMap { $0.dropFirst("SystemCallFilter=".count).split(separator: " ").map(String.init) })
+    #expect(allowed.contains("mkdir") && allowed.contains("rmdir"), "\(text)")
+    #expect(!allowed.contains("mount") && !allowed.contains("ptrace"))
+    #expect(text.contains("SystemCallErrorNumber=EPERM"))
+
+    let pod = dir.appendingPathComponent("pod").path
+    let r3 = run(syscageExecutable, ["record", "-o", pod, "--format", "k8s-pod", "--name", "app", "--"] + program)
+    #expect(r3.status == 0, "\(r3.stderr)")
+    let podYAML = try String(contentsOfFile: pod + "/pod.yaml", encoding: .utf8)
+    #expect(podYAML.contains("kind: Pod"))
+    #expect(podYAML.contains("localhostProfile: profiles/app.json"), "\(podYAML)")
+    let json = pod + "/profiles/app.json"
+    #expect(try ProfileFile(json).allowed.contains("mkdir"))
+    let lint = run(syscageExecutable, ["lint", json])
+    #expect(lint.status == 0, "\(lint.stdout)\(lint.stderr)")
+    #expect(run(syscageExecutable, ["compile", json, "-o", dir.appendingPathComponent("bpf").path]).status == 0)
+    #expect(run(syscageExecutable, ["check", json, "mkdir"]).status == 0)
+    #expect(run(syscageExecutable, ["check", json, "mount"]).status == 1)
+  }
+
+  @Test(.enabled(if: Peer.root.shouldRun, Comment(rawValue: Peer.root.skipReason)))
+  func defaultActionIsWrittenAndEnforced() throws {
+    try #require(Peer.root.isAvailable, "recording needs root here")
+    let dir = try tempDir()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    guard let exe = try compile(Self.capabilities, named: "caps", in: dir) else { return }
+
+    let enosys = dir.appendingPathComponent("enosys.json").path
+    let r1 = run(syscageExecutable, ["record", "-o", enosys, "--default-action", "errno:ENOSYS", "--", exe, "record"])
+    #expect(r1.status == 0, "\(r1.stderr)")
+    let p1 = try ProfileFile(enosys)
+    #expect(p1.object["defaultAction"] as? String == "SCMP_ACT_ERRNO")
+    #expect(p1.object["defaultErrnoRet"] as? Int == 38)
+    // unshare was never recorded: it now fails with ENOSYS, not EPERM.
+    #expect(run(syscageExecutable, ["run", "--profile", enosys, "--", exe, "unshare-net"]).status == ENOSYS)
+
+    let numeric = dir.appendingPathComponent("eacces.json").path
+    #expect(run(syscageExecutable, ["record", "-o", numeric, "--default-action", "errno:13", "--", "/bin/true"]).status == 0)
+    #expect(try ProfileFile(numeric).object["defaultErrnoRet"] as? Int == 13)
+
+    let kill = dir.appendingPathComponent("kill.json").path
+    let r2 = run(syscageExecutable, ["record", "-o", kill, "--default-action", "kill-process", "--", exe, "record"])
+    #expect(r2.status == 0, "\(r2.stderr)")
+    let p2 = try ProfileFile(kill)
+    #expect(p2.object["defaultAction"] as? String == "SCMP_ACT_KILL_PROCESS")
+    #expect(p2.object["defaultErrnoRet"] == nil)
+    let killed = run(syscageExecutable, ["run", "--profile", kill, "--", exe, "unshare-net"])
+    #expect(killed.status == 128 + SIGSYS, "\(killed.stderr)")
+
+    let bad = dir.appendingPathComponent("bad.json").path
+    for value in ["bogus", "allow", "errno:NOSUCHERRNO", "kill-process:5", "errno:0"] {
+      let r = run(syscageExecutable, ["record", "-o", bad, "--default-action", value, "--", "/bin/true"])
+      #expect(r.status == 64, "--default-action \(value): \(r.status) \(r.stderr)")
+    }
+    #expect(!FileManager.default.fileExists(atPath: bad))
+  }
+
+  // MARK: 5. Signals
+
+  /// Handles SIGUSR1 three times (raise, kill of itself, kill from a forked child) and
+  /// SIGALRM once (setitimer, 30 ms), and exits 42 only when all four handlers ran.
+  static let signals = """
+    #include <signal.h>
+    #include <string.h>
+    #include <sys/time.h>
+    #include <sys/wait.h>
+    #include <unistd.h>
+    static volatile sig_atomic_t usr1, alrm;
+    static void on_usr1(int s) { (void)s; usr1++; }
+    static void on_alrm(int s) { (void)s; alrm++; }
+    int main(void) {
+      struct sigaction sa;
+      memset(&sa, 0, sizeof sa);
+      sa.sa_handler = on_usr1;
+      sigaction(SIGUSR1, &sa, NULL);
+      sa.sa_handler = on_alrm;
+      sigaction(SIGALRM, &sa, NULL);
+      sigset_t block, old;
+      sigemptyset(&block);
+      sigaddset(&block, SIGUSR1);
+      sigaddset(&block, SIGALRM);
+      sigprocmask(SIG_UNBLOCK, &block, NULL);  // a test runner's children may inherit them blocked
+      raise(SIGUSR1);
+      kill(getpid(), SIGUSR1);
+      sigprocmask(SIG_BLOCK, &block, &old);
+      pid_t c = fork();
+      if (c == 0) {
+        kill(getppid(), SIGUSR1);
+        _exit(0);
+      }
+      struct itimerval it = {{0, 0}, {0, 30000}};
+      setitimer(ITIMER_REAL, &it, NULL);
+      while (usr1 < 3 || alrm < 1) sigsuspend(&old);
+      sigprocmask(SIG_SETMASK, &old, NULL);
+      int st = 0;
+      waitpid(c, &st, 0);
+      return usr1 == 3 && alrm == 1 && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 42 : 10 + usr1 + 5 * alrm;
+    }
+    """
+
+  @Test(.enabled(if: Peer.root.shouldRun, Comment(rawValue: Peer.root.skipReason)))
+  func signalsAreDeliveredAndRecorded() throws {
+    try #require(Peer.root.isAvailable, "recording needs root here")
+    let dir = try tempDir()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    guard let exe = try compile(Self.signals, named: "signals", in: dir) else { return }
+    try #require(run(exe, [], timeout: 10).status == 42, "the program does not work without syscage")
+    let signalCalls = ["rt_sigaction", "rt_sigreturn", "kill", "setitimer", "rt_sigsuspend", "rt_sigprocmask"]
+
+    let one = dir.appendingPathComponent("one.json").path
+    let r1 = run(syscageExecutable, ["record", "-o", one, "--", exe], timeout: 20)
+    #expect(r1.status == 42, "one stop: the handlers did not all run: \(r1.status) \(r1.stderr)")
+    let calls1 = try ProfileFile(one).allowed
+    for call in signalCalls { #expect(calls1.contains(call), "one stop: \(call) missing from \(calls1.sorted())") }
+    #expect(calls1.contains("tgkill") || calls1.contains("tkill"), "raise's call is missing")
+
+    let two = dir.appendingPathComponent("two.json").path
+    let r2 = run(syscageExecutable, ["record", "-o", two, "-c", "--", exe], timeout: 20)
+    #expect(r2.status == 42, "-c: the handlers did not all run: \(r2.status) \(r2.stderr)")
+    let column = StraceTable.callsColumn(r2.stderr)
+    let returns = column.first { $0.name == "rt_sigreturn" }?.calls ?? 0
+    #expect(returns >= 4, "four handlers returned: \(r2.stderr)")
+    #expect((column.first { $0.name == "kill" }?.calls ?? 0) >= 2, "the process's and the child's kill")
+    let calls2 = try ProfileFile(two).allowed
+    for call in signalCalls { #expect(calls2.contains(call), "-c: \(call) missing") }
+    #expect(calls1 == calls2, "one and two stops differ: \(calls1.symmetricDifference(calls2).sorted())")
+  }
+
+  @Test(.enabled(if: Peer.strace.shouldRun && Peer.root.shouldRun, Comment(rawValue: Peer.strace.skipReason)))
+  func signalProgramProfileCoversWhatStraceSees() throws {
+    try #require(Peer.strace.isAvailable, "needs strace")
+    try #require(Peer.root.isAvailable, "recording needs root here")
+    let dir = try tempDir()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    guard let exe = try compile(Self.signals, named: "signals", in: dir) else { return }
+    let log = dir.appendingPathComponent("strace.log").path
+    let traced = run("/usr/bin/strace", ["-f", "-qq", "-o", log, exe], timeout: 20)
+    #expect(traced.status == 42, "under strace: \(traced.stderr)")
+    let text = try String(contentsOfFile: log, encoding: .utf8)
+    var seen = Set<String>()
+    for line in text.split(separator: "\n") {
+      var rest = Substring(line)
+      if rest.first?.isNumber == true { rest = rest.drop(while: \.isNumber).drop(while: { $0 == " " }) }
+      if rest.hasPrefix("<... ") { rest = rest.dropFirst(5) }  // a resumed call: "<... name resumed>"
+      let name = rest.prefix { $0.isLetter || $0.isNumber || $0 == "_" }
+      let next = rest.dropFirst(name.count).first
+      if !name.isEmpty, next == "(" || next == " " && rest.dropFirst(name.count).hasPrefix(" resumed") {
+        seen.insert(String(name))
+      }
+    }
+    #expect(seen.contains("execve") && seen.contains("rt_sigreturn"), "strace's log was not understood: \(text)")
+    let path = dir.appendingPathComponent("p.json").path
+    let r = run(syscageExecutable, ["record", "-o", path, "--", exe], timeout: 20)
+    #expect(r.status == 42)
+    let missing = seen.subtracting(try ProfileFile(path).allowed)
+    #expect(missing.isEmpty, "strace saw \(missing.sorted()) that the profile lacks")
+  }
+
+  // MARK: 6. --verify and stdout
+
+  @Test(.enabled(if: Peer.root.shouldRun, Comment(rawValue: Peer.root.skipReason)))
+  func verifyPrintsTheProgramsOutputOnce() throws {
+    try #require(Peer.root.isAvailable, "recording needs root here")
+    let dir = try tempDir()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let path = dir.appendingPathComponent("p.json").path
+    let r = run(syscageExecutable, ["record", "--verify", "-o", path, "--", "sh", "-c", "echo hello"])
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(r.stdout == "hello\n", "the verification run's output is discarded")
+    #expect(r.stderr.contains("verify: the program ran the same"), "the verification did run: \(r.stderr)")
+    // The discarded output is the second run's only: the status is the recording's.
+    let status = run(syscageExecutable, ["record", "--verify", "-o", path, "--", "sh", "-c", "echo bye; exit 5"])
+    #expect(status.status == 5)
+    #expect(status.stdout == "bye\n")
+  }
+
+  // MARK: 7. --for runc
+
+  @Test(.enabled(if: Peer.root.shouldRun, Comment(rawValue: Peer.root.skipReason)))
+  func forRuncAddsTheRuntimesCalls() throws {
+    try #require(Peer.root.isAvailable, "recording needs root here")
+    let dir = try tempDir()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let plainPath = dir.appendingPathComponent("plain.json").path
+    #expect(run(syscageExecutable, ["record", "-o", plainPath, "--", "/bin/true"]).status == 0)
+    let plain = try ProfileFile(plainPath).allowed
+    for call in ["capset", "setgroups", "prctl", "setuid"] {
+      #expect(!plain.contains(call), "/bin/true made \(call); the test would mean nothing")
+    }
+    for runtime in ["runc", "docker"] {
+      let path = dir.appendingPathComponent("\(runtime).json").path
+      let r = run(syscageExecutable, ["record", "-o", path, "--for", runtime, "--", "/bin/true"])
+      #expect(r.status == 0, "\(r.stderr)")
+      let calls = try ProfileFile(path).allowed
+      let missing = Set(RuntimeCalls.runc).subtracting(calls)
+      #expect(missing.isEmpty, "--for \(runtime) lacks \(missing.sorted())")
+      #expect(calls.isSuperset(of: plain))
+      #expect(calls == plain.union(RuntimeCalls.runc), "--for \(runtime) adds more than runc's calls")
+    }
+    let bad = run(syscageExecutable, ["record", "-o", dir.appendingPathComponent("x.json").path, "--for", "podman", "--", "/bin/true"])
+    #expect(bad.status == 64)
+  }
+}
