@@ -363,7 +363,10 @@ static int seize_process(struct session *s, pid_t pid) {
   for (int round = 0; round < 100; round++) {
     DIR *d = opendir(dir);
     if (!d) {
-      if (!seized) return -1;
+      if (!seized) {
+        if (errno == ENOENT) errno = ESRCH;  // no such process
+        return -1;
+      }
       break;
     }
     int fresh = 0;

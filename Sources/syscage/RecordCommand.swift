@@ -144,7 +144,9 @@ struct RecordCommand: ParsableCommand {
     return argv
   }
 
-  var timing: Bool { stops == .two || (stops == nil && (count || json)) }
+  /// Two stops per call: asked for, or for -c and --json's times (not against a baseline,
+  /// whose filter lets the known calls run without a stop).
+  var timing: Bool { stops == .two || (stops == nil && baseline == nil && (count || json)) }
 
   func validate() throws {
     if !pids.isEmpty {

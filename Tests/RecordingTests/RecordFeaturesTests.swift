@@ -327,12 +327,8 @@ import TestSupport
     #expect(r.status != 0 && r.status != -1, "\(r.stderr)")
     #expect(r.stderr.contains("\(pid)"), "the message names the process: \(r.stderr)")
     #expect(!FileManager.default.fileExists(atPath: profile))
-    // RecordCommand.attach means "no process N" and the usage status for ESRCH; the
-    // attach reports opendir's ENOENT for /proc/N/task instead.
-    withKnownIssue("seize_process (trace.c) reports ENOENT, not ESRCH, for a pid that does not exist") {
-      #expect(r.stderr.contains("no process \(pid)"), "\(r.stderr)")
-      #expect(r.status == 64)
-    }
+    #expect(r.stderr.contains("no process \(pid)"), "\(r.stderr)")
+    #expect(r.status == 64)
   }
 
   // MARK: 2. --args
@@ -546,9 +542,7 @@ import TestSupport
     let again = run(syscageExecutable, ["record", "-o", p2, "--baseline", p1, "--json", "--"] + a)
     #expect(try ProfileFile(p2).allowed == ProfileFile(p1).allowed)
     let seen = recordedCalls(statistics(again.stderr)).values.reduce(into: Set<String>()) { $0.formUnion($1) }
-    withKnownIssue("record --baseline --json records with two stops and ignores the baseline filter") {
-      #expect(again.status == 0 && seen.count <= 2, "--baseline --json recorded \(seen.count) calls: \(seen.sorted())")
-    }
+    #expect(again.status == 0 && seen.count <= 2, "--baseline --json recorded \(seen.count) calls: \(seen.sorted())")
   }
 
   @Test func baselineInputErrors() throws {
