@@ -85,6 +85,12 @@ struct DumpCommand: ParsableCommand {
         let written = FilterDump.profile(of: stack.filters, arches: FilterDump.arches(stack.filters))
         text += written.profile.encode()
         warnings += written.notExpressed
+        let pairs = Lint.run(written.profile).filter { $0.id == "same-argument-twice" }.count
+        if pairs > 0 {
+          printError(
+            "syscage: note: \(pairs) rule\(pairs == 1 ? " puts" : "s put") two conditions on one argument (a range): syscage ANDs them as the filters do, runc ORs them (lint: same-argument-twice)"
+          )
+        }
         if stacks.count > 1 {
           warnings.append("threads differ: only \(who) is written (\(stacks.count) different stacks of filters)")
         }
