@@ -326,6 +326,15 @@ public enum Recorder {
     #endif
   }
 
+  /// Pins the calling thread, and the programs it starts from then on, to the CPU it runs
+  /// on, and returns that CPU (nil with errno set when it cannot). A ptrace stop on one
+  /// CPU is a plain context switch; across CPUs it wakes the other CPU, which costs more
+  /// (in a VM, much more). The traced program then runs on that CPU only.
+  public static func pinToOneCPU() -> Int32? {
+    let cpu = clinux_pin_to_current_cpu()
+    return cpu < 0 ? nil : cpu
+  }
+
   /// The filter of one-stop recording: every call, of every ABI, goes to the tracer.
   public static let traceAll: [BPFInstruction] = [
     .ret(SeccompAction.trace(0))

@@ -125,6 +125,12 @@ struct RecordCommand: ParsableCommand {
   @Option(help: ArgumentHelp("The action for calls not seen: errno (EPERM), errno:NAME|N, kill-process, kill-thread, trap, log.", valueName: "action"))
   var defaultAction: DefaultAction = DefaultAction(action: .errno, errno: nil)
 
+  @Flag(
+    help: ArgumentHelp(
+      "Run the program and the tracer on one CPU: ptrace stops cost far less, but the program sees one CPU.",
+      discussion: "A stop hands the CPU from the program to the tracer and back; on one CPU that is a plain context switch, across CPUs it needs a wake-up of the other CPU (expensive in a VM). The program's affinity is then one CPU, so it may run fewer threads in parallel (nproc says 1)."))
+  var oneCPU = false
+
   enum Backend: String, ExpressibleByArgument, CaseIterable {
     case ptrace, ebpf
   }
@@ -181,6 +187,9 @@ struct RecordCommand: ParsableCommand {
       path = resolved
     }
     let baselineProfile = try baseline.map(loadBaseline)
+    if oneCPU && Recorder.pinToOneCPU() == nil {
+      printError("syscage: warning: --one-cpu: cannot pin to one CPU: \(String(cString: strerror(errno)))")
+    }
     let collector = args ? ArgumentCollector() : nil
     let recording: Recording
     if let path {

@@ -749,7 +749,25 @@ import TestSupport
     #expect(missing.isEmpty, "strace saw \(missing.sorted()) that the profile lacks")
   }
 
-  // MARK: 6. --verify and stdout
+  // MARK: 6. --one-cpu, --verify and stdout
+
+  /// --one-cpu runs the program on one CPU (it sees one), and records as without it.
+  @Test(.enabled(if: Peer.root.shouldRun, Comment(rawValue: Peer.root.skipReason)))
+  func oneCPURunsTheProgramOnOneCPU() throws {
+    try #require(Peer.root.isAvailable, Comment(rawValue: Peer.root.skipReason))
+    let dir = try tempDir()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let pinned = dir.appendingPathComponent("pinned.json").path
+    let free = dir.appendingPathComponent("free.json").path
+    let a = run(syscageExecutable, ["record", "--one-cpu", "-o", pinned, "--", "/usr/bin/nproc"])
+    #expect(a.status == 0, "\(a.stderr)")
+    #expect(a.stdout == "1\n")
+    let b = run(syscageExecutable, ["record", "-o", free, "--", "/usr/bin/nproc"])
+    #expect(b.status == 0, "\(b.stderr)")
+    let cpus = ProcessInfo.processInfo.activeProcessorCount
+    if cpus > 1 { #expect(b.stdout == "\(cpus)\n", "without --one-cpu the program sees every CPU") }
+    #expect(try ProfileFile(pinned).allowed == ProfileFile(free).allowed)
+  }
 
   @Test(.enabled(if: Peer.root.shouldRun, Comment(rawValue: Peer.root.skipReason)))
   func verifyPrintsTheProgramsOutputOnce() throws {
