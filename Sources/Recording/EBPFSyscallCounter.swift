@@ -344,9 +344,7 @@ enum EBPFPrograms {
     a.emit(.mov(.r6, .r1))
     a.emit(.call(.currentPidTgid))
     a.emit(.store(.word, .r10, -4, .r0))  // the tid: the low 32 bits
-    a.emit(EBPFInstruction.loadMap(.r1, fd: traced))
-    a.emit(.mov(.r2, .r10), .alu(.add, .r2, -4))
-    a.emit(.call(.mapLookupElement))
+    a.lookUp(at: -4, in: traced)
     a.jump(if: .r0, .equal, 0, to: out)
     a.emit(.load(.word, .r1, .r0, 0))
     a.jump(if: .r1, .equal, Int32(EBPFSyscallCounter.Mark.counting.rawValue), to: count)
@@ -377,21 +375,14 @@ enum EBPFPrograms {
     a.emit(.load(.doubleWord, .r6, .r1, 8))  // child
     a.emit(.call(.currentPidTgid))
     a.emit(.store(.word, .r10, -4, .r0))
-    a.emit(EBPFInstruction.loadMap(.r1, fd: traced))
-    a.emit(.mov(.r2, .r10), .alu(.add, .r2, -4))
-    a.emit(.call(.mapLookupElement))
+    a.lookUp(at: -4, in: traced)
     a.jump(if: .r0, .equal, 0, to: out)
     a.emit(.mov(.r1, .r10), .alu(.add, .r1, -8))
     a.emit(.mov(.r2, 4))
     a.emit(.mov(.r3, .r6), .alu(.add, .r3, Int32(pidOffset)))
     a.emit(.call(.probeReadKernel))
     a.jump(if: .r0, .notEqual, 0, to: out)
-    a.emit(.store(.word, .r10, -12, Int32(EBPFSyscallCounter.Mark.counting.rawValue)))
-    a.emit(EBPFInstruction.loadMap(.r1, fd: traced))
-    a.emit(.mov(.r2, .r10), .alu(.add, .r2, -8))
-    a.emit(.mov(.r3, .r10), .alu(.add, .r3, -12))
-    a.emit(.mov(.r4, 0))  // BPF_ANY
-    a.emit(.call(.mapUpdateElement))
+    a.traceThread(at: -8, in: traced)
     a.bind(out)
     a.emit(.mov(.r0, 0), .exit)
     return try a.assemble()
@@ -406,18 +397,11 @@ enum EBPFPrograms {
     a.emit(.mov(.r6, .r1))
     a.emit(.load(EBPFSize(bytes: parent.size) ?? .word, .r1, .r6, Int16(parent.offset)))
     a.emit(.store(.word, .r10, -4, .r1))
-    a.emit(EBPFInstruction.loadMap(.r1, fd: traced))
-    a.emit(.mov(.r2, .r10), .alu(.add, .r2, -4))
-    a.emit(.call(.mapLookupElement))
+    a.lookUp(at: -4, in: traced)
     a.jump(if: .r0, .equal, 0, to: out)
     a.emit(.load(EBPFSize(bytes: child.size) ?? .word, .r1, .r6, Int16(child.offset)))
     a.emit(.store(.word, .r10, -8, .r1))
-    a.emit(.store(.word, .r10, -12, Int32(EBPFSyscallCounter.Mark.counting.rawValue)))
-    a.emit(EBPFInstruction.loadMap(.r1, fd: traced))
-    a.emit(.mov(.r2, .r10), .alu(.add, .r2, -8))
-    a.emit(.mov(.r3, .r10), .alu(.add, .r3, -12))
-    a.emit(.mov(.r4, 0))  // BPF_ANY
-    a.emit(.call(.mapUpdateElement))
+    a.traceThread(at: -8, in: traced)
     a.bind(out)
     a.emit(.mov(.r0, 0), .exit)
     return try a.assemble()
@@ -436,17 +420,10 @@ enum EBPFPrograms {
     a.emit(.mov(.r7, .r0), .alu(.lsh, .r7, 32), .alu(.rsh, .r7, 32))  // the tid now
     a.jump(if: .r7, .equal, .r8, to: out)
     a.emit(.store(.word, .r10, -4, .r8))
-    a.emit(EBPFInstruction.loadMap(.r1, fd: traced))
-    a.emit(.mov(.r2, .r10), .alu(.add, .r2, -4))
-    a.emit(.call(.mapLookupElement))
+    a.lookUp(at: -4, in: traced)
     a.jump(if: .r0, .equal, 0, to: out)
     a.emit(.store(.word, .r10, -8, .r7))
-    a.emit(.store(.word, .r10, -12, Int32(EBPFSyscallCounter.Mark.counting.rawValue)))
-    a.emit(EBPFInstruction.loadMap(.r1, fd: traced))
-    a.emit(.mov(.r2, .r10), .alu(.add, .r2, -8))
-    a.emit(.mov(.r3, .r10), .alu(.add, .r3, -12))
-    a.emit(.mov(.r4, 0))  // BPF_ANY
-    a.emit(.call(.mapUpdateElement))
+    a.traceThread(at: -8, in: traced)
     a.emit(EBPFInstruction.loadMap(.r1, fd: traced))
     a.emit(.mov(.r2, .r10), .alu(.add, .r2, -4))
     a.emit(.call(.mapDeleteElement))
@@ -466,5 +443,25 @@ enum EBPFPrograms {
     a.emit(.call(.mapDeleteElement))
     a.emit(.mov(.r0, 0), .exit)
     return try a.assemble()
+  }
+}
+
+extension EBPFAssembler {
+  /// r0 = the traced map's value for the tid stored at fp+`offset` (NULL when absent).
+  mutating func lookUp(at offset: Int32, in traced: Int32) {
+    emit(EBPFInstruction.loadMap(.r1, fd: traced))
+    emit(.mov(.r2, .r10), .alu(.add, .r2, offset))
+    emit(.call(.mapLookupElement))
+  }
+
+  /// Marks the tid stored at fp+`offset` as counting in the traced map (uses fp+offset-4).
+  mutating func traceThread(at offset: Int32, in traced: Int32) {
+    let mark = offset - 4
+    emit(.store(.word, .r10, Int16(mark), Int32(EBPFSyscallCounter.Mark.counting.rawValue)))
+    emit(EBPFInstruction.loadMap(.r1, fd: traced))
+    emit(.mov(.r2, .r10), .alu(.add, .r2, offset))
+    emit(.mov(.r3, .r10), .alu(.add, .r3, mark))
+    emit(.mov(.r4, 0))  // BPF_ANY
+    emit(.call(.mapUpdateElement))
   }
 }
