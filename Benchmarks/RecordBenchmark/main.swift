@@ -1,6 +1,7 @@
 // record-benchmark: the cost of recording a program's syscalls, as ratios to the
 // untraced run: untraced, strace -c -f, syscage record (one stop per call, profile
-// only), record -c (two stops), record --one-cpu (tracer and program on one CPU), record --baseline with a complete baseline (recorded
+// only, the program on the tracer's CPU until it forks), record --cpus all (left to the
+// scheduler), record -c (two stops), record --baseline with a complete baseline (recorded
 // just before), and record --backend ebpf (as root). Median wall time of N runs each,
 // and the peak resident memory (wait4's ru_maxrss: the larger of syscage and its tracee).
 //
@@ -81,7 +82,7 @@ var methods: [(name: String, prefix: [String])] = [("untraced", [])]
 if let strace { methods.append(("strace -c -f", [strace, "-c", "-f", "-o", "/dev/null"])) }
 methods.append(("record (one stop)", [syscage, "record", "-o", profile, "--"]))
 methods.append(("record -c (two stops)", [syscage, "record", "-o", profile, "-c", "--"]))
-methods.append(("record --one-cpu", [syscage, "record", "-o", profile, "--one-cpu", "--"]))
+methods.append(("record --cpus all", [syscage, "record", "-o", profile, "--cpus", "all", "--"]))
 let baseline = FileManager.default.temporaryDirectory.appendingPathComponent("record-benchmark-base-\(getpid()).json").path
 defer { unlink(baseline) }
 methods.append(("record --baseline", [syscage, "record", "-o", profile, "--baseline", baseline, "--"]))

@@ -1,7 +1,3 @@
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
-#include <sched.h>
 #include "CLinux.h"
 #include <string.h>
 #include <sys/utsname.h>
@@ -35,14 +31,4 @@ uint32_t clinux_header_audit_arch(const char *name) {
   for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
     if (strcmp(table[i].name, name) == 0) return table[i].value;
   return 0;
-}
-
-int clinux_pin_to_current_cpu(void) {
-  int cpu = sched_getcpu();
-  if (cpu < 0) return -1;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  if (sched_setaffinity(0, sizeof(set), &set) != 0) return -1;
-  return cpu;
 }

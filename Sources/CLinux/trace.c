@@ -16,6 +16,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <dirent.h>
+#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -136,7 +137,25 @@ struct session {
   int started;             // the program's first execve was seen
   int exec_reported;
   int tracees;
+  int pin;            // CLINUX_TRACE_PIN_*
+  int pinned;         // the program still runs on the tracer's CPU only
+  cpu_set_t cpus;     // the tracer's CPUs before pinning: the program's again after
 };
+
+// Gives a pinned program (`tid`, and `child` when nonzero) back every CPU it had.
+static void unpin(struct session *s, pid_t tid, pid_t child) {
+  if (!s->pinned || s->pin != CLINUX_TRACE_PIN_AUTO) return;
+  s->pinned = 0;
+  sched_setaffinity(tid, sizeof(s->cpus), &s->cpus);
+  if (child > 0) sched_setaffinity(child, sizeof(s->cpus), &s->cpus);
+}
+
+// Whether a call asks for the caller's CPUs (sched_getaffinity, in any x86 ABI).
+static int asks_for_cpus(int index) {
+  return index == CLINUX_TRACE_X86_64 * CLINUX_TRACE_NRS + SYS_sched_getaffinity ||
+         index == CLINUX_TRACE_X32 * CLINUX_TRACE_NRS + SYS_sched_getaffinity ||
+         index == CLINUX_TRACE_IA32 * CLINUX_TRACE_NRS + 242;
+}
 
 static void report_call(struct session *s, pid_t tid, int index, uint32_t arch, uint64_t nr, const uint64_t args[6]) {
   const struct clinux_trace_hooks *h = s->hooks;
@@ -160,6 +179,7 @@ static void seccomp_stop(struct session *s, pid_t w) {
     s->counts->calls[index]++;
   else
     s->counts->unknown++;
+  if (s->pinned && asks_for_cpus(index)) unpin(s, w, 0);
   report_call(s, w, index, info.arch, info.seccomp.nr, info.seccomp.args);
   if (!s->errnos || info.seccomp.ret_data >= s->ncodes) return;
   int32_t e = s->errnos[info.seccomp.ret_data];
@@ -195,6 +215,7 @@ static void syscall_stop(struct session *s, pid_t w) {
     int index = slot_index(info.arch, info.entry.nr);
     if (!s->started && w == s->pid && index >= 0 && (index == SYS_execve || index == SYS_execveat)) s->started = 1;
     struct thread_state *t = thread_find(&s->threads, w, 1);
+    if (s->pinned && asks_for_cpus(index)) unpin(s, w, 0);
     if (s->started) {
       if (index >= 0)
         s->counts->calls[index]++;
@@ -274,9 +295,10 @@ static void handle(struct session *s, pid_t w, int st, struct clinux_spawn *spaw
     ptrace(resume, w, 0, 0);
   } else if (event == PTRACE_EVENT_FORK || event == PTRACE_EVENT_VFORK || event == PTRACE_EVENT_CLONE) {
     s->tracees++;
-    if (s->attached) {
-      unsigned long child = 0;
-      if (ptrace(PTRACE_GETEVENTMSG, w, 0, &child) == 0 && child) thread_find(&s->threads, (pid_t)child, 1);
+    unsigned long child = 0;
+    if ((s->attached || s->pinned) && ptrace(PTRACE_GETEVENTMSG, w, 0, &child) == 0 && child) {
+      if (s->attached) thread_find(&s->threads, (pid_t)child, 1);
+      unpin(s, w, (pid_t)child);
     }
     ptrace(resume, w, 0, 0);
   } else if (event != 0) {
@@ -289,10 +311,9 @@ static void handle(struct session *s, pid_t w, int st, struct clinux_spawn *spaw
 static const long trace_options = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK |
                                   PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_TRACEEXIT;
 
-static int trace_run(const char *path, char *const argv[], char *const envp[], const void *prog, unsigned int len,
-                     int no_new_privs, struct session *s) {
+static int trace_spawned(const char *path, char *const argv[], char *const envp[], const void *prog, unsigned int len,
+                         int no_new_privs, struct session *s) {
   struct clinux_trace_result *out = s->out;
-  memset(out, 0, sizeof(*out));
   struct clinux_spawn spawn;
   int step = 0, error = 0;
   if (clinux_spawn_start(path, argv, envp, no_new_privs, prog, len, 0, &spawn, &step, &error) != 0) {
@@ -338,19 +359,45 @@ static int trace_run(const char *path, char *const argv[], char *const envp[], c
   return 0;
 }
 
-int clinux_trace(const char *path, char *const argv[], char *const envp[], int timing,
+// Pins this thread to its CPU (as s->pin asks) before the fork, so that the child
+// inherits it, traces the program, and gives this thread its CPUs back.
+static int trace_run(const char *path, char *const argv[], char *const envp[], const void *prog, unsigned int len,
+                     int no_new_privs, struct session *s) {
+  memset(s->out, 0, sizeof(*s->out));
+  int saved = s->pin != CLINUX_TRACE_PIN_NONE && sched_getaffinity(0, sizeof(s->cpus), &s->cpus) == 0;
+  if (saved) {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    int cpu = sched_getcpu();
+    if (cpu >= 0) {
+      CPU_SET(cpu, &one);
+      s->pinned = sched_setaffinity(0, sizeof(one), &one) == 0;
+    }
+  }
+  int rc = trace_spawned(path, argv, envp, prog, len, no_new_privs, s);
+  if (saved) sched_setaffinity(0, sizeof(s->cpus), &s->cpus);
+  return rc;
+}
+
+int clinux_trace(const char *path, char *const argv[], char *const envp[], int timing, int pin,
                  const struct clinux_trace_hooks *hooks, struct clinux_trace_counts *counts,
                  struct clinux_trace_result *out) {
-  struct session s = {.timing = timing, .hooks = hooks, .counts = counts, .out = out};
+  struct session s = {.timing = timing, .pin = pin, .hooks = hooks, .counts = counts, .out = out};
   return trace_run(path, argv, envp, NULL, 0, 0, &s);
 }
 
 int clinux_trace_seccomp(const char *path, char *const argv[], char *const envp[], const void *prog,
-                         unsigned int len, int no_new_privs, const int32_t *errnos, unsigned int ncodes,
+                         unsigned int len, int no_new_privs, const int32_t *errnos, unsigned int ncodes, int pin,
                          const struct clinux_trace_hooks *hooks, struct clinux_trace_counts *counts,
                          struct clinux_trace_denials *denials, struct clinux_trace_result *out) {
-  struct session s = {
-      .seccomp = 1, .errnos = errnos, .ncodes = ncodes, .hooks = hooks, .counts = counts, .denials = denials, .out = out};
+  struct session s = {.seccomp = 1,
+                      .errnos = errnos,
+                      .ncodes = ncodes,
+                      .pin = pin,
+                      .hooks = hooks,
+                      .counts = counts,
+                      .denials = denials,
+                      .out = out};
   return trace_run(path, argv, envp, prog, len, no_new_privs, &s);
 }
 

@@ -123,7 +123,7 @@ public enum EBPFRecorder {
       do throws(Recorder.Failure) {
         traced = try Recorder.record(
           executable: executable, arguments: arguments, environment: environment, timing: false, oneStop: true,
-          filter: nonNativeFilter, observer: observer)
+          filter: nonNativeFilter, observer: observer, cpus: .all)
       } catch {
         throw Failure(.launch(error), error.description)
       }

@@ -223,6 +223,28 @@ final class TraceCounters {
   }
 }
 
+/// Where a recorded program and the tracer run. A ptrace stop between two CPUs needs a
+/// wake-up of the other CPU; on one CPU it is a plain context switch, several times
+/// cheaper (much more so in a VM).
+public enum CPUPlacement: String, CaseIterable, Sendable {
+  /// On the tracer's CPU until the program starts a second process or thread, or asks
+  /// for its CPUs (sched_getaffinity): from then on on every CPU it had, so it never
+  /// sees fewer (a program reading Cpus_allowed in /proc before that would).
+  case auto
+  /// On the tracer's CPU for the whole run: the program sees one CPU.
+  case one
+  /// Wherever the scheduler puts them.
+  case all
+
+  var c: Int32 {
+    switch self {
+    case .auto: Int32(CLINUX_TRACE_PIN_AUTO)
+    case .one: Int32(CLINUX_TRACE_PIN_ALWAYS)
+    case .all: Int32(CLINUX_TRACE_PIN_NONE)
+    }
+  }
+}
+
 /// Records the syscalls of a program, its children and its threads with ptrace.
 public enum Recorder {
   /// A step before the program ran failed (the steps and exit statuses of `Launcher`).
@@ -243,10 +265,12 @@ public enum Recorder {
   /// SECCOMP_RET_TRACE for every call) before its execve, and the tracer stops only at
   /// those seccomp stops: a filter that allows some calls (`baselineFilter`) leaves them
   /// unseen and uncounted. Timing needs the exit stop as well, so `timing` always uses two
-  /// stops (`oneStop` and `filter` are ignored). `observer` sees the calls it asks for.
+  /// stops (`oneStop` and `filter` are ignored). `observer` sees the calls it asks for;
+  /// `cpus` says where the program runs.
   public static func record(
     executable: String, arguments: [String], environment: [String]? = nil, timing: Bool = false,
-    oneStop: Bool? = nil, filter: [BPFInstruction] = Recorder.traceAll, observer: CallObserver? = nil
+    oneStop: Bool? = nil, filter: [BPFInstruction] = Recorder.traceAll, observer: CallObserver? = nil,
+    cpus: CPUPlacement = .auto
   ) throws(Failure) -> Recording {
     let seccomp = !timing && (oneStop ?? true)
     #if arch(x86_64)
@@ -260,11 +284,11 @@ public enum Recorder {
               if seccomp {
                 return filter.withUnsafeBytes { prog in
                   clinux_trace_seccomp(
-                    executable, argv, envp, prog.baseAddress, UInt32(filter.count), 1, nil, 0, hooks, &counts, nil,
+                    executable, argv, envp, prog.baseAddress, UInt32(filter.count), 1, nil, 0, cpus.c, hooks, &counts, nil,
                     &result)
                 }
               }
-              return clinux_trace(executable, argv, envp, timing ? 1 : 0, hooks, &counts, &result)
+              return clinux_trace(executable, argv, envp, timing ? 1 : 0, cpus.c, hooks, &counts, &result)
             }
           }
         }
@@ -324,15 +348,6 @@ public enum Recorder {
     #else
       throw AttachFailure(pid: pids.first ?? 0, errno: ENOSYS)
     #endif
-  }
-
-  /// Pins the calling thread, and the programs it starts from then on, to the CPU it runs
-  /// on, and returns that CPU (nil with errno set when it cannot). A ptrace stop on one
-  /// CPU is a plain context switch; across CPUs it wakes the other CPU, which costs more
-  /// (in a VM, much more). The traced program then runs on that CPU only.
-  public static func pinToOneCPU() -> Int32? {
-    let cpu = clinux_pin_to_current_cpu()
-    return cpu < 0 ? nil : cpu
   }
 
   /// The filter of one-stop recording: every call, of every ABI, goes to the tracer.

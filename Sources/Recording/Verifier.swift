@@ -114,7 +114,7 @@ public enum Verifier {
                   var denials = clinux_trace_denials(items: d.baseAddress, capacity: UInt64(keep), count: 0)
                   let rc = clinux_trace_seccomp(
                     executable, argv, envp, prog.baseAddress, UInt32(program.count), noNewPrivileges ? 1 : 0, e.baseAddress,
-                    UInt32(errnos.count), nil, &counts, &denials, &result)
+                    UInt32(errnos.count), CPUPlacement.auto.c, nil, &counts, &denials, &result)
                   total = denials.count
                   return rc
                 }

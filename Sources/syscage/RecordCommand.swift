@@ -125,11 +125,12 @@ struct RecordCommand: ParsableCommand {
   @Option(help: ArgumentHelp("The action for calls not seen: errno (EPERM), errno:NAME|N, kill-process, kill-thread, trap, log.", valueName: "action"))
   var defaultAction: DefaultAction = DefaultAction(action: .errno, errno: nil)
 
-  @Flag(
+  @Option(
     help: ArgumentHelp(
-      "Run the program and the tracer on one CPU: ptrace stops cost far less, but the program sees one CPU.",
-      discussion: "A stop hands the CPU from the program to the tracer and back; on one CPU that is a plain context switch, across CPUs it needs a wake-up of the other CPU (expensive in a VM). The program's affinity is then one CPU, so it may run fewer threads in parallel (nproc says 1)."))
-  var oneCPU = false
+      "Where the program runs: auto, one (the tracer's CPU), all.",
+      discussion: "A ptrace stop hands the CPU from the program to the tracer and back: on one CPU a plain context switch, across CPUs a wake-up of the other CPU (expensive in a VM). auto (the default) keeps the program on the tracer's CPU until it starts a second process or thread or asks for its CPUs (sched_getaffinity), then gives it every CPU it had; one keeps it there (the program sees one CPU: nproc says 1); all leaves it to the scheduler.",
+      valueName: "placement"))
+  var cpus: CPUPlacement = .auto
 
   enum Backend: String, ExpressibleByArgument, CaseIterable {
     case ptrace, ebpf
@@ -187,9 +188,6 @@ struct RecordCommand: ParsableCommand {
       path = resolved
     }
     let baselineProfile = try baseline.map(loadBaseline)
-    if oneCPU && Recorder.pinToOneCPU() == nil {
-      printError("syscage: warning: --one-cpu: cannot pin to one CPU: \(String(cString: strerror(errno)))")
-    }
     let collector = args ? ArgumentCollector() : nil
     let recording: Recording
     if let path {
@@ -269,7 +267,8 @@ struct RecordCommand: ParsableCommand {
         }
       }
       return try Recorder.record(
-        executable: path, arguments: argv, timing: timing, oneStop: !timing, filter: filter, observer: observer)
+        executable: path, arguments: argv, timing: timing, oneStop: !timing, filter: filter, observer: observer,
+        cpus: cpus)
     } catch let error as Recorder.Failure {
       throw fail("\(argv[0]): \(error)", code: error.exitStatus)
     }
@@ -425,3 +424,4 @@ struct DefaultAction: ExpressibleByArgument {
 }
 
 extension ContainerRuntime: ExpressibleByArgument {}
+extension CPUPlacement: ExpressibleByArgument {}

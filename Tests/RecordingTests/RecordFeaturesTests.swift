@@ -751,22 +751,28 @@ import TestSupport
 
   // MARK: 6. --one-cpu, --verify and stdout
 
-  /// --one-cpu runs the program on one CPU (it sees one), and records as without it.
+  /// --cpus one runs the program on one CPU (it sees one); auto (the default) gives it
+  /// every CPU before it asks (nproc: sched_getaffinity) or starts a second process.
   @Test(.enabled(if: Peer.root.shouldRun, Comment(rawValue: Peer.root.skipReason)))
-  func oneCPURunsTheProgramOnOneCPU() throws {
+  func cpuPlacement() throws {
     try #require(Peer.root.isAvailable, Comment(rawValue: Peer.root.skipReason))
     let dir = try tempDir()
     defer { try? FileManager.default.removeItem(at: dir) }
-    let pinned = dir.appendingPathComponent("pinned.json").path
-    let free = dir.appendingPathComponent("free.json").path
-    let a = run(syscageExecutable, ["record", "--one-cpu", "-o", pinned, "--", "/usr/bin/nproc"])
-    #expect(a.status == 0, "\(a.stderr)")
-    #expect(a.stdout == "1\n")
-    let b = run(syscageExecutable, ["record", "-o", free, "--", "/usr/bin/nproc"])
-    #expect(b.status == 0, "\(b.stderr)")
     let cpus = ProcessInfo.processInfo.activeProcessorCount
-    if cpus > 1 { #expect(b.stdout == "\(cpus)\n", "without --one-cpu the program sees every CPU") }
-    #expect(try ProfileFile(pinned).allowed == ProfileFile(free).allowed)
+    var profiles: [String: Set<String>] = [:]
+    for (placement, expected) in [("one", 1), ("auto", cpus), ("all", cpus)] {
+      for stops in ["one", "two"] {
+        let profile = dir.appendingPathComponent("\(placement)-\(stops).json").path
+        let r = run(syscageExecutable, ["record", "--cpus", placement, "--stops", stops, "-o", profile, "--", "/usr/bin/nproc"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout == "\(expected)\n", "--cpus \(placement) --stops \(stops)")
+        profiles["\(placement)-\(stops)"] = try ProfileFile(profile).allowed
+      }
+      // A forked child gets every CPU too under auto (here: a shell running nproc).
+      let forked = run(syscageExecutable, ["record", "--cpus", placement, "-o", dir.appendingPathComponent("sh.json").path, "--", "/bin/sh", "-c", "/usr/bin/nproc; true"])
+      #expect(forked.stdout == "\(expected)\n", "--cpus \(placement) through sh")
+    }
+    #expect(Set(profiles.values).count == 1, "the placement does not change what is recorded")
   }
 
   @Test(.enabled(if: Peer.root.shouldRun, Comment(rawValue: Peer.root.skipReason)))

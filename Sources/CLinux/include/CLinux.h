@@ -12,10 +12,6 @@ int clinux_kernel_release(char *buf, size_t len);
 /// "mipsel64n32", ...), or 0 when the header has none. For tests of the Arch table.
 uint32_t clinux_header_audit_arch(const char *name);
 
-/// Pins the calling thread (and what it forks from then on) to the CPU it runs on.
-/// Returns that CPU, or -1 with errno.
-int clinux_pin_to_current_cpu(void);
-
 #include "clinux_probe.h"
 #include "clinux_bench.h"
 #include "clinux_run.h"

@@ -68,6 +68,17 @@ struct clinux_trace_hooks {
   void *ctx;
 };
 
+/// Where the tracer and a launched program run (the `pin` argument). A ptrace stop
+/// between two CPUs needs a wake-up of the other CPU; on one CPU it is a plain
+/// context switch, several times cheaper (much more so in a VM).
+enum {
+  CLINUX_TRACE_PIN_NONE = 0,    ///< wherever the scheduler puts them
+  CLINUX_TRACE_PIN_AUTO = 1,    ///< on the tracer's CPU until the program starts a second
+                                ///< process or thread or asks for its CPUs (sched_getaffinity):
+                                ///< then every CPU it had, before it can tell
+  CLINUX_TRACE_PIN_ALWAYS = 2,  ///< on the tracer's CPU for the whole run
+};
+
 /// Runs `path` with `argv` and `envp` under ptrace and counts its syscalls
 /// into `counts` until every tracee has ended. With `timing`, also records
 /// errors and the time between entry and exit stops. While it waits,
@@ -75,7 +86,7 @@ struct clinux_trace_hooks {
 /// another process are forwarded to the program; those from the terminal reach
 /// the program's process group directly and are otherwise ignored here.
 /// Returns 0, or -1 when the program never ran (see out->failed_step).
-int clinux_trace(const char *path, char *const argv[], char *const envp[], int timing,
+int clinux_trace(const char *path, char *const argv[], char *const envp[], int timing, int pin,
                  const struct clinux_trace_hooks *hooks, struct clinux_trace_counts *counts,
                  struct clinux_trace_result *out);
 
@@ -114,6 +125,8 @@ struct clinux_trace_denials {
   uint64_t count;  ///< calls failed in all (may exceed capacity; only the first `capacity` are stored)
 };
 
+/// `pin` is a CLINUX_TRACE_PIN_* value.
+///
 /// One stop per call: the child sets no_new_privs (if asked) and loads `prog`
 /// (`len` instructions) before execve; the tracer seizes with TRACESECCOMP (and
 /// the fork/clone/exec/exit options, EXITKILL), restarts every stop with
@@ -126,7 +139,7 @@ struct clinux_trace_denials {
 /// call is skipped (orig_rax = -1) and returns -errnos[code]; it is also counted
 /// in `counts->calls`. Returns 0, or -1 when the program never ran.
 int clinux_trace_seccomp(const char *path, char *const argv[], char *const envp[], const void *prog,
-                         unsigned int len, int no_new_privs, const int32_t *errnos, unsigned int ncodes,
+                         unsigned int len, int no_new_privs, const int32_t *errnos, unsigned int ncodes, int pin,
                          const struct clinux_trace_hooks *hooks, struct clinux_trace_counts *counts,
                          struct clinux_trace_denials *denials, struct clinux_trace_result *out);
 
