@@ -1,4 +1,6 @@
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "spawn.h"
 
 #include "clinux_run.h"
@@ -13,15 +15,38 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#ifndef SECCOMP_FILTER_FLAG_NEW_LISTENER
+#define SECCOMP_FILTER_FLAG_NEW_LISTENER (1UL << 3)
+#endif
+
 static volatile pid_t forward_to = 0;
+static volatile sig_atomic_t holding = 0;
+static unsigned long held = 0;  // lock-free atomics: safe in the handler
+static int held_count = 0;
 
 static void forward_signal(int sig, siginfo_t *info, void *ctx) {
   (void)ctx;
+  int terminal = info && info->si_code == SI_KERNEL;
+  if (holding) {
+    __atomic_fetch_or(&held, 1UL << (sig + (terminal ? 32 : 0)), __ATOMIC_SEQ_CST);
+    __atomic_fetch_add(&held_count, 1, __ATOMIC_SEQ_CST);
+    return;
+  }
   // Signals from the terminal (SI_KERNEL) reach the program's process group
   // directly; forward only what another process sent to us.
-  if (info && info->si_code == SI_KERNEL) return;
+  if (terminal) return;
   pid_t p = forward_to;
   if (p > 0) kill(p, sig);
+}
+
+// In the child: blocks until the parent lets it go; exits unrun if the parent gave up.
+static void wait_for_go(int fd) {
+  char go = 0;
+  ssize_t n;
+  while ((n = read(fd, &go, 1)) < 0 && errno == EINTR) {
+  }
+  if (n != 1) _exit(127);
+  close(fd);
 }
 
 static const int forwarded[6] = {SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2};
@@ -33,10 +58,10 @@ static void child_fail(int fd, int step) {
   _exit(127);
 }
 
-int clinux_spawn_start(const char *path, char *const argv[], char *const envp[], int no_new_privs,
-                       const void *prog, unsigned int len, unsigned int flags, struct clinux_spawn *s,
-                       int *step, int *error) {
+static int start(const char *path, char *const argv[], char *const envp[], int no_new_privs, const void *prog,
+                 unsigned int len, unsigned int flags, int listener, struct clinux_spawn *s, int *step, int *error) {
   memset(s, 0, sizeof(*s));
+  s->errfd = s->gofd = -1;
   int errpipe[2], gopipe[2];
   if (pipe2(errpipe, O_CLOEXEC) != 0) {
     *step = CLINUX_RUN_STEP_PIPE;
@@ -65,14 +90,23 @@ int clinux_spawn_start(const char *path, char *const argv[], char *const envp[],
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    char go = 0;
-    ssize_t n;
-    while ((n = read(gopipe[0], &go, 1)) < 0 && errno == EINTR) {
-    }
-    if (n != 1) _exit(127);  // the parent gave up: do not run
-    close(gopipe[0]);
+    if (!listener) wait_for_go(gopipe[0]);
     if (no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) child_fail(errpipe[1], CLINUX_RUN_STEP_NO_NEW_PRIVS);
-    if (len > 0) {
+    if (listener) {
+      // The lowest free fd is the number seccomp will return; report it while unfiltered.
+      int lowest = fcntl(errpipe[1], F_DUPFD, 0);
+      if (lowest < 0) child_fail(errpipe[1], CLINUX_RUN_STEP_FILTER);
+      close(lowest);
+      int ready[2] = {0, lowest};
+      if (write(errpipe[1], ready, sizeof(ready)) != (ssize_t)sizeof(ready)) _exit(127);
+      struct sock_fprog fprog = {.len = (unsigned short)len, .filter = (struct sock_filter *)prog};
+      long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags | SECCOMP_FILTER_FLAG_NEW_LISTENER, &fprog);
+      if (fd < 0) child_fail(errpipe[1], CLINUX_RUN_STEP_FILTER);
+      // Not the number reported: the parent would take the wrong fd. (Cannot happen.)
+      if (fd != lowest) _exit(127);
+      // From here on every call may be notified; the parent answers them.
+      wait_for_go(gopipe[0]);
+    } else if (len > 0) {
       struct sock_fprog fprog = {.len = (unsigned short)len, .filter = (struct sock_filter *)prog};
       long rc = flags ? syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &fprog)
                       : prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fprog, 0, 0);
@@ -100,6 +134,33 @@ int clinux_spawn_start(const char *path, char *const argv[], char *const envp[],
   return 0;
 }
 
+int clinux_spawn_start(const char *path, char *const argv[], char *const envp[], int no_new_privs,
+                       const void *prog, unsigned int len, unsigned int flags, struct clinux_spawn *s,
+                       int *step, int *error) {
+  return start(path, argv, envp, no_new_privs, prog, len, flags, 0, s, step, error);
+}
+
+int clinux_spawn_start_listener(const char *path, char *const argv[], char *const envp[], int no_new_privs,
+                                const void *prog, unsigned int len, unsigned int flags, struct clinux_spawn *s,
+                                int *step, int *error) {
+  return start(path, argv, envp, no_new_privs, prog, len, flags, 1, s, step, error);
+}
+
+int clinux_spawn_listener_number(struct clinux_spawn *s, int *number, int *step, int *error) {
+  int msg[2];
+  ssize_t n;
+  do {
+    n = read(s->errfd, msg, sizeof(msg));
+  } while (n < 0 && errno == EINTR);
+  if (n == (ssize_t)sizeof(msg) && msg[0] == 0) {
+    *number = msg[1];
+    return 0;
+  }
+  *step = n == (ssize_t)sizeof(msg) ? msg[0] : CLINUX_RUN_STEP_FORK;
+  *error = n == (ssize_t)sizeof(msg) ? msg[1] : EPIPE;
+  return -1;
+}
+
 void clinux_spawn_forward_signals(struct clinux_spawn *s) {
   struct sigaction sa;
   memset(&sa, 0, sizeof(sa));
@@ -113,6 +174,18 @@ void clinux_spawn_forward_signals(struct clinux_spawn *s) {
   for (int i = 0; i < 6; i++) sigdelset(&waiting, forwarded[i]);
   sigprocmask(SIG_SETMASK, &waiting, NULL);
   s->forwarding = 1;
+}
+
+void clinux_spawn_hold_signals(struct clinux_spawn *s) {
+  (void)s;
+  holding = 1;
+  forward_to = 0;
+}
+
+unsigned long clinux_spawn_take_held(int *count) {
+  int c = __atomic_exchange_n(&held_count, 0, __ATOMIC_SEQ_CST);
+  if (count) *count = c;
+  return __atomic_exchange_n(&held, 0UL, __ATOMIC_SEQ_CST);
 }
 
 void clinux_spawn_release(struct clinux_spawn *s) {
@@ -161,6 +234,8 @@ void clinux_spawn_end(struct clinux_spawn *s) {
   }
   if (s->forwarding) {
     forward_to = 0;
+    holding = 0;
+    clinux_spawn_take_held(NULL);
     for (int i = 0; i < 6; i++) sigaction(forwarded[i], &s->old[i], NULL);
     s->forwarding = 0;
   }

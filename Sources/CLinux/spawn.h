@@ -22,9 +22,36 @@ int clinux_spawn_start(const char *path, char *const argv[], char *const envp[],
                        const void *prog, unsigned int len, unsigned int flags, struct clinux_spawn *s,
                        int *step, int *error);
 
+/// As clinux_spawn_start, for a filter whose listener the parent takes (`syscage watch`):
+/// the child resets every signal, sets no_new_privs (if asked), reports through the error
+/// pipe the fd number n the listener will get (the lowest free one: the kernel hands out
+/// the lowest, and the child is single-threaded) as {0, n}, loads `prog` with
+/// SECCOMP_FILTER_FLAG_NEW_LISTENER | `flags`, and only then waits for
+/// clinux_spawn_release before it execs. Its calls after the load may be notified: the
+/// parent must answer them (read of the go pipe, execve, a failure report). The
+/// listener is O_CLOEXEC: the program does not inherit it.
+int clinux_spawn_start_listener(const char *path, char *const argv[], char *const envp[], int no_new_privs,
+                                const void *prog, unsigned int len, unsigned int flags, struct clinux_spawn *s,
+                                int *step, int *error);
+
+/// After clinux_spawn_start_listener: reads the fd number the listener will get in the
+/// child. Returns 0 with *number, or -1 with *step and *error (the child failed before
+/// the load, or died: CLINUX_RUN_STEP_FORK, EPIPE). Blocks until the child reports.
+int clinux_spawn_listener_number(struct clinux_spawn *s, int *number, int *step, int *error);
+
 /// Forwards SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGUSR1 and SIGUSR2 sent by other
 /// processes to the child (terminal signals reach its process group directly).
 void clinux_spawn_forward_signals(struct clinux_spawn *s);
+
+/// Stops forwarding (call it before the child is reaped: its pid could be reused) and
+/// holds the forwarded signals instead, from other processes and from the terminal alike,
+/// for clinux_spawn_take_held.
+void clinux_spawn_hold_signals(struct clinux_spawn *s);
+
+/// The signals held since clinux_spawn_hold_signals and not taken yet: bit `sig` for one
+/// sent by another process, bit 32 + `sig` for one from the terminal; *count (if not
+/// NULL) how many arrived. Clears both.
+unsigned long clinux_spawn_take_held(int *count);
 
 /// Lets the child go on to exec.
 void clinux_spawn_release(struct clinux_spawn *s);

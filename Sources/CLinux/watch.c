@@ -1,4 +1,6 @@
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "clinux_watch.h"
 #include "spawn.h"
 
@@ -55,14 +57,11 @@ struct watch_resp {
 struct watch_private {
   struct clinux_spawn spawn;
   struct sigaction oldchld;
+  int listener_hup;  ///< the listener reported POLLHUP: no task uses the filter
+  int started;       ///< the child was forked (clinux_spawn_end is due)
 };
 
-static void child_fail(int fd, int step) {
-  int msg[2] = {step, errno};
-  ssize_t ignored = write(fd, msg, sizeof(msg));
-  (void)ignored;
-  _exit(127);
-}
+static int signal_descendants(int sig, int rounds);
 
 static int is_seccomp_listener(int fd) {
   char path[64], target[64];
@@ -86,41 +85,29 @@ static int read_msg(int fd, int msg[2]) {
   return (int)n;
 }
 
-static void fail_child(struct clinux_watch *w, int step, int error) {
+// Kills and reaps the child that must not run; w->failed_step and w->error say why.
+static int fail_child(struct clinux_watch *w, int step, int error) {
+  struct watch_private *priv = w->spawn;
   w->failed_step = step;
   w->error = error;
-  kill(w->pid, SIGKILL);
-  int st;
-  while (waitpid(w->pid, &st, __WALL) < 0 && errno == EINTR) {
-  }
+  clinux_spawn_abort(&priv->spawn);  // SIGKILL, close the go pipe, reap, close the report pipe
+  w->errfd = -1;
   w->exited = 1;
-  w->wait_status = st;
+  w->wait_status = SIGKILL;
+  return -1;
 }
 
 int clinux_watch_start(const char *path, char *const argv[], char *const envp[], int no_new_privs,
                        const void *prog, unsigned int len, unsigned int flags, struct clinux_watch *w) {
   memset(w, 0, sizeof(*w));
   w->pidfd = w->listener = w->errfd = -1;
-  int errpipe[2], gopipe[2];
-  if (pipe2(errpipe, O_CLOEXEC) != 0) {
-    w->failed_step = CLINUX_WATCH_STEP_PIPE;
-    w->error = errno;
-    return -1;
-  }
-  if (pipe2(gopipe, O_CLOEXEC) != 0) {
-    w->failed_step = CLINUX_WATCH_STEP_PIPE;
-    w->error = errno;
-    close(errpipe[0]);
-    close(errpipe[1]);
-    return -1;
-  }
   struct watch_private *priv = calloc(1, sizeof(*priv));
-  struct clinux_spawn *s = priv ? &priv->spawn : NULL;
-  if (!s) {
+  if (!priv) {
     w->failed_step = CLINUX_WATCH_STEP_FORK;
     w->error = ENOMEM;
     return -1;
   }
+  struct clinux_spawn *s = &priv->spawn;
   s->errfd = s->gofd = -1;
   w->spawn = priv;
   // An inherited SIGCHLD = SIG_IGN (or SA_NOCLDWAIT) would auto-reap the program and make
@@ -130,79 +117,28 @@ int clinux_watch_start(const char *path, char *const argv[], char *const envp[],
   dflchld.sa_handler = SIG_DFL;
   sigaction(SIGCHLD, &dflchld, &priv->oldchld);
   prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-  sigset_t all;
-  sigfillset(&all);
-  sigprocmask(SIG_SETMASK, &all, &s->saved);
-  pid_t pid = fork();
-  if (pid == 0) {
-    close(errpipe[0]);
-    close(gopipe[1]);
-    struct sigaction dfl;
-    memset(&dfl, 0, sizeof(dfl));
-    dfl.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < NSIG; sig++) sigaction(sig, &dfl, NULL);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    if (no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) child_fail(errpipe[1], CLINUX_WATCH_STEP_NO_NEW_PRIVS);
-    // The lowest free fd: the number the listener will get (single-threaded here).
-    int lowest = fcntl(errpipe[1], F_DUPFD, 0);
-    if (lowest < 0) child_fail(errpipe[1], CLINUX_WATCH_STEP_FILTER);
-    close(lowest);
-    int ready[2] = {0, lowest};
-    if (write(errpipe[1], ready, sizeof(ready)) != (ssize_t)sizeof(ready)) _exit(127);
-    struct sock_fprog fprog = {.len = (unsigned short)len, .filter = (struct sock_filter *)prog};
-    long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags | SECCOMP_FILTER_FLAG_NEW_LISTENER, &fprog);
-    if (fd < 0) child_fail(errpipe[1], CLINUX_WATCH_STEP_FILTER);
-    // From here on every call may be notified; the parent continues them.
-    char go = 0;
-    ssize_t n;
-    while ((n = read(gopipe[0], &go, 1)) < 0 && errno == EINTR) {
-    }
-    if (n != 1) _exit(127);
-    close(gopipe[0]);
-    execve(path, argv, envp);
-    child_fail(errpipe[1], CLINUX_WATCH_STEP_EXEC);
-  }
-  if (pid < 0) {
-    w->failed_step = CLINUX_WATCH_STEP_FORK;
-    w->error = errno;
-    sigprocmask(SIG_SETMASK, &s->saved, NULL);
-    close(errpipe[0]);
-    close(errpipe[1]);
-    close(gopipe[0]);
-    close(gopipe[1]);
+  int step = 0, error = 0;
+  if (clinux_spawn_start_listener(path, argv, envp, no_new_privs, prog, len, flags, s, &step, &error) != 0) {
+    w->failed_step = step;
+    w->error = error;
     return -1;
   }
-  close(errpipe[1]);
-  close(gopipe[0]);
-  w->pid = pid;
-  w->errfd = errpipe[0];
-  s->pid = pid;
-  sigprocmask(SIG_SETMASK, &s->saved, NULL);
+  priv->started = 1;
+  w->pid = s->pid;
+  w->errfd = s->errfd;
   clinux_spawn_forward_signals(s);
-  w->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-  if (w->pidfd < 0) {
-    fail_child(w, CLINUX_WATCH_STEP_LISTENER, errno);
-    close(gopipe[1]);
-    return -1;
-  }
-  int msg[2];
-  int n = read_msg(w->errfd, msg);
-  if (n != (int)sizeof(msg) || msg[0] != 0) {
-    int step = n == (int)sizeof(msg) ? msg[0] : CLINUX_WATCH_STEP_FORK;
-    int err = n == (int)sizeof(msg) ? msg[1] : EPIPE;
-    close(gopipe[1]);
-    fail_child(w, step, err);
-    return -1;
-  }
-  int number = msg[1];
+  w->pidfd = (int)syscall(SYS_pidfd_open, w->pid, 0);
+  if (w->pidfd < 0) return fail_child(w, CLINUX_WATCH_STEP_LISTENER, errno);
+  int number = -1;
+  if (clinux_spawn_listener_number(s, &number, &step, &error) != 0) return fail_child(w, step, error);
+  // The child loads the filter after its report: retry until fd `number` is the listener.
   long deadline = now_ms() + 10000;
+  int msg[2];
   for (;;) {
     int fd = (int)syscall(SYS_pidfd_getfd, w->pidfd, number, 0);
     if (fd >= 0) {
       if (is_seccomp_listener(fd)) {
-        w->listener = fd;
+        w->listener = fd;  // O_CLOEXEC (pidfd_getfd sets it)
         break;
       }
       close(fd);
@@ -210,41 +146,41 @@ int clinux_watch_start(const char *path, char *const argv[], char *const envp[],
       int err = errno;
       // The child may have failed to load the filter and exited already: its report says why.
       struct pollfd q = {.fd = w->errfd, .events = POLLIN};
-      if (poll(&q, 1, 1000) > 0 && read_msg(w->errfd, msg) == (int)sizeof(msg)) {
-        close(gopipe[1]);
-        fail_child(w, msg[0], msg[1]);
-        return -1;
-      }
-      close(gopipe[1]);
-      fail_child(w, CLINUX_WATCH_STEP_LISTENER, err);
-      return -1;
+      if (poll(&q, 1, 1000) > 0 && read_msg(w->errfd, msg) == (int)sizeof(msg)) return fail_child(w, msg[0], msg[1]);
+      return fail_child(w, CLINUX_WATCH_STEP_LISTENER, err);
     }
     struct pollfd p = {.fd = w->errfd, .events = POLLIN};
     if (poll(&p, 1, 1) > 0) {  // the load failed (or the child died)
-      n = read_msg(w->errfd, msg);
-      close(gopipe[1]);
-      fail_child(w, n == (int)sizeof(msg) ? msg[0] : CLINUX_WATCH_STEP_FILTER, n == (int)sizeof(msg) ? msg[1] : EPIPE);
-      return -1;
+      int n = read_msg(w->errfd, msg);
+      return fail_child(w, n == (int)sizeof(msg) ? msg[0] : CLINUX_WATCH_STEP_FILTER, n == (int)sizeof(msg) ? msg[1] : EPIPE);
     }
-    if (now_ms() > deadline) {
-      close(gopipe[1]);
-      fail_child(w, CLINUX_WATCH_STEP_LISTENER, ETIMEDOUT);
-      return -1;
-    }
+    if (now_ms() > deadline) return fail_child(w, CLINUX_WATCH_STEP_LISTENER, ETIMEDOUT);
   }
-  fcntl(w->listener, F_SETFD, FD_CLOEXEC);
-  ssize_t ignored = write(gopipe[1], "g", 1);
-  (void)ignored;
-  close(gopipe[1]);
+  s->errfd = -1;  // the watch owns the report pipe from here on
+  clinux_spawn_release(s);
   return 0;
 }
 
-static void reap_orphans(struct clinux_watch *w) {
+// Reaps every child that ended (the program, and orphans reparented here as subreaper).
+// Stops forwarding signals before the program itself is reaped (its pid could be reused).
+// Returns 1 while this process has children, 0 when it has none.
+static int reap(struct clinux_watch *w) {
+  struct watch_private *priv = w->spawn;
   for (;;) {
-    int st;
-    pid_t r = waitpid(-1, &st, WNOHANG | __WALL);
-    if (r <= 0) return;
-    if (r == w->pid && !w->exited) {
+    siginfo_t si;
+    memset(&si, 0, sizeof(si));
+    if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT | __WALL) != 0) {
+      if (errno == EINTR) continue;
+      return errno == ECHILD ? 0 : 1;
+    }
+    if (si.si_pid == 0) return 1;  // children, none ended
+    int program = si.si_pid == w->pid && !w->exited;
+    if (program) clinux_spawn_hold_signals(&priv->spawn);
+    int st = 0;
+    pid_t r;
+    while ((r = waitpid(si.si_pid, &st, WNOHANG | __WALL)) < 0 && errno == EINTR) {
+    }
+    if (program && r == w->pid) {
       w->exited = 1;
       w->wait_status = st;
     }
@@ -264,18 +200,37 @@ int clinux_watch_id_valid(struct clinux_watch *w, uint64_t id) {
 }
 
 int clinux_watch_next(struct clinux_watch *w, int timeout_ms, struct clinux_watch_notif *out) {
+  struct watch_private *priv = w->spawn;
   long deadline = timeout_ms >= 0 ? now_ms() + timeout_ms : 0;
-  int listener_open = 1;
   for (;;) {
-    if (w->exited) return CLINUX_WATCH_EXITED;
+    if (w->exited) {
+      // The program ended; its descendants may still use the filter. Signals meant for the
+      // program go to them, and a second one stops the watch.
+      int count = 0;
+      unsigned long held = clinux_spawn_take_held(&count);
+      if (count > 0) {
+        w->signals += count;
+        for (int sig = 1; sig < 32; sig++)
+          if (held & (1UL << sig)) w->forwarded += signal_descendants(sig, 1);
+        if (w->signals >= 2 && !w->abandoned) {
+          w->abandoned = signal_descendants(0, 1);
+          if (w->abandoned > 0) return CLINUX_WATCH_EXITED;
+        }
+      }
+      // Done when no task uses the filter: the listener hung up, or (kernels before 5.8
+      // do not signal that) no descendant is left, as they are all reparented here.
+      if (priv->listener_hup || !reap(w)) return CLINUX_WATCH_EXITED;
+    }
     struct pollfd p[3];
     int np = 0, il = -1, ip = -1, ie = -1;
-    if (listener_open && w->listener >= 0) {
+    if (!priv->listener_hup && w->listener >= 0) {
       p[np] = (struct pollfd){.fd = w->listener, .events = POLLIN};
       il = np++;
     }
-    p[np] = (struct pollfd){.fd = w->pidfd, .events = POLLIN};
-    ip = np++;
+    if (!w->exited) {
+      p[np] = (struct pollfd){.fd = w->pidfd, .events = POLLIN};
+      ip = np++;
+    }
     if (w->errfd >= 0) {
       p[np] = (struct pollfd){.fd = w->errfd, .events = POLLIN};
       ie = np++;
@@ -285,14 +240,19 @@ int clinux_watch_next(struct clinux_watch *w, int timeout_ms, struct clinux_watc
       long left = deadline - now_ms();
       wait = left < 0 ? 0 : (int)left;
     }
+    // After the program's end, wake every 50 ms: to reap orphans (the end is seen that way
+    // where the listener never hangs up; on Linux 6.18 it does once the last user has
+    // exited, zombie or not) and to act on held signals another thread took.
+    if (w->exited && (wait < 0 || wait > 50)) wait = 50;
     int rc = poll(p, np, wait);
     if (rc < 0) {
       if (errno == EINTR) continue;
       return CLINUX_WATCH_TIMEOUT;
     }
     if (rc == 0) {
-      reap_orphans(w);
-      return w->exited ? CLINUX_WATCH_EXITED : CLINUX_WATCH_TIMEOUT;
+      reap(w);
+      if (timeout_ms >= 0 && now_ms() >= deadline && !w->exited) return CLINUX_WATCH_TIMEOUT;
+      continue;
     }
     if (ie >= 0 && p[ie].revents) {
       int msg[2];
@@ -302,6 +262,9 @@ int clinux_watch_next(struct clinux_watch *w, int timeout_ms, struct clinux_watc
       if (n == (int)sizeof(msg)) {
         w->failed_step = msg[0];
         w->error = msg[1];
+        clinux_spawn_hold_signals(&priv->spawn);
+        // Its exit_group may be a notified call nobody would answer: kill it.
+        kill(w->pid, SIGKILL);
         int st;
         while (waitpid(w->pid, &st, __WALL) < 0 && errno == EINTR) {
         }
@@ -332,27 +295,16 @@ int clinux_watch_next(struct clinux_watch *w, int timeout_ms, struct clinux_watc
       // ENOENT: the caller died (or was interrupted) before we got to it.
       continue;
     } else if (il >= 0 && (p[il].revents & (POLLHUP | POLLERR))) {
-      listener_open = 0;  // no task uses the filter any more
+      priv->listener_hup = 1;  // no task uses the filter any more
     }
-    if (p[ip].revents) {
-      int st;
-      pid_t r;
-      while ((r = waitpid(w->pid, &st, __WALL | WNOHANG)) < 0 && errno == EINTR) {
-      }
-      if (r == w->pid) {
-        w->exited = 1;
-        w->wait_status = st;
-      } else if (r < 0 && errno == ECHILD && !w->exited) {
-        w->exited = 1;  // reaped behind our back: the status is lost
-        w->wait_status = 0;
-      }
-      reap_orphans(w);
-      if (w->exited) return CLINUX_WATCH_EXITED;
-    }
+    if (ip >= 0 && p[ip].revents) reap(w);
   }
 }
 
-int clinux_watch_kill_tree(int rounds) {
+// Sends `sig` to every descendant of this process, found through /proc/<pid>/stat,
+// repeating (for `rounds`) until none is left; sig 0 counts them. Returns how many
+// signals were sent.
+static int signal_descendants(int sig, int rounds) {
   int sent = 0;
   pid_t self = getpid();
   for (int round = 0; round < rounds; round++) {
@@ -421,19 +373,21 @@ int clinux_watch_kill_tree(int rounds) {
       }
     }
     for (size_t i = 0; mark && i < count; i++)
-      if (mark[i] && kill(pids[i], SIGKILL) == 0) {
+      if (mark[i] && kill(pids[i], sig) == 0) {
         sent++;
         found = 1;
       }
     free(mark);
     free(pids);
     free(ppids);
-    if (!found) break;
+    if (!found || sig != SIGKILL) break;
     struct timespec ts = {0, 2000000};
     nanosleep(&ts, NULL);
   }
   return sent;
 }
+
+int clinux_watch_kill_tree(int rounds) { return signal_descendants(SIGKILL, rounds); }
 
 void clinux_watch_end(struct clinux_watch *w) {
   if (w->pid > 0 && !w->exited) {
@@ -450,7 +404,7 @@ void clinux_watch_end(struct clinux_watch *w) {
   w->listener = w->pidfd = w->errfd = -1;
   if (w->spawn) {
     struct watch_private *priv = w->spawn;
-    clinux_spawn_end(&priv->spawn);
+    if (priv->started) clinux_spawn_end(&priv->spawn);
     sigaction(SIGCHLD, &priv->oldchld, NULL);
     free(w->spawn);
     w->spawn = NULL;

@@ -64,6 +64,26 @@ public struct Violation: Sendable {
   public var decision: Decision
   public var response: WatchResponse
 
+  /// A violation as the supervisor builds it; `arch` is `.x32` for an x86_64 call with the
+  /// x32 bit, and `nr` the number as the kernel gave it (with that bit).
+  public init(
+    time: Date, pid: Int32, tid: Int32, comm: String?, exe: String?, arch: Arch?, auditArch: UInt32, nr: Int32,
+    name: String?, args: [UInt64], decision: Decision, response: WatchResponse
+  ) {
+    self.time = time
+    self.pid = pid
+    self.tid = tid
+    self.comm = comm
+    self.exe = exe
+    self.arch = arch
+    self.auditArch = auditArch
+    self.nr = nr
+    self.name = name
+    self.args = args
+    self.decision = decision
+    self.response = response
+  }
+
   /// The profile's decision the way a profile spells it: `SCMP_ACT_ERRNO(1)`.
   public var decisionText: String {
     let (name, errno) = decision.action.profileAction
@@ -227,14 +247,24 @@ public struct WatchFailure: Error, Sendable, CustomStringConvertible {
 /// Runs a program under a profile's watch filter and supervises it on the calling thread.
 public enum Watcher {
   public struct Outcome: Sendable {
+    /// How the program (the first process) ended.
     public var termination: Termination
     public var pid: Int32
     public var violations: Int
+    /// Processes still running under the filter when a second signal after the program's
+    /// end stopped the watch (0: the watch saw every process out). Their calls outside
+    /// the profile fail with ENOSYS from then on (the listener is closed).
+    public var abandoned: Int
+    /// `--on-violation kill` killed the process tree (perhaps after the program had ended:
+    /// a descendant's call).
+    public var killedTree: Bool
   }
 
   /// Runs `request` (its `program` must be compiled from `policy.watchPolicy`) and answers
   /// every notification as `mode` says; `report` is called once per violation, after the
-  /// supervisor acted on it. Returns when the program (the first process) ends.
+  /// supervisor acted on it. Returns when no process uses the filter any more: the program
+  /// and every descendant that outlived it (a daemon keeps the watch going), or when a
+  /// second signal after the program's end stops it (the first goes to the descendants).
   ///
   /// While it runs, the calling process is a child subreaper and reaps any child that
   /// ends (the watched tree's orphans): it must not have children of its own to wait for.
@@ -260,7 +290,12 @@ public enum Watcher {
       var n = clinux_watch_notif()
       switch clinux_watch_next(&w, -1, &n) {
       case Int32(CLINUX_WATCH_NOTIFICATION):
-        if killed { continue }  // the tree is dying; its calls never return
+        if killed {
+          // The tree is dying and this call never returns; a process that escaped the
+          // first sweep (forked meanwhile) is killed now.
+          _ = clinux_watch_kill_tree(50)
+          continue
+        }
         let args = withUnsafeBytes(of: n.args) { Array($0.bindMemory(to: UInt64.self)) }
         let decision = policy.decide(auditArch: AuditArch(rawValue: n.arch), nr: UInt32(bitPattern: n.nr), args: args)
         let tid = Int32(bitPattern: n.pid)
@@ -308,7 +343,9 @@ public enum Watcher {
         continue
       }
     }
-    return Outcome(termination: Termination(waitStatus: w.wait_status), pid: w.pid, violations: count)
+    return Outcome(
+      termination: Termination(waitStatus: w.wait_status), pid: w.pid, violations: count, abandoned: Int(w.abandoned),
+      killedTree: killed)
   }
 
   static func procComm(_ tid: Int32) -> String? {

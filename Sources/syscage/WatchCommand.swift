@@ -19,14 +19,19 @@ struct WatchCommand: ParsableCommand {
         deny   report it and fail it with the profile's errno (EPERM for a KILL or TRAP \
       decision, ENOSYS for TRACE or NOTIFY, and the report says it was substituted)
         kill   report it and SIGKILL every process of the program's tree (syscage is \
-      its child subreaper, so orphans are found too); the status is 137
+      its child subreaper, so orphans are found too); the status is 137, also when the \
+      program had ended and a process that outlived it made the call
       Each violation is one JSON line (time, pid, tid, comm, exe, arch, syscall, nr, args, \
       decision, action) appended to --alerts FILE, or printed on stderr, and a line for a \
       person on stderr. --learn OUT writes the profile extended with ALLOW entries for what \
       was seen.
 
       The listener is taken from the child with pidfd_getfd before it execs (needs ptrace \
-      access to the child: the same user, or root). Children and threads are watched too. \
+      access to the child: the same user, or root). Children and threads are watched too, \
+      and so are processes that outlive the program: the watch ends when the last process \
+      under the filter is gone. After the program ended, a signal to syscage (INT, TERM, \
+      HUP, QUIT, USR1, USR2) goes to those processes and a second one stops the watch \
+      (their calls outside the profile then fail with ENOSYS). \
       Filters syscage already runs under win over the watch for calls they deny or kill: \
       those are never seen. Exits with the program's status (128 + signal); 125 syscage \
       failed, 126 cannot execute, 127 not found.
@@ -123,8 +128,15 @@ struct WatchCommand: ParsableCommand {
         throw ExitCode(125)
       }
     }
+    if outcome.abandoned > 0 {
+      printError("syscage: watch: stopped watching \(outcome.abandoned) process\(outcome.abandoned == 1 ? "" : "es") still under the filter (signalled twice); their calls outside the profile now fail with ENOSYS")
+    }
     if outcome.violations > 0 {
       printError("syscage: watch: \(outcome.violations) violation\(outcome.violations == 1 ? "" : "s"); the program \(outcome.termination)")
+    }
+    if outcome.killedTree, outcome.termination != .signaled(SIGKILL) {
+      printError("syscage: watch: the program had \(outcome.termination) before; the processes that outlived it were killed")
+      throw ExitCode(128 + SIGKILL)
     }
     throw ExitCode(outcome.termination.shellStatus)
   }

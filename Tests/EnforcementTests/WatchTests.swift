@@ -43,6 +43,32 @@ import Testing
   }
 }
 
+@Suite struct ViolationTests {
+  @Test func anX32CallIsNamedInTheX32TableAndShownWithoutItsBit() throws {
+    let profile = Profile(
+      defaultAction: .allow, architectures: [.x86_64, .x86, .x32],
+      syscalls: [SyscallEntry(names: ["getpid"], action: .errno, errnoRet: 13)])
+    let policy = Policy(profile: profile, options: PolicyOptions(context: .dockerDefault(), enosysStub: true))
+    let x32Getpid = Int32(39) | SyscallNumber.x32Bit
+    let x86_64 = try #require(Arch.all.first { $0 == .x86_64 }).auditArch
+    let decision = policy.decide(auditArch: x86_64, nr: UInt32(bitPattern: x32Getpid))
+    #expect(decision.reason == .rule(0))
+    #expect(Arch.x32.name(of: SyscallNumber(x32Getpid)) == "getpid")
+    let v = Violation(
+      time: Date(timeIntervalSince1970: 0), pid: 7, tid: 8, comm: "abi", exe: "/tmp/abi", arch: .x32,
+      auditArch: x86_64.rawValue, nr: x32Getpid, name: "getpid", args: [1, 2, 3, 4, 5, 6], decision: decision,
+      response: .denied(errno: 13, substituted: false))
+    let json = try #require(JSONSerialization.jsonObject(with: Data(v.jsonLine.utf8)) as? [String: Any])
+    #expect(json["arch"] as? String == "x32")
+    #expect(json["audit_arch"] as? String == "0xc000003e")
+    #expect(json["syscall"] as? String == "getpid")
+    #expect(json["nr"] as? Int == 39)
+    #expect(json["returned_errno"] as? Int == 13)
+    #expect(json["pid"] as? Int == 7 && json["tid"] as? Int == 8)
+    #expect(v.summary.contains("getpid (39, x32)"), "\(v.summary)")
+  }
+}
+
 // Watcher.run itself is exercised through the syscage executable (WatchCommandTests):
 // it makes the calling process a child subreaper and reaps its orphans, which would
 // take the children of other tests running in this process.

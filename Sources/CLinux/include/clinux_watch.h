@@ -4,11 +4,13 @@
 // comes back to the caller, for `syscage watch` (x86_64 and other Linux ABIs with
 // pidfd_open/pidfd_getfd, Linux >= 5.6).
 //
-// How the listener gets to the parent: the child, single-threaded after fork,
-// finds the lowest free fd number n (the number seccomp(NEW_LISTENER) will
-// return, as the kernel always hands out the lowest free fd), tells the parent
-// n through the report pipe (before the filter: unfiltered), loads the filter,
-// then blocks reading the go pipe. The parent copies fd n out of the child with
+// The child is started by the fork/exec helper run and trace use (spawn.h,
+// clinux_spawn_start_listener). How the listener gets to the parent: the child,
+// single-threaded after fork, finds the lowest free fd number n (the number
+// seccomp(NEW_LISTENER) will return, as the kernel always hands out the lowest
+// free fd), tells the parent n through the report pipe (before the filter:
+// unfiltered), loads the filter, then blocks reading the go pipe. The parent
+// copies fd n out of the child with
 // pidfd_getfd(pidfd_open(child), n) (retrying until it is the "seccomp notify"
 // inode), then lets the child exec. The child's own calls between the load and
 // execve (read, close, execve, and write on failure) may be notified: they are
@@ -45,6 +47,9 @@ struct clinux_watch {
   int error;         ///< errno of that step
   int wait_status;   ///< the program's wait status, once it ended
   int exited;        ///< 1 once wait_status is valid
+  int signals;       ///< signals syscage received after the program ended
+  int forwarded;     ///< how many of those went to its descendants (one per process)
+  int abandoned;     ///< processes still under the filter when a second signal stopped the watch
   void *spawn;       ///< private
 };
 
@@ -59,7 +64,7 @@ struct clinux_watch_notif {
   uint64_t args[6];
 };
 
-/// Forks the program: it resets signals, sets no_new_privs (if asked), loads
+/// Forks the program (clinux_spawn_start_listener): it resets signals, sets no_new_privs (if asked), loads
 /// `prog` with SECCOMP_FILTER_FLAG_NEW_LISTENER | `flags`, waits for the parent
 /// to take the listener, and execs. Makes this process a child subreaper (so
 /// the program's orphans stay below it) and forwards SIGINT/QUIT/TERM/HUP/USR1/
@@ -72,14 +77,21 @@ int clinux_watch_start(const char *path, char *const argv[], char *const envp[],
 enum {
   CLINUX_WATCH_TIMEOUT = 0,
   CLINUX_WATCH_NOTIFICATION = 1,  ///< *n is a call of the program to decide
-  CLINUX_WATCH_EXITED = 2,        ///< the program ended (w->wait_status)
+  /// The program ended (w->wait_status) and so did every process that held the filter
+  /// (or a second signal after the program's end stopped the watch: w->abandoned).
+  CLINUX_WATCH_EXITED = 2,
   CLINUX_WATCH_EXEC_FAILED = 3,   ///< execve failed (w->failed_step, w->error); the child is reaped
 };
 
 /// Waits (poll on the listener, the pidfd and the report pipe; `timeout_ms` < 0
-/// forever) for the next notification the caller must decide, or the end of
-/// the program. Stale notifications (the caller died: ENOENT) are skipped. A
-/// dead program never blocks this call: the pidfd becomes readable.
+/// forever) for the next notification the caller must decide, or the end of the
+/// watch. Stale notifications (the caller died: ENOENT) are skipped. When the
+/// program (the first process) ends, its descendants may still run under the
+/// filter: their calls are served until the last of them is gone (the listener
+/// hangs up, or this process, their subreaper, has no child left); orphans are
+/// reaped every 50 ms meanwhile. SIGINT/QUIT/TERM/HUP/USR1/USR2 sent to this
+/// process from then on go to every remaining descendant, and a second one
+/// (from the terminal too) stops the watch: w->abandoned.
 int clinux_watch_next(struct clinux_watch *w, int timeout_ms, struct clinux_watch_notif *n);
 
 /// SECCOMP_IOCTL_NOTIF_ID_VALID: 1 when the call `id` is still waiting.
