@@ -1,4 +1,3 @@
-#define _GNU_SOURCE
 #include "clinux_run.h"
 #include "spawn.h"
 
