@@ -259,14 +259,19 @@ import TestSupport
     let bpf = dir.appendingPathComponent("profile.bpf").path
     let compiled = run(syscageExecutable, ["compile", profile, "-o", bpf])
     try #require(compiled.status == 0, "\(compiled.stderr)")
-    let exe = Containers.shellQuote(syscageExecutable)
+    // The container gets a private /tmp: bind the build directory back in (the checkout
+    // may be under /tmp).
+    let executable = URL(fileURLWithPath: syscageExecutable).resolvingSymlinksInPath()
+    let buildDir = executable.deletingLastPathComponent().path
+    let exe = Containers.shellQuote(executable.path)
     let script = """
       \(exe) status --json $$ || echo "status failed: $?" >&2
       echo ===probe
       \(exe) probe --all --json || echo "probe failed: $?" >&2
       """
     let r = Containers.bwrap(
-      ["/bin/sh", "-c", script], bwrapArguments: ["--seccomp", "3"], shellSuffix: "3< \(Containers.shellQuote(bpf))")
+      ["/bin/sh", "-c", script], bwrapArguments: ["--ro-bind", buildDir, buildDir, "--seccomp", "3"],
+      shellSuffix: "3< \(Containers.shellQuote(bpf))")
     #expect(r.status == 0, "\(r.stderr)")
     #expect(!r.stderr.contains("failed"), "\(r.stderr)")
     let parts = r.stdout.components(separatedBy: "===probe")
