@@ -2,7 +2,9 @@
 // untraced run: untraced, strace -c -f, syscage record (one stop per call, profile
 // only, the program on the tracer's CPU until it forks), record --cpus all (left to the
 // scheduler), record -c (two stops), record --baseline with a complete baseline (recorded
-// just before), and record --backend ebpf (as root). Median wall time of N runs each,
+// just before), and record --backend ebpf (as root); then that recorded profile under
+// run and under watch (nothing violates it: allowed calls never leave the kernel, so
+// watch should cost what run costs). Median wall time of N runs each,
 // and the peak resident memory (wait4's ru_maxrss: the larger of syscage and its tracee).
 //
 //   swift build -c release --product syscage
@@ -86,6 +88,10 @@ methods.append(("record --cpus all", [syscage, "record", "-o", profile, "--cpus"
 let baseline = FileManager.default.temporaryDirectory.appendingPathComponent("record-benchmark-base-\(getpid()).json").path
 defer { unlink(baseline) }
 methods.append(("record --baseline", [syscage, "record", "-o", profile, "--baseline", baseline, "--"]))
+// The recorded profile enforced, and watched (nothing violates it): both should cost
+// what the filter costs, since allowed calls never leave the kernel.
+methods.append(("run --profile (recorded)", [syscage, "run", "--profile", baseline, "--"]))
+methods.append(("watch --profile (recorded)", [syscage, "watch", "--profile", baseline, "--"]))
 if geteuid() == 0 {
   methods.append(("record --backend ebpf", [syscage, "record", "-o", profile, "--backend", "ebpf", "--"]))
 } else {
@@ -132,6 +138,9 @@ for w in workloads {
   }
   if let u = results["untraced"], let b = results["record --baseline"] {
     targets.append(String(format: "%@: --baseline = %.2f × untraced (target ≤ 1.2)", w.name, b / u))
+  }
+  if let u = results["untraced"], let r = results["run --profile (recorded)"], let wt = results["watch --profile (recorded)"] {
+    targets.append(String(format: "%@: watch = %.2f × untraced, %.2f × run", w.name, wt / u, wt / r))
   }
   if let u = results["untraced"], let e = results["record --backend ebpf"] {
     targets.append(String(format: "%@: --backend ebpf = %.2f × untraced (target ≤ 2)", w.name, e / u))
