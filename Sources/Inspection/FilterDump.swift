@@ -99,18 +99,6 @@ public enum FilterDump {
     return best ?? .allow
   }
 
-  /// The combined result of stacked filters for a call when none of them reads
-  /// arguments on its path; nil when one does (the decision depends on arguments).
-  public static func constantDecision(_ filters: [[BPFInstruction]], arch: AuditArch, nr: UInt32) -> SeccompAction? {
-    var best: SeccompAction? = nil
-    for program in filters {
-      guard let r = KernelCache.constantResult(program, arch: arch, nr: nr) else { return nil }
-      let a = SeccompAction(returnValue: r)
-      if best == nil || a.kind < best!.kind { best = a }
-    }
-    return best ?? .allow
-  }
-
   // MARK: - Decisions over every argument region
 
   /// The ABIs a stack of filters tells apart: this machine's family and any arch a
