@@ -104,7 +104,7 @@ struct RecordCommand: ParsableCommand {
   @Option(
     help: ArgumentHelp(
       "one: a seccomp stop per call (counts only, sets no_new_privs); two: entry and exit stops (errors and times).",
-      discussion: "Defaults to one, or two with -c or --json."))
+      discussion: "Defaults to one, or two with -c or --json (one with --baseline)."))
   var stops: Stops?
 
   @Flag(help: "Run the program again under the profile and report every call it would deny.")
@@ -421,6 +421,11 @@ struct DefaultAction: ExpressibleByArgument {
   }
 
   static var allValueStrings: [String] { ["errno", "errno:ENOSYS", "kill-process", "kill-thread", "trap", "log"] }
+
+  var defaultValueDescription: String {
+    let name = action.rawValue.dropFirst("SCMP_ACT_".count).lowercased().replacingOccurrences(of: "_", with: "-")
+    return errno.map { "\(name):\($0)" } ?? name
+  }
 }
 
 extension ContainerRuntime: ExpressibleByArgument {}
