@@ -438,9 +438,21 @@ static int seize_process(struct session *s, pid_t pid) {
   return seized;
 }
 
+// Interrupts every tracee; one that is gone (ESRCH: e.g. a zombie thread group
+// leader) is dropped rather than waited for.
+static void interrupt_all(struct session *s) {
+  for (size_t i = 0; i < s->threads.count;) {
+    if (ptrace(PTRACE_INTERRUPT, s->threads.items[i].tid, 0, 0) != 0 && errno == ESRCH) {
+      s->threads.items[i] = s->threads.items[--s->threads.count];
+      continue;
+    }
+    i++;
+  }
+}
+
 // Interrupts and detaches every tracee; they run on as if never traced.
 static void detach_all(struct session *s, sigset_t *waitset) {
-  for (size_t i = 0; i < s->threads.count; i++) ptrace(PTRACE_INTERRUPT, s->threads.items[i].tid, 0, 0);
+  interrupt_all(s);
   struct timespec limit = {.tv_sec = 0, .tv_nsec = 100 * 1000 * 1000};
   int idle = 0;
   while (s->threads.count > 0 && idle < 50) {
@@ -451,11 +463,11 @@ static void detach_all(struct session *s, sigset_t *waitset) {
       siginfo_t info;
       if (sigtimedwait(waitset, &info, &limit) < 0) {
         idle++;
-        // A tracee that never stopped (e.g. already detached) is retried.
-        for (size_t i = 0; i < s->threads.count; i++) ptrace(PTRACE_INTERRUPT, s->threads.items[i].tid, 0, 0);
+        interrupt_all(s);  // a tracee that never stopped is asked again
       }
       continue;
     }
+    idle = 0;
     if (WIFEXITED(st) || WIFSIGNALED(st)) {
       thread_remove(&s->threads, w);
       if (w == s->pid) s->out->wait_status = st;
@@ -468,8 +480,9 @@ static void detach_all(struct session *s, sigset_t *waitset) {
       unsigned long child = 0;
       if (ptrace(PTRACE_GETEVENTMSG, w, 0, &child) == 0 && child) thread_find(&s->threads, (pid_t)child, 1);
     }
-    // A signal-delivery-stop keeps its signal; every other stop detaches with none.
-    int deliver = (event == 0 && sig != (SIGTRAP | 0x80) && sig != SIGTRAP) ? sig : 0;
+    // A signal-delivery-stop (event 0, not a syscall stop: TRACESYSGOOD marks those)
+    // keeps its signal, SIGTRAP included; every other stop detaches with none.
+    int deliver = (event == 0 && sig != (SIGTRAP | 0x80)) ? sig : 0;
     ptrace(PTRACE_DETACH, w, 0, deliver);
     thread_remove(&s->threads, w);
   }

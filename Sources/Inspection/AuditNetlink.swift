@@ -204,23 +204,26 @@ public enum AuditNetlink {
   /// last one that arrived (the tail of a burst that overflowed the socket) leave no gap,
   /// and records the backlog limit drops never get a serial.
   public struct SerialGaps: Sendable {
-    private var seen: Set<UInt64> = []
+    /// Events seen: a new serial starts an event (the records of one event arrive together).
+    private var events = 0
+    private var last: UInt64?
     private var lowest: UInt64 = .max
     private var highest: UInt64 = 0
 
     public init() {}
 
-    /// Notes one message.
+    /// Notes one message (constant memory: a live reader runs for days).
     public mutating func note(_ message: Message) {
       guard let serial = AuditNetlink.serial(of: message.text) else { return }
-      seen.insert(serial)
+      if serial != last { events += 1 }
+      last = serial
       lowest = min(lowest, serial)
       highest = max(highest, serial)
     }
 
     /// Events between the first and the last serial seen that never arrived.
     public var missing: Int {
-      seen.isEmpty ? 0 : Int(highest - lowest + 1) - seen.count
+      events == 0 ? 0 : max(0, Int(highest - lowest + 1) - events)
     }
   }
 

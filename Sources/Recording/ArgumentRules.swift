@@ -102,12 +102,15 @@ public enum ArgumentRules {
   }
 
   /// `profile` with the argument rules of `seen`: each recorded call leaves the
-  /// unconditional ALLOW entry and gets its rules; clone3 gets ERRNO(ENOSYS) when clone
-  /// has rules. Returns the profile and notes for the user.
-  public static func apply(_ seen: [Arch: [String: Set<[UInt64]>]], to profile: Profile) -> (Profile, [String]) {
+  /// unconditional ALLOW entry and gets its rules, except the calls in `unconditional`
+  /// (a container runtime's, a baseline's), which stay allowed whatever their arguments;
+  /// clone3 gets ERRNO(ENOSYS) when clone has rules. Returns the profile and notes.
+  public static func apply(
+    _ seen: [Arch: [String: Set<[UInt64]>]], to profile: Profile, unconditional: Set<String> = []
+  ) -> (Profile, [String]) {
     var profile = profile
     var notes: [String] = []
-    let ruled = entries(seen)
+    let ruled = entries(seen).filter { !unconditional.contains($0.names[0]) }
     let names = Set(ruled.flatMap(\.names))
     guard !names.isEmpty else { return (profile, notes) }
     var syscalls = profile.syscalls ?? []

@@ -269,8 +269,8 @@ public final class EBPFSyscallCounter {
       try descriptors.add(fd, "open the perf event of \(name) (perf_event_open)")
     }
     descriptors.keep(fd, attachment: true)
-    try descriptors.add(
-      clinux_perf_event_attach_bpf(fd, program) == 0 ? 0 : -1, "attach the program to \(name) (PERF_EVENT_IOC_SET_BPF)")
+    try descriptors.check(
+      clinux_perf_event_attach_bpf(fd, program) == 0, "attach the program to \(name) (PERF_EVENT_IOC_SET_BPF)")
   }
 }
 
@@ -290,18 +290,23 @@ final class Descriptors: @unchecked Sendable {
     return fd
   }
 
-  /// Keeps the result of a call that returns a descriptor (or 0) or -1 with errno, or
-  /// throws the failure of `step`.
+  /// Keeps the descriptor a call returned (0 included: stdin may have been closed), or
+  /// throws the failure of `step` when it returned -1 with errno.
   @discardableResult func add(_ result: Int32, _ step: String, attachment: Bool = false)
     throws(EBPFRecorder.Failure) -> Int32
   {
-    guard result >= 0 else {
+    try check(result >= 0, step)
+    keep(result, attachment: attachment)
+    return result
+  }
+
+  /// Throws the failure of `step` (with errno) unless it `succeeded`.
+  func check(_ succeeded: Bool, _ step: String) throws(EBPFRecorder.Failure) {
+    guard succeeded else {
       let error = errno
       throw EBPFRecorder.Failure(
         EBPFRecorder.Failure.reason(for: error), "cannot \(step): \(String(cString: strerror(error)))")
     }
-    if result > 0 { keep(result, attachment: attachment) }
-    return result
   }
 
   func close() {

@@ -357,18 +357,22 @@ public enum Recorder {
 
   /// The filter of recording against a baseline: the calls `baseline` allows
   /// unconditionally run without a stop, and every other call (arguments-dependent ones
-  /// included) goes to the tracer; ABIs the baseline does not list go to the tracer too,
-  /// and so do the calls named in `tracing` (whose arguments are being collected).
+  /// and numbers past the baseline's highest included: no ENOSYS stub) goes to the
+  /// tracer; ABIs the baseline does not list go to the tracer too, and so do the calls
+  /// named in `tracing` (whose arguments are being collected) and sched_getaffinity (at
+  /// which a program pinned by `CPUPlacement.auto` gets its CPUs back).
   public static func baselineFilter(_ baseline: Profile, tracing: Set<String> = []) throws(CompileError)
     -> [BPFInstruction]
   {
     var policy = Policy(profile: baseline)
     let trace = SeccompAction.trace(0)
     policy.badArchAction = trace
+    let traced = tracing.union(["sched_getaffinity"])
     for i in policy.arches.indices {
       policy.arches[i].defaultAction = trace
+      policy.arches[i].enosysAbove = nil
       policy.arches[i].rules = policy.arches[i].rules.compactMap { rule in
-        guard rule.action == .allow, rule.conditions.isEmpty, !tracing.contains(rule.name) else { return nil }
+        guard rule.action == .allow, rule.conditions.isEmpty, !traced.contains(rule.name) else { return nil }
         return rule
       }
     }

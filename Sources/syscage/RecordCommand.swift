@@ -73,7 +73,7 @@ struct RecordCommand: ParsableCommand {
         syscage record -o app.json --format oci -c -- ./app --selftest
         syscage record -o make.json --verify -- make -j2
         syscage record -o web.json -p 4242          # Ctrl-C to stop
-        syscage record -o app.json --baseline app.json -- ./app --other-mode
+        syscage record -o app2.json --baseline app.json -- ./app --other-mode
         syscage record -o app.json --args --for docker --verify -- ./app
       """)
 
@@ -171,6 +171,9 @@ struct RecordCommand: ParsableCommand {
       if args { throw ValidationError("--args reads arguments at each call's stop; --backend ebpf has none for native calls") }
       if baseline != nil { throw ValidationError("--baseline and --backend ebpf are two ways of not stopping; choose one") }
     }
+    if let baseline, URL(fileURLWithPath: baseline).standardizedFileURL == URL(fileURLWithPath: output).standardizedFileURL {
+      throw ValidationError("-o names the --baseline file; write the new profile to another file (syscage never overwrites an input)")
+    }
     if baseline != nil && (count || stops == .two) {
       throw ValidationError("--baseline stops only on new calls; -c and --stops two stop on every call (leave them out)")
     }
@@ -197,21 +200,26 @@ struct RecordCommand: ParsableCommand {
     }
 
     var seen = recording.syscallsByArch.mapValues { Set($0.keys) }
+    // Calls that stay allowed whatever their arguments: the baseline's and the runtime's.
+    var unconditional: Set<String> = []
+    let baselineEntries = baselineProfile?.expanded(for: .dockerDefault()).syscalls ?? []
     if let baselineProfile {
-      let expanded = baselineProfile.expanded(for: .dockerDefault())
-      let names = Set((expanded.syscalls ?? []).filter { $0.action == .allow && ($0.args ?? []).isEmpty }.flatMap(\.names))
+      let names = Set(baselineEntries.filter { $0.action == .allow && ($0.args ?? []).isEmpty }.flatMap(\.names))
       for arch in baselineProfile.filterArches(native: .native) { seen[arch, default: []].formUnion(names) }
+      unconditional.formUnion(names)
     }
     if let runtime {
       seen[.native, default: []].formUnion(runtime.callsAfterFilter)
+      unconditional.formUnion(runtime.callsAfterFilter)
     }
     let builder = ProfileBuilder(defaultAction: defaultAction.action, defaultErrnoRet: defaultAction.errno)
     var profile = builder.build(seen)
     if let collector {
-      let (ruled, notes) = ArgumentRules.apply(collector.seen, to: profile)
+      let (ruled, notes) = ArgumentRules.apply(collector.seen, to: profile, unconditional: unconditional)
       profile = ruled
       for note in notes { printError("syscage: note: \(note)") }
     }
+    profile = keepingArgumentRules(of: baselineEntries, in: profile)
     try write(profile)
 
     for e in recording.unnamed {
@@ -276,6 +284,9 @@ struct RecordCommand: ParsableCommand {
 
   /// Attaches to -p and records until they end or Ctrl-C.
   func attach(observer: CallObserver?) throws -> Recording {
+    if let missing = pids.first(where: { !FileManager.default.fileExists(atPath: "/proc/\($0)") }) {
+      throw fail("no process \(missing)", code: ExitStatus.usage)
+    }
     let list = pids.map(String.init).joined(separator: ", ")
     printError(
       "syscage: attaching to \(list): calls made before now are not seen; attached processes stop twice per call (no filter can be added to a running process); Ctrl-C stops recording and detaches"
@@ -285,6 +296,22 @@ struct RecordCommand: ParsableCommand {
     } catch {
       throw fail("\(error)", code: error.errno == ESRCH ? ExitStatus.usage : 125)
     }
+  }
+
+  /// `profile` with the baseline's conditional ALLOW entries added, for the calls the
+  /// profile does not allow unconditionally: the output is the baseline plus what is new.
+  func keepingArgumentRules(of baseline: [SyscallEntry], in profile: Profile) -> Profile {
+    var profile = profile
+    var syscalls = profile.syscalls ?? []
+    let allowed = Set(syscalls.filter { $0.action == .allow && ($0.args ?? []).isEmpty }.flatMap(\.names))
+    for entry in baseline where entry.action == .allow && !(entry.args ?? []).isEmpty {
+      var kept = entry
+      kept.names = entry.names.filter { !allowed.contains($0) }
+      let duplicate = syscalls.contains { $0.names == kept.names && $0.args == kept.args && $0.action == kept.action }
+      if !kept.names.isEmpty && !duplicate { syscalls.append(kept) }
+    }
+    profile.syscalls = syscalls.isEmpty ? nil : syscalls
+    return profile
   }
 
   /// Loads --baseline; bad input ends the command with 65.
@@ -305,19 +332,19 @@ struct RecordCommand: ParsableCommand {
     let inputs = [baseline].compactMap { $0 }
     switch format {
     case .docker, .oci:
-      try writeOutput(Array(profile.encode(format: format == .oci ? .oci : .docker).utf8), to: output, inputs: inputs)
+      try writeOutput(Array(profile.encode(format: format == .oci ? .oci : .docker).utf8), to: output, inputs: inputs, failure: 125)
     case .spo:
       let spo = SPOConversion(profile: profile, target: host, name: try profileName(), header: header)
       for w in spo.warnings { printError("syscage: warning: \(w)") }
-      try writeOutput(Array(spo.yaml.utf8), to: output, inputs: inputs)
+      try writeOutput(Array(spo.yaml.utf8), to: output, inputs: inputs, failure: 125)
     case .systemd:
       let unit = SystemdConversion(profile: profile, target: host, header: header)
       for note in unit.notes { printError("syscage: note: \(note)") }
       for w in unit.warnings { printError("syscage: warning: \(w)") }
-      try writeOutput(Array(unit.text.utf8), to: output, inputs: inputs)
+      try writeOutput(Array(unit.text.utf8), to: output, inputs: inputs, failure: 125)
     case .k8sPod:
       let pod = KubernetesPodConversion(profile: profile, target: host, name: try profileName(), header: header)
-      try writeKubernetes(pod, into: output, inputs: inputs)
+      try writeKubernetes(pod, into: output, inputs: inputs, failure: 125)
     }
   }
 

@@ -817,4 +817,140 @@ import TestSupport
     let bad = run(syscageExecutable, ["record", "-o", dir.appendingPathComponent("x.json").path, "--for", "podman", "--", "/bin/true"])
     #expect(bad.status == 64)
   }
+
+  // MARK: 8. Baselines, runtimes and attaching: the corners
+
+  static var rootReason: Comment { Comment(rawValue: Peer.root.skipReason) }
+
+  /// A baseline that allows almost nothing still lets every other call reach the
+  /// tracer: no ENOSYS stub answers the numbers past its highest.
+  @Test(.enabled(if: Peer.root.shouldRun, rootReason))
+  func aTinyBaselineStillSeesEveryNewCall() throws {
+    try #require(Peer.root.isAvailable, Self.rootReason)
+    let dir = try tempDir()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let baseline = dir.appendingPathComponent("read.json").path
+    try Data(#"{"defaultAction":"SCMP_ACT_ERRNO","architectures":["SCMP_ARCH_X86_64"],"syscalls":[{"names":["read"],"action":"SCMP_ACT_ALLOW"}]}"#.utf8)
+      .write(to: URL(fileURLWithPath: baseline))
+    let out = dir.appendingPathComponent("echo.json").path
+    let r = run(syscageExecutable, ["record", "-o", out, "--baseline", baseline, "--", "/bin/echo", "hi"])
+    #expect(r.status == 0 && r.stdout == "hi\n", "\(r.stderr)")
+    let calls = try ProfileFile(out).unconditional
+    #expect(calls.isSuperset(of: ["read", "execve", "write", "mmap", "exit_group"]), "\(calls.sorted())")
+  }
+
+  /// --baseline keeps the baseline's argument rules: the output is the baseline plus the
+  /// new calls, not its unconditional calls only.
+  @Test(.enabled(if: Peer.root.shouldRun, rootReason))
+  func aBaselineKeepsItsArgumentRules() throws {
+    try #require(Peer.root.isAvailable, Self.rootReason)
+    let dir = try tempDir()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let p1 = dir.appendingPathComponent("p1.json").path
+    let p2 = dir.appendingPathComponent("p2.json").path
+    let script = "import socket; socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)"
+    let first = run(syscageExecutable, ["record", "--args", "-o", p1, "--", "/usr/bin/python3", "-c", script])
+    try #require(first.status == 0, "\(first.stderr)")
+    let second = run(syscageExecutable, ["record", "-o", p2, "--baseline", p1, "--", "/bin/true"])
+    try #require(second.status == 0, "\(second.stderr)")
+    let socket = try ProfileFile(p2).entries(for: "socket")
+    #expect(socket.count == 1, "\(socket)")
+    #expect((socket.first?["args"] as? [[String: Any]])?.first?["value"] as? Int == 10, "AF_INET6's rule is kept: \(socket)")
+    // And the program still runs under the new profile.
+    let replay = run(syscageExecutable, ["run", "--profile", p2, "--", "/usr/bin/python3", "-c", script])
+    #expect(replay.status == 0, "\(replay.stderr)")
+  }
+
+  /// --args does not narrow the calls a container runtime makes after its filter.
+  @Test(.enabled(if: Peer.root.shouldRun, rootReason))
+  func argumentRulesLeaveTheRuntimesCallsAlone() throws {
+    try #require(Peer.root.isAvailable, Self.rootReason)
+    let dir = try tempDir()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let out = dir.appendingPathComponent("p.json").path
+    // sh -c: prctl is not among its calls, ioctl is; both must stay unconditional.
+    let r = run(syscageExecutable, ["record", "--args", "--for", "runc", "-o", out, "--", "/bin/sh", "-c", "exec /usr/bin/python3 -c 'import ctypes; ctypes.CDLL(None).prctl(15, b\"x\", 0, 0, 0)'"])
+    #expect(r.status == 0, "\(r.stderr)")
+    let profile = try ProfileFile(out)
+    #expect(profile.unconditional.isSuperset(of: RuntimeCalls.runc), "missing: \(Set(RuntimeCalls.runc).subtracting(profile.unconditional).sorted())")
+    #expect(profile.entries(for: "prctl").allSatisfy { profile.conditions($0).isEmpty }, "\(profile.entries(for: "prctl"))")
+  }
+
+  /// The program gets every CPU it had whenever it asks, also against a baseline (whose
+  /// filter must still stop at sched_getaffinity) and in the verification run.
+  @Test(.enabled(if: Peer.root.shouldRun, rootReason))
+  func aProgramAlwaysSeesItsCPUs() throws {
+    try #require(Peer.root.isAvailable, Self.rootReason)
+    let dir = try tempDir()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let cpus = "\(ProcessInfo.processInfo.activeProcessorCount)\n"
+    let n1 = dir.appendingPathComponent("n1.json").path
+    let first = run(syscageExecutable, ["record", "--verify", "-o", n1, "--", "/usr/bin/nproc"])
+    #expect(first.status == 0 && first.stdout == cpus, "\(first.stderr)")
+    #expect(first.stderr.contains("ran the same"), "\(first.stderr)")
+    let n2 = dir.appendingPathComponent("n2.json").path
+    let again = run(syscageExecutable, ["record", "-o", n2, "--baseline", n1, "--", "/usr/bin/nproc"])
+    #expect(again.status == 0 && again.stdout == cpus, "\(again.stderr)")
+  }
+
+  @Test(.enabled(if: Peer.root.shouldRun, rootReason))
+  func outputsThatCannotBeWritten() throws {
+    try #require(Peer.root.isAvailable, Self.rootReason)
+    let dir = try tempDir()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let p = dir.appendingPathComponent("p.json").path
+    try #require(run(syscageExecutable, ["record", "-o", p, "--", "/bin/true"]).status == 0)
+    let same = run(syscageExecutable, ["record", "-o", p, "--baseline", p, "--", "/bin/sh", "-c", "echo RAN >&2"])
+    #expect(same.status == 64 && !same.stderr.contains("RAN"), "refused before running: \(same.stderr)")
+    let missingDir = run(syscageExecutable, ["record", "-o", dir.appendingPathComponent("no/such/dir.json").path, "--", "/bin/true"])
+    #expect(missingDir.status == 125, "syscage's own failure: \(missingDir.stderr)")
+  }
+
+  @Test(.enabled(if: Peer.root.shouldRun, rootReason))
+  func attachingToOneMissingProcessAmongSeveralFails() throws {
+    try #require(Peer.root.isAvailable, Self.rootReason)
+    let dir = try tempDir()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let sleeper = try start("/bin/sleep", ["5"])
+    defer { kill(sleeper.processIdentifier, SIGKILL); sleeper.waitUntilExit() }
+    let missing = try freePid()
+    let r = run(syscageExecutable, ["record", "-o", dir.appendingPathComponent("p.json").path, "-p", String(sleeper.processIdentifier), "-p", String(missing)], timeout: 10)
+    #expect(r.status == 64 && r.stderr.contains("no process \(missing)"), "\(r.stderr)")
+    #expect(statusField("/proc/\(sleeper.processIdentifier)/status", "TracerPid") == "0")
+  }
+
+  /// main() ends with pthread_exit while a thread lives on: the leader is a zombie.
+  static let zombieLeader = """
+    #include <pthread.h>
+    #include <unistd.h>
+    static void *worker(void *arg) { (void)arg; for (;;) usleep(10000); return 0; }
+    int main(void) {
+      pthread_t t;
+      pthread_create(&t, 0, worker, 0);
+      pthread_exit(0);
+    }
+    """
+
+  /// Ctrl-C detaches at once even when the thread group leader has exited (it can no
+  /// longer be stopped).
+  @Test(.enabled(if: Peer.root.shouldRun, rootReason))
+  func detachingIsPromptWhenTheLeaderHasExited() throws {
+    try #require(Peer.root.isAvailable, Self.rootReason)
+    let dir = try tempDir()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    guard let exe = try compile(Self.zombieLeader, named: "zombie", in: dir) else { return }
+    let target = try start(exe, [])
+    defer { kill(target.processIdentifier, SIGKILL); target.waitUntilExit() }
+    #expect(eventually { statusField("/proc/\(target.processIdentifier)/status", "State")?.hasPrefix("Z") == true })
+    let syscage = try start(syscageExecutable, ["record", "-o", dir.appendingPathComponent("p.json").path, "-p", String(target.processIdentifier)])
+    defer { if syscage.isRunning { kill(syscage.processIdentifier, SIGKILL) }; syscage.waitUntilExit() }
+    #expect(eventually { tracers(of: target.processIdentifier).contains(syscage.processIdentifier) })
+    usleep(100_000)
+    let sent = Date()
+    kill(syscage.processIdentifier, SIGINT)
+    #expect(waitExit(syscage, timeout: 10))
+    #expect(Date().timeIntervalSince(sent) < 2, "detaching took \(Date().timeIntervalSince(sent)) s")
+    #expect(syscage.terminationStatus == 0)
+    #expect(target.isRunning, "the target runs on")
+  }
 }
