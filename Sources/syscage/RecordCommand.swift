@@ -127,10 +127,10 @@ struct RecordCommand: ParsableCommand {
 
   @Option(
     help: ArgumentHelp(
-      "Where the program runs: auto, one (the tracer's CPU), all.",
+      "Where the program runs: auto (the default), one (the tracer's CPU), all.",
       discussion: "A ptrace stop hands the CPU from the program to the tracer and back: on one CPU a plain context switch, across CPUs a wake-up of the other CPU (expensive in a VM). auto (the default) keeps the program on the tracer's CPU until it starts a second process or thread or asks for its CPUs (sched_getaffinity), then gives it every CPU it had; one keeps it there (the program sees one CPU: nproc says 1); all leaves it to the scheduler.",
       valueName: "placement"))
-  var cpus: CPUPlacement = .auto
+  var cpus: CPUPlacement?
 
   enum Backend: String, ExpressibleByArgument, CaseIterable {
     case ptrace, ebpf
@@ -161,6 +161,7 @@ struct RecordCommand: ParsableCommand {
       if verify { throw ValidationError("--verify runs the program again; with -p there is no program to start") }
       if baseline != nil { throw ValidationError("--baseline needs a filter in the program, which only a program syscage starts can get; leave out -p") }
       if stops == .one { throw ValidationError("--stops one needs a filter in the program, which only a program syscage starts can get; attaching stops twice per call") }
+      if cpus != nil { throw ValidationError("--cpus places a program syscage starts; attached processes stay where they run") }
       if let bad = pids.first(where: { $0 <= 0 }) { throw ValidationError("-p wants a process id, not \(bad)") }
     } else if program.isEmpty {
       throw ValidationError("name a program to record after --, or attach with -p PID")
@@ -276,7 +277,7 @@ struct RecordCommand: ParsableCommand {
       }
       return try Recorder.record(
         executable: path, arguments: argv, timing: timing, oneStop: !timing, filter: filter, observer: observer,
-        cpus: cpus)
+        cpus: cpus ?? .auto)
     } catch let error as Recorder.Failure {
       throw fail("\(argv[0]): \(error)", code: error.exitStatus)
     }

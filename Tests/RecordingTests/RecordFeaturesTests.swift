@@ -299,7 +299,7 @@ import TestSupport
     let pid = String(getpid())
     let baseline = dir.appendingPathComponent("b.json").path
     try Data("{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"syscalls\":[]}".utf8).write(to: URL(fileURLWithPath: baseline))
-    for extra in [["--verify"], ["--", "/bin/true"], ["--baseline", baseline], ["--stops", "one"]] {
+    for extra in [["--verify"], ["--", "/bin/true"], ["--baseline", baseline], ["--stops", "one"], ["--cpus", "one"]] {
       let r = run(syscageExecutable, ["record", "-o", profile, "-p", pid] + extra)
       #expect(r.status == 64, "-p with \(extra): \(r.stderr)")
       #expect(r.stderr.contains("Error:"), "\(r.stderr)")
