@@ -155,8 +155,7 @@ public enum Launcher {
     let termination = Termination(waitStatus: status)
     var kill: SeccompKill? = nil
     if result.seccomp_kill == 1 {
-      let arch: Arch = result.arch == Arch.x86.auditArch.rawValue ? .x86
-        : (result.nr & Int64(SyscallNumber.x32Bit) != 0 ? .x32 : Arch.native)
+      let arch = Arch(auditArch: result.arch, number: result.nr) ?? Arch.native
       kill = SeccompKill(arch: arch, number: SyscallNumber(Int32(truncatingIfNeeded: result.nr)), thread: result.tid)
     }
     return Outcome(termination: termination, seccompKill: kill, pid: result.pid)

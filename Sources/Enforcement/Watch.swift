@@ -299,8 +299,7 @@ public enum Watcher {
         let args = withUnsafeBytes(of: n.args) { Array($0.bindMemory(to: UInt64.self)) }
         let decision = policy.decide(auditArch: AuditArch(rawValue: n.arch), nr: UInt32(bitPattern: n.nr), args: args)
         let tid = Int32(bitPattern: n.pid)
-        var arch = Arch.all.first { $0.auditArch.rawValue == n.arch }
-        if arch == .x86_64, UInt32(bitPattern: n.nr) & UInt32(SyscallNumber.x32Bit) != 0 { arch = .x32 }
+        let arch = Arch(auditArch: n.arch, number: Int64(n.nr))
         let name = arch.flatMap { $0.name(of: SyscallNumber(n.nr)) }
         var v = Violation(
           time: Date(), pid: tgid(of: tid) ?? tid, tid: tid, comm: procComm(tid), exe: procExe(tid), arch: arch,

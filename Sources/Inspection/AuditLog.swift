@@ -232,11 +232,7 @@ public struct AuditLog: Sendable {
 
   /// The ABI of an audit value; x86_64 calls with the x32 bit are x32.
   public static func arch(auditArch value: UInt32, number: Int32?) -> Arch? {
-    if value == Arch.x86_64.auditArch.rawValue {
-      if let n = number, n >= 0, n & SyscallNumber.x32Bit != 0 { return .x32 }
-      return .x86_64
-    }
-    return Arch.all.first { $0.auditArch.rawValue == value }
+    Arch(auditArch: value, number: Int64(number ?? 0))
   }
 
   /// The index where `type=1326`, `type=SECCOMP` or `type=UNKNOWN[1326]` starts, as a whole word.

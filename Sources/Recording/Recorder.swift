@@ -158,7 +158,7 @@ public final class CallObserver: @unchecked Sendable {
           on_call: { ctx, tid, arch, nr, args in
             guard let ctx, let args else { return }
             let observer = Unmanaged<CallObserver>.fromOpaque(ctx).takeUnretainedValue()
-            let abi: Arch = arch == Arch.x86.auditArch.rawValue ? .x86 : (nr & UInt64(SyscallNumber.x32Bit) != 0 ? .x32 : .x86_64)
+            let abi = Arch(auditArch: arch, number: Int64(bitPattern: nr)) ?? .x86_64
             observer.onCall(
               TracedCall(
                 thread: tid, arch: abi, number: SyscallNumber(Int32(truncatingIfNeeded: nr)),

@@ -130,8 +130,7 @@ public enum Verifier {
       }
       var denials: [Denial] = []
       for d in items.prefix(Int(min(total, UInt64(keep)))) {
-        let arch: Arch =
-          d.arch == Arch.x86.auditArch.rawValue ? .x86 : (d.nr & UInt64(SyscallNumber.x32Bit) != 0 ? .x32 : .x86_64)
+        let arch = Arch(auditArch: d.arch, number: Int64(bitPattern: d.nr)) ?? .x86_64
         let number = SyscallNumber(Int32(truncatingIfNeeded: d.nr))
         let a = d.args
         denials.append(

@@ -136,6 +136,17 @@ extension Arch {
     }
   }
 
+  /// The ABI of a call as seccomp sees it: its `AUDIT_ARCH_*` value and its number as
+  /// the filter saw it (an x86_64 call with bit 30 set is x32); nil for an unknown value.
+  public init?(auditArch value: UInt32, number: Int64) {
+    if value == Arch.x86_64.auditArch.rawValue {
+      self = number >= 0 && number & Int64(SyscallNumber.x32Bit) != 0 ? .x32 : .x86_64
+      return
+    }
+    guard let arch = Arch.all.first(where: { $0.auditArch.rawValue == value }) else { return nil }
+    self = arch
+  }
+
   /// Finds an ABI by any of its spellings: `x86_64`, `SCMP_ARCH_X86_64`, `amd64`,
   /// `i386`/`ia32`, case-insensitively.
   public init?(named spelling: String) {

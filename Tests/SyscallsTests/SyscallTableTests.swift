@@ -132,4 +132,14 @@ import TestSupport
     #expect(SyscallTable.suggestions(for: "opnat").first == "openat")
     #expect(SyscallTable.suggestions(for: "exceve").contains("execve"))
   }
+
+  /// A call's ABI from what seccomp sees: the audit value, and x32's bit in the number.
+  @Test func archOfASeccompCall() {
+    #expect(Arch(auditArch: Arch.x86.auditArch.rawValue, number: 20) == .x86)
+    #expect(Arch(auditArch: Arch.x86_64.auditArch.rawValue, number: 39) == .x86_64)
+    #expect(Arch(auditArch: Arch.x86_64.auditArch.rawValue, number: 39 | Int64(SyscallNumber.x32Bit)) == .x32)
+    #expect(Arch(auditArch: Arch.x86_64.auditArch.rawValue, number: -1) == .x86_64)
+    #expect(Arch(auditArch: Arch.aarch64.auditArch.rawValue, number: 172) == .aarch64)
+    #expect(Arch(auditArch: 0x1234, number: 0) == nil)
+  }
 }
