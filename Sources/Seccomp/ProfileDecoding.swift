@@ -675,30 +675,5 @@ private func caseInsensitiveMatch(_ key: String, in candidates: [String]) -> Str
 
 /// The candidate within a small edit distance of `word`, for "did you mean".
 private func nearest(_ word: String, in candidates: [String]) -> String? {
-  let w = Array(word.lowercased().utf8)
-  guard w.count <= 64 else { return nil }
-  var best: (String, Int)?
-  for c in candidates {
-    let d = distance(w, Array(c.lowercased().utf8))
-    if d <= max(1, w.count / 4), d < (best?.1 ?? .max) { best = (c, d) }
-  }
-  return best?.0
-}
-
-/// Edit distance counting an adjacent transposition as one edit (optimal string alignment).
-private func distance(_ a: [UInt8], _ b: [UInt8]) -> Int {
-  if a.isEmpty || b.isEmpty { return a.count + b.count }
-  var d = [[Int]](repeating: [Int](repeating: 0, count: b.count + 1), count: a.count + 1)
-  for i in 0...a.count { d[i][0] = i }
-  for j in 0...b.count { d[0][j] = j }
-  for i in 1...a.count {
-    for j in 1...b.count {
-      let cost = a[i - 1] == b[j - 1] ? 0 : 1
-      d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
-      if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] {
-        d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
-      }
-    }
-  }
-  return d[a.count][b.count]
+  nearestWords(to: word, in: candidates, maxDistance: max(1, word.utf8.count / 4)).first
 }

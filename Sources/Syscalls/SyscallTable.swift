@@ -96,18 +96,3 @@ func containsBytes(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
   }
   return false
 }
-
-func editDistance(_ a: [UInt8], _ b: [UInt8]) -> Int {
-  if a.isEmpty { return b.count }
-  if b.isEmpty { return a.count }
-  var prev = Array(0...b.count)
-  var cur = [Int](repeating: 0, count: b.count + 1)
-  for i in 1...a.count {
-    cur[0] = i
-    for j in 1...b.count {
-      cur[j] = Swift.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-    }
-    swap(&prev, &cur)
-  }
-  return prev[b.count]
-}

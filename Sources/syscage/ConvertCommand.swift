@@ -17,6 +17,7 @@ struct ConvertCommand: ParsableCommand {
 
       --to oci       the runtime-spec linux.seccomp object (JSON). With --bundle DIR, \
       written into DIR/config.json in place, atomically, every other key kept as it was.
+
       --to k8s-pod   a Pod whose securityContext.seccompProfile is Localhost \
       profiles/NAME.json (--patch: only that part, as a strategic-merge patch), and the \
       profile file itself, OCI-shaped and expanded so that containerd and CRI-O read it \
@@ -25,7 +26,9 @@ struct ConvertCommand: ParsableCommand {
       DIR/profiles/NAME.json; copy the latter to SECCOMP_ROOT/profiles/NAME.json on every \
       node (--seccomp-root, default /var/lib/kubelet/seccomp). NAME is --name or the \
       input file's base name.
+
       --to spo       a security-profiles-operator SeccompProfile (v1beta1) in YAML.
+
       --to systemd   a [Service] drop-in: SystemCallArchitectures=, SystemCallFilter= \
       (systemd's groups where a whole group is allowed), SystemCallErrorNumber=, \
       SystemCallLog=, and RestrictAddressFamilies=, RestrictNamespaces=, LockPersonality= \
@@ -33,6 +36,7 @@ struct ConvertCommand: ParsableCommand {
       warnings on stderr (and as comments in the output); such a syscall gets its most \
       restrictive answer (fail closed); with --strict that is an error. Per-syscall \
       errnos need systemd >= 247.
+
       --to docker    Docker's JSON, normalized (--expand: expanded as above).
 
       Examples:

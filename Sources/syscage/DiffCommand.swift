@@ -8,14 +8,14 @@ struct DiffCommand: ParsableCommand {
     commandName: "diff",
     abstract: "Compare what two profiles decide, exactly: per ABI, per syscall, per argument region.",
     discussion: """
-      Profiles are compared by their decisions, not their text: entries split or joined,
-      names reordered, `name` vs `names`, redundant rules make no difference. Every
-      syscall's argument space is cut into the regions the two profiles' conditions
-      distinguish (intervals between comparison boundaries, MASKED_EQ patterns), and
-      each region is decided exactly; nothing is sampled. A syscall too complex to
+      Profiles are compared by their decisions, not their text: entries split or joined, \
+      names reordered, `name` vs `names`, redundant rules make no difference. Every \
+      syscall's argument space is cut into the regions the two profiles' conditions \
+      distinguish (intervals between comparison boundaries, MASKED_EQ patterns), and \
+      each region is decided exactly; nothing is sampled. A syscall too complex to \
       compare exactly is reported as such (and counts as a difference).
 
-      Lines start with + (newly allowed), - (newly denied) or ~ (another action or errno).
+      Lines start with + (newly allowed), - (newly denied) or ~ (another action or errno). \
       Numbers no rule names (default action, ENOSYS stub) are shown as ranges.
 
       Exits 0 when the profiles decide the same, 1 when they differ, 65 on bad input.

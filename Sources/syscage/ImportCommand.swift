@@ -32,7 +32,7 @@ struct ImportCommand: ParsableCommand {
       Examples:
         strace -f -o app.trace ./app && syscage import --strace app.trace -o app.json
         strace -ff -o trace ./app && syscage import --strace trace -o app.json
-        syscage import --audit /var/log/audit/audit.log --exe /usr/bin/app --format oci
+        syscage import --audit /var/log/audit/audit.log --exe /usr/bin/app -o a.json
         dmesg | syscage import --audit - --comm app -o app.json
       """)
 

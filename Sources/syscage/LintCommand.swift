@@ -13,11 +13,11 @@ struct LintCommand: ParsableCommand {
     commandName: "lint",
     abstract: "Review a profile: dangerous calls it allows, rules that do not do what they seem to.",
     discussion: """
-      Every finding has a level (info, warning, error), a stable id, the JSON path it is
-      about, and what to do. The profile is read for one host: Docker's default
+      Every finding has a level (info, warning, error), a stable id, the JSON path it is \
+      about, and what to do. The profile is read for one host: Docker's default \
       capabilities and the running kernel unless --caps and --kernel say otherwise.
 
-      Exits 1 when a finding is at or above --level (default: warning), 0 otherwise,
+      Exits 1 when a finding is at or above --level (default: warning), 0 otherwise, \
       65 when the profile (or the --against file) cannot be read.
 
       Checks: \(Lint.checks.map(\.id).joined(separator: ", ")).

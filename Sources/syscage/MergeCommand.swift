@@ -8,16 +8,16 @@ struct MergeCommand: ParsableCommand {
     commandName: "merge",
     abstract: "Combine profiles by their decisions: the union (default) or the intersection.",
     discussion: """
-      The union allows a call when any input allows it (on each argument region the least
-      restrictive input action wins); --intersect allows it only when every input does (the
-      most restrictive wins, as when the filters are stacked). Rules are never concatenated:
-      the output is built from the inputs' exact decision maps, one rule per argument region
-      whose combined action differs from the merged default, each with a comment naming what
-      every input decided there. The merged default combines the inputs' defaults the same
+      The union allows a call when any input allows it (on each argument region the least \
+      restrictive input action wins); --intersect allows it only when every input does (the \
+      most restrictive wins, as when the filters are stacked). Rules are never concatenated: \
+      the output is built from the inputs' exact decision maps, one rule per argument region \
+      whose combined action differs from the merged default, each with a comment naming what \
+      every input decided there. The merged default combines the inputs' defaults the same \
       way (so it is their default when they agree).
 
-      The output is checked against the combination on every region; anything it cannot
-      express exactly (numbers without a syscall name, syscalls too complex to compare) is
+      The output is checked against the combination on every region; anything it cannot \
+      express exactly (numbers without a syscall name, syscalls too complex to compare) is \
       reported on stderr and the exit status is 1. 65 on bad input.
 
       Examples:

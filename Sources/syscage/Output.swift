@@ -38,7 +38,17 @@ func parseArch(_ text: String) throws -> Arch {
 }
 
 extension Arch: ExpressibleByArgument {
-  public init?(argument: String) { self.init(named: argument) }
+  /// A name `Arch(named:)` knows, or an audit arch value as audit records print it
+  /// (`c000003e`, `0xc000003e`).
+  public init?(argument: String) {
+    if let arch = Arch(named: argument) {
+      self = arch
+      return
+    }
+    let digits = argument.lowercased().hasPrefix("0x") ? argument.dropFirst(2) : Substring(argument)
+    guard (1...8).contains(digits.count), let value = UInt32(digits, radix: 16), let arch = Arch(auditArch: value, number: 0) else { return nil }
+    self = arch
+  }
   public static var allValueStrings: [String] { Arch.all.map(\.name) }
 }
 

@@ -23,7 +23,7 @@ struct ProbeCommand: ParsableCommand {
         syscage probe --arch x86       # ia32 calls (int 0x80)
       """)
 
-  @Option(help: "The ABI to probe: x86_64, x86 (int 0x80) or x32 (default: x86_64).")
+  @Option(help: "The ABI to probe: x86_64, x86 (int 0x80) or x32.")
   var arch: Arch = .x86_64
 
   @Flag(help: "List every syscall, not only the blocked ones.")

@@ -18,7 +18,7 @@ struct PolicyArguments: ParsableArguments {
   @Flag(help: "Do not return ENOSYS for numbers above the highest the profile names.")
   var noEnosysStub = false
 
-  @Option(help: "The action for calls from an ABI the filter does not list (default: SCMP_ACT_KILL_PROCESS).")
+  @Option(help: "The action for calls from an ABI the filter does not list.")
   var badArch: String = "SCMP_ACT_KILL_PROCESS"
 
   @Flag(help: "Treat warnings (unknown syscall names, ignored fields) as errors.")

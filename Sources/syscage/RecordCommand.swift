@@ -156,6 +156,7 @@ struct RecordCommand: ParsableCommand {
   var timing: Bool { stops == .two || (stops == nil && baseline == nil && (count || json)) }
 
   func validate() throws {
+    try rejectUnknownOptions(in: command, of: Self.self)
     if !pids.isEmpty {
       if !program.isEmpty { throw ValidationError("give a program after -- or -p PID, not both") }
       if verify { throw ValidationError("--verify runs the program again; with -p there is no program to start") }

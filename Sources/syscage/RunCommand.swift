@@ -40,6 +40,11 @@ struct RunCommand: ParsableCommand {
   @Argument(parsing: .captureForPassthrough, help: "The program and its arguments (after --).")
   var command: [String] = []
 
+  func validate() throws {
+    try rejectUnknownOptions(in: command, of: Self.self)
+    _ = try wrappedCommand(command)
+  }
+
   func run() throws {
     let argv = try wrappedCommand(command)
     let name = argv[0]

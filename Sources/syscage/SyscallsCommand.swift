@@ -20,7 +20,7 @@ struct SyscallsCommand: ParsableCommand {
         syscage syscalls --groups
       """)
 
-  @Option(help: "The ABI to resolve in (x86_64, x86, x32, aarch64, arm, mips64, ...; default: this machine's).")
+  @Option(help: "The ABI to resolve in: a name (x86_64, x86, x32, aarch64, arm, mips64, ...) or an audit arch value (c000003e, as audit records print it).")
   var arch: Arch = .native
 
   @Option(help: "List the members of a group (systemd's @mount, @system-service, ...; @docker-default-refused).")
@@ -55,7 +55,7 @@ struct SyscallsCommand: ParsableCommand {
     if queries.isEmpty {
       let all = SyscallTable.entries(in: arch.abi)
       emit(all.map { ["name": $0.name, "number": Int($0.number.rawValue)] },
-           text: all.map { "\($0.number)\t\($0.name)" })
+           text: all.map { "\($0.name)\t\($0.number)" })
       return
     }
     var results: [(query: String, name: String, number: SyscallNumber)] = []

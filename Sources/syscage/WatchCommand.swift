@@ -13,14 +13,18 @@ struct WatchCommand: ParsableCommand {
     discussion: """
       Compiles a watch filter from the profile: every call the profile would not ALLOW \
       (or LOG) is handed to syscage through seccomp user notification; allowed calls never \
-      leave the kernel. syscage re-decides each notified call with the profile and, \
-      per --on-violation:
-        alert  report it and let it run (the default)
-        deny   report it and fail it with the profile's errno (EPERM for a KILL or TRAP \
-      decision, ENOSYS for TRACE or NOTIFY, and the report says it was substituted)
-        kill   report it and SIGKILL every process of the program's tree (syscage is \
-      its child subreaper, so orphans are found too); the status is 137, also when the \
-      program had ended and a process that outlived it made the call
+      leave the kernel. syscage re-decides each notified call with the profile and acts \
+      as --on-violation says.
+
+      alert (the default): report the call and let it run.
+
+      deny: report it and fail it with the profile's errno (EPERM for a KILL or TRAP \
+      decision, ENOSYS for TRACE or NOTIFY, and the report says it was substituted).
+
+      kill: report it and SIGKILL every process of the program's tree (syscage is its \
+      child subreaper, so orphans are found too); the status is 137, also when the \
+      program had ended and a process that outlived it made the call.
+
       Each violation is one JSON line (time, pid, tid, comm, exe, arch, syscall, nr, args, \
       decision, action) appended to --alerts FILE, or printed on stderr, and a line for a \
       person on stderr. --learn OUT writes the profile extended with ALLOW entries for what \
@@ -38,7 +42,7 @@ struct WatchCommand: ParsableCommand {
 
       Examples:
         syscage watch --profile app.json -- ./app
-        syscage watch --profile app.json --on-violation deny --alerts alerts.jsonl -- ./app
+        syscage watch --profile app.json --on-violation deny --alerts a.jsonl -- ./a
         syscage watch --profile app.json --learn app-learnt.json -- ./app --selftest
       """)
 
@@ -62,6 +66,11 @@ struct WatchCommand: ParsableCommand {
 
   @Argument(parsing: .captureForPassthrough, help: "The program and its arguments (after --).")
   var command: [String] = []
+
+  func validate() throws {
+    try rejectUnknownOptions(in: command, of: Self.self)
+    _ = try wrappedCommand(command)
+  }
 
   func run() throws {
     let argv = try wrappedCommand(command)
