@@ -8,6 +8,7 @@
 import Foundation
 import Enforcement
 import Recording
+import Seccomp
 
 #if canImport(Glibc)
   import Glibc

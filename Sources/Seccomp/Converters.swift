@@ -19,6 +19,22 @@ public struct ConversionTarget: Hashable, Sendable, CustomStringConvertible {
     return profile.filterArches(native: context.native)
   }
 
+  /// What an expanded output of `profile` leaves out and why, as one list (a line, then
+  /// the names on indented lines of at most 80 columns), or nil when it keeps every name.
+  public func leftOutNote(for profile: Profile) -> String? {
+    let names = profile.namesWithoutRule(for: self)
+    guard !names.isEmpty else { return nil }
+    let elsewhere = names.filter(SyscallTable.isKnown)
+    let unknown = names.filter { !SyscallTable.isKnown($0) }
+    var lists: [LintList] = []
+    if !elsewhere.isEmpty { lists.append(LintList("only on other ABIs", elsewhere)) }
+    if !unknown.isEmpty { lists.append(LintList("not a syscall on any ABI", unknown)) }
+    let abis = filterArches(of: profile).map(\.name).joined(separator: ", ")
+    let head = "left out \(names.count) name\(names.count == 1 ? "" : "s") that make\(names.count == 1 ? "s" : "") no rule on \(abis) "
+      + "(runc skips \(names.count == 1 ? "it" : "them") too):"
+    return ([head] + lists.map { $0.wrapped(columns: 80, indent: 4) }).joined(separator: "\n")
+  }
+
   /// Options that build the same policy from the original profile.
   public var policyOptions: PolicyOptions {
     PolicyOptions(context: context, arches: arches.flatMap { $0.isEmpty ? nil : $0 })
@@ -39,7 +55,8 @@ public struct ConversionTarget: Hashable, Sendable, CustomStringConvertible {
 extension Profile {
   /// The profile fully expanded for `target`, in the OCI runtime-spec shape: only the
   /// entries that apply there, `architectures` resolved (native first), no `archMap`,
-  /// `includes`, `excludes` or comments, every `name` folded into `names`.
+  /// `includes`, `excludes` or comments, every `name` folded into `names`, and no name
+  /// that makes no rule on those ABIs (`namesWithoutRule`).
   ///
   /// Its policy under the same target is the original's: `Policy.decide` agrees on every call.
   public func ociExpanded(for target: ConversionTarget) -> Profile {
@@ -49,6 +66,32 @@ extension Profile {
       var e = e
       e.comment = nil
       return e
+    }
+    return p.withoutNamesWithoutRule(on: p.architectures ?? [])
+  }
+
+  /// The names of the entries that apply for `target` that make no rule on any ABI it
+  /// covers (no number there, and no socketcall or ipc route), sorted: the expanded
+  /// outputs leave them out, and runc skips them.
+  public func namesWithoutRule(for target: ConversionTarget) -> [String] {
+    let arches = target.filterArches(of: self)
+    let names = (syscalls ?? []).filter { Profile.entryApplies($0, in: target.context) }.flatMap(\.names)
+    return Set(names.filter { !Profile.makesRule($0, on: arches) }).sorted()
+  }
+
+  /// Whether `name` makes a rule on one of `arches`: a number there, or a socketcall/ipc route.
+  static func makesRule(_ name: String, on arches: [Arch]) -> Bool {
+    arches.contains { $0.number(of: name) != nil || Multiplexer.route(name, on: $0) != nil }
+  }
+
+  /// The profile without the names that make no rule on `arches`, and without entries
+  /// left with no name.
+  func withoutNamesWithoutRule(on arches: [Arch]) -> Profile {
+    var p = self
+    p.syscalls = syscalls?.compactMap { e in
+      var e = e
+      e.names = e.names.filter { Profile.makesRule($0, on: arches) }
+      return e.names.isEmpty ? nil : e
     }
     return p
   }
@@ -272,11 +315,12 @@ public struct SPOConversion: Sendable {
 /// Docker's profile JSON, normalized.
 public enum DockerConversion {
   /// The profile re-encoded in Docker's key order and layout; with `expandFor`, only
-  /// the entries that apply on that target and `architectures` resolved.
+  /// the entries that apply on that target, `architectures` resolved, and only the names
+  /// that make a rule there.
   public static func text(_ profile: Profile, expandFor target: ConversionTarget? = nil) -> String {
     guard let target else { return profile.encode(format: .docker) }
     var p = profile.expanded(for: target.context)
     p.architectures = target.filterArches(of: profile)
-    return p.encode(format: .docker)
+    return p.withoutNamesWithoutRule(on: p.architectures ?? []).encode(format: .docker)
   }
 }

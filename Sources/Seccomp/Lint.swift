@@ -24,20 +24,59 @@ public struct LintFinding: Hashable, Sendable, CustomStringConvertible {
   public var arches: [Arch]
   /// What is wrong, what happens where, and what to do.
   public var message: String
+  /// The names the message is about when there are many (`capset, chown, ...`), printed
+  /// after it, one list per label.
+  public var lists: [LintList]
 
-  public init(_ level: Level, _ id: String, path: String = "", arches: [Arch] = [], _ message: String) {
+  public init(_ level: Level, _ id: String, path: String = "", arches: [Arch] = [], _ message: String, lists: [LintList] = []) {
     self.level = level
     self.id = id
     self.path = path
     self.arches = arches
     self.message = message
+    self.lists = lists
   }
 
-  /// `warning: syscalls[2].args[0]: message [id]`
+  /// `warning: syscalls[2].args[0]: message [id]`, then each list on indented lines of at
+  /// most 80 columns.
   public var description: String {
     let at = path.isEmpty ? "" : "\(path): "
     let on = arches.isEmpty ? "" : " (\(arches.map(\.name).joined(separator: ", ")))"
-    return "\(level.rawValue): \(at)\(message)\(on) [\(id)]"
+    let head = "\(level.rawValue): \(at)\(message)\(on) [\(id)]"
+    return ([head] + lists.map { $0.wrapped(columns: 80, indent: 4) }).joined(separator: "\n")
+  }
+}
+
+/// Names a finding lists, under a label saying what they have in common (`@privileged`).
+public struct LintList: Hashable, Sendable, CustomStringConvertible {
+  public var label: String
+  public var names: [String]
+
+  public init(_ label: String, _ names: [String]) {
+    self.label = label
+    self.names = names
+  }
+
+  /// `label: a, b, c`
+  public var description: String { "\(label): \(names.joined(separator: ", "))" }
+
+  /// The list on lines of at most `columns` (longer names aside): the first indented by
+  /// `indent`, the others by two more.
+  func wrapped(columns: Int, indent: Int) -> String {
+    var lines: [String] = []
+    var line = String(repeating: " ", count: indent) + label + ":"
+    let continuation = String(repeating: " ", count: indent + 2)
+    for (i, name) in names.enumerated() {
+      let word = name + (i == names.count - 1 ? "" : ",")
+      if line.count + 1 + word.count > columns, line.count > continuation.count {
+        lines.append(line)
+        line = continuation + word
+      } else {
+        line += " " + word
+      }
+    }
+    lines.append(line)
+    return lines.joined(separator: "\n")
   }
 }
 
@@ -107,6 +146,7 @@ public enum Lint {
     ["symlink", "symlinkat"],
     ["mknod", "mknodat"],
     ["chmod", "fchmod", "fchmodat", "fchmodat2"],
+    ["chdir", "fchdir"],
     ["chown", "chown32", "fchown", "fchown32", "fchownat", "lchown", "lchown32"],
     ["access", "faccessat", "faccessat2"],
     ["readlink", "readlinkat"],

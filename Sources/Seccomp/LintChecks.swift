@@ -32,8 +32,8 @@ struct Linter {
     return Int(path[path.index(path.startIndex, offsetBy: 9)..<close])
   }
 
-  mutating func add(_ level: LintFinding.Level, _ id: String, path: String = "", arches: [Arch] = [], _ message: String) {
-    findings.append(LintFinding(level, id, path: path, arches: arches, message))
+  mutating func add(_ level: LintFinding.Level, _ id: String, path: String = "", arches: [Arch] = [], _ message: String, lists: [LintList] = []) {
+    findings.append(LintFinding(level, id, path: path, arches: arches, message, lists: lists))
   }
 
   func ordered(_ set: Set<Arch>) -> [Arch] { arches.filter { set.contains($0) } }
@@ -69,7 +69,8 @@ struct Linter {
               + (near.isEmpty ? "" : "; did you mean \(near.joined(separator: ", "))?"))
           continue
         }
-        let missing = arches.filter { $0.number(of: name) == nil }
+        // A socket or ipc call without a number of its own still makes a rule through socketcall/ipc.
+        let missing = arches.filter { !Profile.makesRule(name, on: [$0]) }
         guard !missing.isEmpty else { continue }
         if missingBy[missing] == nil { order.append(missing) }
         missingBy[missing, default: []].append(name)
@@ -80,7 +81,7 @@ struct Linter {
         add(.info, "syscall-missing-on-arch", path: "syscalls[\(i)]", arches: missing,
           "\(names.count == 1 ? "'\(names[0])' does" : "\(names.count) names do") not exist on "
             + (none ? "any ABI of this filter" : missing.map(\.name).joined(separator: ", "))
-            + " and make no rule there" + (names.count == 1 ? "" : ": " + names.joined(separator: ", ")))
+            + " and make no rule there", lists: names.count == 1 ? [] : [LintList("names", names)])
       }
     }
   }
@@ -129,10 +130,16 @@ struct Linter {
       let some = byDefault.filter { (groupsOf[$0.name]! == ["@privileged"] ? LintFinding.Level.info : .warning) == level }
       guard !some.isEmpty else { continue }
       let on = arches.filter { a in some.contains { $0.arches.contains(a) } }
-      let listed = some.map { "\($0.name) (\(groupsOf[$0.name]!.joined(separator: ", ")))" }
+      // One list per combination of groups, in the order of their first call.
+      var lists: [LintList] = []
+      for hit in some {
+        let label = groupsOf[hit.name]!.joined(separator: ", ")
+        if let k = lists.firstIndex(where: { $0.label == label }) { lists[k].names.append(hit.name) } else { lists.append(LintList(label, [hit.name])) }
+      }
       add(level, "dangerous-syscall-allowed", path: "defaultAction", arches: on,
-        "the default action \(defaultAction) allows \(some.count) dangerous call\(some.count == 1 ? "" : "s") no rule denies: \(listed.joined(separator: ", ")). "
-          + "Deny them (@docker-default-refused: Docker's default does not allow them without an extra capability)")
+        "the default action \(defaultAction) allows \(some.count) dangerous call\(some.count == 1 ? "" : "s") no rule denies, listed below by group. Deny them"
+          + (lists.contains { $0.label.contains("@docker-default-refused") }
+            ? " (@docker-default-refused: Docker's default does not allow them without an extra capability)" : ""), lists: lists)
     }
     for (name, on, a) in hits {
       let groups = groupsOf[name]!
@@ -147,8 +154,11 @@ struct Linter {
         level = .info
         gate = "; the entry applies only because the program has \(caps.joined(separator: ", ")), and the kernel checks that too"
       }
+      let advice = RuntimeCalls.runc.contains(name)
+        ? "\(name) is among the calls runc makes after installing the filter; keep it if the profile is for runc (record --for adds them)"
+        : "Remove it unless the program needs it"
       add(level, "dangerous-syscall-allowed", path: namePath(a.path, name), arches: on,
-        "\(name) is \(how(a)): \(why.joined(separator: "; "))\(gate). Remove it unless the program needs it")
+        "\(name) is \(how(a)): \(why.joined(separator: "; "))\(gate). \(advice)")
     }
   }
 
@@ -206,7 +216,9 @@ struct Linter {
           : "gets \(action): libc tries \(name) first and would fall back on ENOSYS, but this ends the program"
         let shown = path.hasPrefix("syscalls[") ? namePath(path, name) : path
         add(.warning, "libc-probe-not-enosys", path: shown, arches: on,
-          "\(name) \(what). Deny it with SCMP_ACT_ERRNO and errnoRet 38 (ENOSYS), as Docker's default does for clone3")
+          "\(name) \(what). " + (name == "clone3"
+            ? "Deny it with SCMP_ACT_ERRNO and errnoRet 38 (ENOSYS), as Docker's default does"
+            : "Allow it, as Docker's default does, or deny it with SCMP_ACT_ERRNO and errnoRet 38 (ENOSYS)"))
       }
     }
   }

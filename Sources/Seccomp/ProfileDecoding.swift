@@ -564,7 +564,7 @@ private struct ProfileDecoder {
       let key = check.includesArches ?? []
       let targets = targetsCache[key] ?? targetABIs(p, includesArches: key)
       targetsCache[key] = targets
-      if targets.isEmpty || targets.contains(where: { $0.number(of: check.name) != nil }) { continue }
+      if targets.isEmpty || Profile.makesRule(check.name, on: targets) { continue }
 
       let on = targets.map(\.name).joined(separator: ", ")
       var suggestions: [String] = []

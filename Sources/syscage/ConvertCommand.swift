@@ -123,19 +123,22 @@ struct ConvertCommand: ParsableCommand {
     } catch {
       throw fail(error)
     }
-    for w in loaded.warnings { printError(w.description) }
     let source = loaded.profile
     // One --arch names the host (its ABIs come from the profile, as Docker picks them);
     // several name the ABIs exactly, the first being the host's.
     let conversion = ConversionTarget(
       context: try policyArguments.context(), arches: policyArguments.arches.count > 1 ? policyArguments.arches : nil)
+    // An expanded output holds only the entries for this host: warnings about the others do not apply.
+    let expanded = target != .docker || expand
+    for w in expanded ? source.relevant(loaded.warnings, in: conversion.context) : loaded.warnings { printError(w.description) }
 
     if source.isDisabled && target != .docker {
       throw fail(
         "\(displayName): no defaultAction and no syscalls: the profile turns seccomp off; there is nothing to convert to \(target.rawValue)",
         code: ExitStatus.dataError)
     }
-    if target != .docker || expand { printError("syscage: expanded for " + expansionSummary(source, conversion)) }
+    if expanded { printError("syscage: expanded for " + expansionSummary(source, conversion)) }
+    if expanded && target != .systemd, let note = conversion.leftOutNote(for: source) { printError("syscage: " + note) }
     let header = ["Converted by syscage from \(displayName)."]
 
     switch target {

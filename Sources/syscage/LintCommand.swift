@@ -63,6 +63,7 @@ struct LintCommand: ParsableCommand {
       if json {
         var obj: [String: Any] = ["level": f.level.rawValue, "id": f.id, "message": f.message, "arches": f.arches.map(\.name)]
         obj["path"] = f.path
+        if !f.lists.isEmpty { obj["lists"] = f.lists.map { ["label": $0.label, "names": $0.names] as [String: Any] } }
         print(jsonLine(obj))
       } else {
         print("\(profile): \(f.description)")

@@ -1,5 +1,6 @@
 import Foundation
 import Recording
+import Seccomp
 import Testing
 import TestSupport
 

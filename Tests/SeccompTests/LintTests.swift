@@ -66,9 +66,34 @@ import TestSupport
   @Test func aDenyListThatForgetsADangerousCallAllowsItByDefault() throws {
     let findings = only("dangerous-syscall-allowed", try lint(Self.denyList(#"{"names": ["mount"], "action": "SCMP_ACT_ERRNO"}"#)))
     let byDefault = try #require(findings.first { $0.path == "defaultAction" && $0.level == .warning })
-    #expect(byDefault.message.contains("reboot (@docker-default-refused, @privileged, @reboot)"))
-    #expect(!byDefault.message.contains(" mount ("))
-    #expect(findings.contains { $0.path == "defaultAction" && $0.level == .info && $0.message.contains("chown (@privileged)") })
+    // The calls go into lists, one per combination of groups, not into the message.
+    #expect(byDefault.lists.contains { $0.label == "@docker-default-refused, @privileged, @reboot" && $0.names.contains("reboot") })
+    #expect(!byDefault.lists.contains { $0.names.contains("mount") })
+    #expect(byDefault.message.count < 300 && !byDefault.message.contains("reboot"))
+    let info = try #require(findings.first { $0.path == "defaultAction" && $0.level == .info })
+    #expect(info.lists == [LintList("@privileged", info.lists.first?.names ?? [])] && info.lists[0].names.contains("chown"))
+    // @privileged alone is not what Docker's default refuses.
+    #expect(!info.message.contains("@docker-default-refused"))
+    // Printed: no line longer than the head's; the lists wrap within 80 columns.
+    let lines = byDefault.description.split(separator: "\n")
+    #expect(lines.count > 5)
+    #expect(lines.dropFirst().allSatisfy { $0.count <= 80 && $0.hasPrefix("    ") }, "\(byDefault.description)")
+    let listed = lines.dropFirst().joined(separator: " ")
+    #expect(listed.contains("@docker-default-refused, @privileged, @reboot:") && listed.contains(" reboot"))
+  }
+
+  /// The calls `record --for runc` adds are the runtime's: lint says so instead of
+  /// telling the user to remove them.
+  @Test func runtimeCallsAreSaidToBeTheRuntimes() throws {
+    let findings = only("dangerous-syscall-allowed", try lint(Self.allowList(#"{"names": ["capset", "setgroups", "setuid", "chown"], "action": "SCMP_ACT_ALLOW"}"#)))
+    for name in ["capset", "setgroups", "setuid"] {
+      #expect(RuntimeCalls.runc.contains(name))
+      let f = try #require(findings.first { $0.message.hasPrefix("\(name) ") })
+      #expect(f.message.contains("\(name) is among the calls runc makes after installing the filter; keep it if the profile is for runc"), "\(f.message)")
+      #expect(!f.message.contains("Remove it"))
+    }
+    let chown = try #require(findings.first { $0.message.hasPrefix("chown ") })
+    #expect(!RuntimeCalls.runc.contains("chown") && chown.message.contains("Remove it unless the program needs it"))
   }
 
   @Test func conditionalAllowIsSaidSo() throws {
@@ -111,6 +136,22 @@ import TestSupport
     #expect(byDefault.contains { $0.message.hasPrefix("clone3") && $0.path == "defaultAction" })
     // Without a name above them, the stub answers ENOSYS.
     #expect(only("libc-probe-not-enosys", try lint(Self.allowList())).isEmpty)
+    // Each reason names what Docker's default does for that call: ENOSYS for clone3, but
+    // it allows faccessat2, fchmodat2 and openat2.
+    let all = only("libc-probe-not-enosys", try lint(Self.allowList(#"{"names": ["clone3", "faccessat2", "fchmodat2", "openat2"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}"#)))
+    #expect(all.count == 4)
+    let docker = try Profile.load(path: Self.docker).profile
+    let dockerPolicy = Policy(profile: docker, options: Self.options())
+    for f in all {
+      let name = String(f.message.prefix { $0 != " " })
+      #expect(!f.message.contains("for clone3"), "\(f.message)")
+      let decided = dockerPolicy.decide(arch: .x86_64, number: Arch.x86_64.number(of: name)!).action
+      if name == "clone3" {
+        #expect(decided == .errno(38) && f.message.contains("errnoRet 38 (ENOSYS), as Docker's default does"), "\(f.message)")
+      } else {
+        #expect(decided == .allow && f.message.contains("Allow it, as Docker's default does"), "\(name): \(decided): \(f.message)")
+      }
+    }
   }
 
   // MARK: actions
@@ -257,6 +298,19 @@ import TestSupport
     #expect(missing.count == 2)
     #expect(missing.contains { $0.arches == [.x86_64] && $0.message.contains("'socketcall'") })
     #expect(missing.contains { $0.arches == [.x86] && $0.message.contains("'newfstatat'") })
+    // recv has no number on x86_64 or x86, but on x86 it makes a rule through socketcall.
+    let recv = only("syscall-missing-on-arch", try lint(Self.allowList(#"{"names": ["recv"], "action": "SCMP_ACT_ALLOW"}"#, arches: #"["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"]"#)))
+    #expect(recv.count == 1 && recv.first?.arches == [.x86_64], "\(recv)")
+    // and reading such a profile warns only when no ABI of it can make the rule.
+    let both = try Profile.decode(Array(Self.allowList(#"{"names": ["recv"], "action": "SCMP_ACT_ALLOW"}"#, arches: #"["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"]"#).utf8), file: nil)
+    #expect(both.warnings.isEmpty, "\(both.warnings)")
+    let native = try Profile.decode(Array(Self.allowList(#"{"names": ["recv"], "action": "SCMP_ACT_ALLOW"}"#).utf8), file: nil)
+    #expect(native.warnings.contains { $0.message.contains("\"recv\" is not a syscall on x86_64") }, "\(native.warnings)")
+    // Many names: a count in the message, the names in a list.
+    let many = only("syscall-missing-on-arch", try lint(Self.allowList(#"{"names": ["chown32", "fcntl64", "mmap2"], "action": "SCMP_ACT_ALLOW"}"#)))
+    #expect(many.count == 1 && many[0].message.contains("3 names do not exist on any ABI of this filter"))
+    #expect(many[0].lists == [LintList("names", ["chown32", "fcntl64", "mmap2"])])
+    #expect(many[0].description.hasSuffix("[syscall-missing-on-arch]\n    names: chown32, fcntl64, mmap2"))
     #expect(only("unknown-syscall", try lint(Self.allowList())).isEmpty)
   }
 
@@ -268,6 +322,10 @@ import TestSupport
     #expect(open.message.contains("openat") && open.message.contains("openat2"))
     #expect(open.path == "syscalls[0]")
     #expect(findings.contains { $0.message.contains("denies execve but allows execveat") })
+    // fchdir is the way around a chdir rule.
+    let chdir = only("deny-list-missing-equivalent", try lint(Self.denyList(#"{"names": ["chdir"], "action": "SCMP_ACT_ERRNO"}"#)))
+    #expect(chdir.count == 1 && chdir.first?.message.contains("denies chdir but allows fchdir") == true, "\(chdir)")
+    #expect(only("deny-list-missing-equivalent", try lint(Self.denyList(#"{"names": ["chdir", "fchdir"], "action": "SCMP_ACT_ERRNO"}"#))).isEmpty)
     #expect(only("deny-list-missing-equivalent", try lint(Self.denyList(
       #"{"names": ["execve", "execveat"], "action": "SCMP_ACT_ERRNO"}"#))).isEmpty)
   }

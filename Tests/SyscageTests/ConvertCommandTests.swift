@@ -275,4 +275,45 @@ import TestSupport
     try FileManager.default.copyItem(atPath: Self.docker, toPath: copy)
     #expect(syscage("convert", copy, "--to", "docker", "-o", copy).status == 64)
   }
+
+  /// Docker's default profile with a typo added: converting it for x86_64 warns only
+  /// about what applies there, leaves out the names that make no rule on the output's
+  /// ABIs (saying so once, in one list), decides exactly as the input does, and reads back
+  /// without a warning.
+  @Test func expandedOutputsLeaveOutNamesWithoutARuleAndSaySoOnce() throws {
+    let dir = try temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    var profile = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.docker))) as? [String: Any])
+    var entries = try #require(profile["syscalls"] as? [[String: Any]])
+    entries[0]["names"] = (entries[0]["names"] as? [String] ?? []) + ["opnat"]
+    profile["syscalls"] = entries
+    let input = dir.appendingPathComponent("typo.json").path
+    try JSONSerialization.data(withJSONObject: profile).write(to: URL(fileURLWithPath: input))
+
+    for target in [["oci"], ["spo", "--name", "app"], ["docker", "--expand"]] {
+      let out = dir.appendingPathComponent("out-\(target[0])").path
+      let r = run(syscageExecutable, ["convert", input, "--to"] + target + ["--arch", "x86_64", "--kernel", "6.18", "-o", out])
+      #expect(r.status == 0, "\(target): \(r.stderr)")
+      // sync_file_range2 is in an entry for arm and aarch64 only: nothing to say for x86_64.
+      #expect(!r.stderr.contains("sync_file_range2"), "\(target): \(r.stderr)")
+      #expect(r.stderr.components(separatedBy: "left out").count == 2, "\(target): \(r.stderr)")
+      #expect(r.stderr.contains("left out 2 names that make no rule on x86_64, x86, x32 (runc skips them too):"), "\(r.stderr)")
+      #expect(r.stderr.contains("    only on other ABIs: riscv_hwprobe\n") && r.stderr.contains("    not a syscall on any ABI: opnat\n"), "\(r.stderr)")
+      let text = try String(contentsOfFile: out, encoding: .utf8)
+      #expect(!text.contains("opnat") && !text.contains("riscv_hwprobe"), "\(target)")
+      // recv still makes a rule on x86, through socketcall.
+      #expect(text.contains("recv"), "\(target)")
+    }
+    // The OCI file decides as the input does, and syscage reads it back without a warning.
+    let oci = dir.appendingPathComponent("out-oci").path
+    let same = syscage("diff", input, oci, "--arch", "x86_64", "--kernel", "6.18")
+    #expect(same.status == 0, "\(same.stdout)\(same.stderr)")
+    let again = syscage("convert", oci, "--to", "oci", "--kernel", "6.18")
+    #expect(again.status == 0)
+    #expect(!again.stderr.contains("warning") && !again.stderr.contains("left out"), "\(again.stderr)")
+    // Docker's form, not expanded, keeps every entry, so every warning stands.
+    let docker = syscage("convert", input, "--to", "docker", "--arch", "x86_64")
+    #expect(docker.stderr.contains("sync_file_range2") && docker.stderr.contains("opnat") && !docker.stderr.contains("left out"))
+    #expect(docker.stdout.contains("riscv_hwprobe"))
+  }
 }

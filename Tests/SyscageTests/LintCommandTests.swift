@@ -106,4 +106,25 @@ import TestSupport
     #expect(!findings.contains { $0["level"] as? String == "error" })
     #expect(syscage("lint", Self.docker, "--kernel", "6.18", "--level", "error").status == 0)
   }
+
+  /// The tutorials' deny-dir.json: the many calls its default allows are listed on
+  /// wrapped lines, not on one line thousands of characters long; fchdir is named as
+  /// the way around the chdir rule.
+  @Test func longFindingsAreListedOnWrappedLines() throws {
+    let (dir, path) = try write(#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["chdir"], "action": "SCMP_ACT_ERRNO"}]}"#)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let r = syscage("lint", path, "--kernel", "6.18", "--arch", "x86_64")
+    #expect(r.status == 1)
+    let lines = r.stdout.split(separator: "\n")
+    #expect(lines.allSatisfy { $0.count < 700 }, "\(lines.map(\.count).max() ?? 0)")
+    let listed = lines.filter { $0.hasPrefix("    ") }
+    #expect(listed.count > 5 && listed.allSatisfy { $0.count <= 80 })
+    #expect(lines.contains { $0.hasPrefix("    @docker-default-refused, @privileged, @reboot: ") && $0.contains("reboot") })
+    #expect(r.stdout.contains("denies chdir but allows fchdir"))
+    let json = syscage("lint", path, "--kernel", "6.18", "--arch", "x86_64", "--json")
+    let objects = json.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+    let byDefault = try #require(objects.first { $0["path"] as? String == "defaultAction" && $0["level"] as? String == "warning" })
+    let lists = try #require(byDefault["lists"] as? [[String: Any]])
+    #expect(lists.contains { ($0["label"] as? String)?.contains("@reboot") == true && ($0["names"] as? [String])?.contains("reboot") == true })
+  }
 }
