@@ -29,19 +29,17 @@ func rejectUnknownOptions(in words: [String], of command: any ParsableCommand.Ty
     if known.contains(name) { continue }
     // Bundled short flags (-cv): known when every letter is.
     if !name.hasPrefix("--"), name.count > 2, name.dropFirst().allSatisfy({ known.contains("-\($0)") }) { continue }
-    throw ValidationError(unknownOptionMessage(name, known: known))
+    throw ValidationError(unknownOptionMessage(name, known: known, dashDash: words.contains("--")))
   }
 }
 
 /// `unknown option '--verfy'; did you mean '--verify'?`
-func unknownOptionMessage(_ name: String, known: [String]) -> String {
+func unknownOptionMessage(_ name: String, known: [String], dashDash: Bool) -> String {
   let longs = known.filter { $0.hasPrefix("--") }
   var near = name.hasPrefix("--") ? nearestWords(to: name, in: longs, maxDistance: max(2, name.count / 3)) : []
   if near.isEmpty, name.count > 2 { near = longs.filter { $0.hasPrefix(name) } }
-  let hint = near.isEmpty
-    ? "; the program goes after --"
-    : "; did you mean \(near.prefix(3).map { "'\($0)'" }.joined(separator: " or "))?"
-  return "unknown option '\(name)'\(hint)"
+  if !near.isEmpty { return "unknown option '\(name)'; did you mean \(near.prefix(3).map { "'\($0)'" }.joined(separator: " or "))?" }
+  return "unknown option '\(name)'" + (dashDash ? "" : "; a program whose name starts with - goes after --")
 }
 
 /// Refuses a first word that is not one of `root`'s subcommands, naming the nearest ones

@@ -157,6 +157,8 @@ import TestSupport
     #expect(!FileManager.default.fileExists(atPath: marker))
     // After --, and after the program's name, words starting with - are the program's.
     if command == "run" {
+      let short = syscage("run", "--profile", Self.docker, "-x", "/bin/echo")
+      #expect(short.status == 64 && short.stderr.contains("unknown option '-x'; a program whose name starts with - goes after --"), "\(short.stderr)")
       let passed = syscage("run", "--profile", Self.docker, "--", "/bin/echo", "--verfy")
       #expect(passed.status == 0 && passed.stdout == "--verfy\n", "\(passed.stderr)")
       let after = syscage("run", "--profile", Self.docker, "/bin/echo", "-x", "--strct")
