@@ -79,6 +79,15 @@ public enum FilterDump {
     return result
   }
 
+  /// The seccomp mode of a thread (0 none, 1 strict, 2 filter), from /proc; nil when unreadable.
+  public static func seccompMode(tid: Int32) -> Int? {
+    guard let status = try? String(contentsOfFile: "/proc/\(tid)/status", encoding: .utf8) else { return nil }
+    for line in status.split(separator: "\n") where line.hasPrefix("Seccomp:") {
+      return Int(line.dropFirst("Seccomp:".count).trimmingCharacters(in: .whitespaces))
+    }
+    return nil
+  }
+
   /// `TracerPid` of a thread, from /proc.
   static func tracerPid(_ tid: Int32) -> Int32? {
     guard let status = try? String(contentsOfFile: "/proc/\(tid)/status", encoding: .utf8) else { return nil }
@@ -125,11 +134,13 @@ public enum FilterDump {
     public var decisions: Result<SymbolicDecisions, TooComplex>
   }
 
-  /// Every syscall of `arch` with the stack's decisions.
-  public static func rows(_ filters: [[BPFInstruction]], arch: Arch) -> [SyscallRow] {
+  /// Every syscall of `arch` with the stack's decisions; with `keptSpace`, only on
+  /// arguments without bits the kernel drops (`RegionRules.keptSpace`).
+  public static func rows(_ filters: [[BPFInstruction]], arch: Arch, keptSpace: Bool = false) -> [SyscallRow] {
     SyscallTable.entries(in: arch.abi).map { name, number in
+      let within = keptSpace ? RegionRules.keptSpace(widths: widths(arch, name), endianness: arch.endianness) : [:]
       let d = Result { () throws(TooComplex) in
-        try SymbolicFilter.decisions(filters, arch: arch.auditArch, nr: number.word, endianness: arch.endianness)
+        try SymbolicFilter.decisions(filters, arch: arch.auditArch, nr: number.word, endianness: arch.endianness, within: within)
       }
       return SyscallRow(arch: arch, name: name, number: number, decisions: d)
     }
@@ -148,14 +159,6 @@ public enum FilterDump {
     var cell: ArgumentCell?
 
     func text(_ widths: (Int) -> UInt64) -> String { cell?.conditionText ?? region!.describe(widths: widths) }
-
-    /// The piece as profile rules, and what they leave out.
-    func conditions(_ widths: (Int) -> UInt64) -> (rules: [[ArgumentCondition]], omitted: [String]) {
-      guard let c = cell else { return region!.profileConditions(widths: widths) }
-      func cond(_ op: ComparisonOperator, _ v: UInt64) -> ArgumentCondition { ArgumentCondition(index: c.index, value: v, op: op) }
-      if c.lo == c.hi { return ([[cond(.equal, c.lo)]], []) }
-      return ([(c.lo > 0 ? [cond(.greaterOrEqual, c.lo)] : []) + (c.hi < c.width ? [cond(.lessOrEqual, c.hi)] : [])], [])
-    }
   }
 
   static func pieces(_ d: SymbolicDecisions, widths: (Int) -> UInt64) -> [Piece] {
@@ -224,28 +227,49 @@ public enum FilterDump {
   public struct WrittenProfile: Sendable {
     public var profile: Profile
     /// Every place where the profile, compiled by syscage, decides otherwise than the
-    /// filters (empty: it decides the same for every syscall of the table, on every argument).
+    /// filters, and every condition it leaves out (empty: it decides the same for every
+    /// syscall of the table, on every argument as the kernel reads it).
     public var notExpressed: [String]
+    /// Arguments whose bits the kernel drops (the high half of an `int`) the filters
+    /// also test: `write a0 on x86_64`. A profile compares an argument as the kernel
+    /// reads it, so calls with such bits set are not compared.
+    public var droppedBitsTested: [String]
+    /// What runc's ENOSYS stub would change (`enosysStubNote`).
+    public var enosysStub: String?
   }
 
   /// A Docker profile deciding as `filters` do on every syscall of `arches`, argument
-  /// rules included; then compiled and compared with the filters region by region.
+  /// rules included (each argument as the kernel reads it); then compiled and compared
+  /// with the filters region by region.
   public static func profile(of filters: [[BPFInstruction]], arches abis: [Arch]) -> WrittenProfile {
     var notes: [String] = []
-    // Per ABI and name: the regions, and the action best left to the default.
+    var dropped: [String] = []
     var rowsByArch: [(Arch, [SyscallRow])] = []
     var counts: [SeccompAction: Int] = [:]
     for arch in abis {
-      let rows = rows(filters, arch: arch)
+      let rows = rows(filters, arch: arch, keptSpace: true)
       rowsByArch.append((arch, rows))
       for row in rows {
         switch row.decisions {
         case .success(let d):
-          let a = d.constantAction ?? grouped(d, widths: widths(arch, row.name)).otherwise
-          counts[a, default: 0] += 1
+          if let a = d.constantAction { counts[a, default: 0] += 1 }
         case .failure(let e):
           notes.append("\(row.name) on \(arch): too complex to follow exactly (\(e.reason)); the profile gives it the default action")
         }
+      }
+      // Which narrow arguments the filters test beyond the bits the kernel keeps.
+      for full in FilterDump.rows(filters, arch: arch) {
+        guard case .success(let d) = full.decisions else { continue }
+        let w = widths(arch, full.name)
+        var seen: Set<Int> = []
+        for r in d.regions {
+          for index in r.arguments where w(index) != .max && !seen.contains(index) {
+            let (low, high) = r.atoms(argument: index)
+            let keep = UInt32(truncatingIfNeeded: w(index))
+            if !high.isEmpty || low.contains(where: { $0.mask & ~keep != 0 }) { seen.insert(index) }
+          }
+        }
+        dropped += seen.sorted().map { "\(full.name) a\($0) on \(arch)" }
       }
     }
     // The default action: what the filters give a number no rule names (nr = -1, which
@@ -260,28 +284,15 @@ public enum FilterDump {
     var order: [String] = []
     for (arch, rows) in rowsByArch {
       for row in rows {
-        guard case .success(let d) = row.decisions else { continue }
-        var rules: [(SeccompAction, [ArgumentCondition])] = []
-        let w = widths(arch, row.name)
-        let ps = pieces(d, widths: w)
-        let written = ps.map { $0.conditions(w) }
-        // A region that cannot be stated is widened; then every region is written, so
-        // that where they overlap the most restrictive action wins (fail closed).
-        let widened = written.contains { !$0.omitted.isEmpty }
-        for (p, (conds, omitted)) in zip(ps, written) {
-          if !omitted.isEmpty {
-            notes.append("\(row.name) on \(arch): \(p.action) when \(p.text(w)) cannot be stated in a profile (\(omitted.joined(separator: ", "))); the profile widens it, and the most restrictive action wins where rules overlap")
-          }
-          if p.action != defaultAction || widened {
-            for c in conds { rules.append((p.action, c)) }
-          }
+        guard case .success(let d) = row.decisions, chosen[row.name] == nil else { continue }
+        let written = RegionRules.rules(for: d, defaultAction: defaultAction, widths: widths(arch, row.name), endianness: arch.endianness)
+        for o in written.omitted {
+          notes.append("\(row.name) on \(arch): a profile cannot state \(o); the rules are wider there")
         }
         // A name's rules are written once for every ABI: those of the first ABI that has
         // it (the comparison below finds any ABI they do not fit).
-        if chosen[row.name] == nil {
-          chosen[row.name] = rules
-          order.append(row.name)
-        }
+        chosen[row.name] = written.rules.map { ($0.action, $0.conditions) }
+        order.append(row.name)
       }
     }
     // runc's ENOSYS stub starts above the highest name a profile lists: name each ABI's
@@ -303,7 +314,15 @@ public enum FilterDump {
       }
     }
     if !explicitDefault.isEmpty { entries.append((defaultAction, [], explicitDefault)) }
-    entries.sort { ($0.0.kind.rawValue, $0.1.isEmpty ? 0 : 1) > ($1.0.kind.rawValue, $1.1.isEmpty ? 0 : 1) }
+    // Allow first, kill last; among actions of one kind the one that must win first
+    // (file order decides there), then conditional rules before unconditional ones.
+    entries = entries.enumerated().sorted { x, y in
+      let (a, b) = (x.element, y.element)
+      if a.0.kind != b.0.kind { return a.0.kind > b.0.kind }
+      if a.0.returnValue != b.0.returnValue { return RegionRules.wins(a.0, over: b.0) }
+      if a.1.isEmpty != b.1.isEmpty { return !a.1.isEmpty }
+      return x.offset < y.offset
+    }.map(\.element)
     let syscalls = entries.map { action, conds, names -> SyscallEntry in
       let (n, e) = action.profileAction
       return SyscallEntry(names: names, action: n, errnoRet: e, args: conds.isEmpty ? nil : conds)
@@ -312,13 +331,34 @@ public enum FilterDump {
     let profile = Profile(defaultAction: dn, defaultErrnoRet: de, architectures: abis, syscalls: syscalls)
     notes += compare(profile, with: filters, arches: abis)
     var seen: Set<String> = []
-    return WrittenProfile(profile: profile, notExpressed: notes.filter { seen.insert($0).inserted })
+    return WrittenProfile(
+      profile: profile, notExpressed: notes.filter { seen.insert($0).inserted }, droppedBitsTested: dropped,
+      enosysStub: enosysStubNote(profile, with: filters, arches: abis))
   }
 
-  /// Where `profile`, compiled by syscage, decides otherwise than `filters`: on every
-  /// syscall of the table (region by region) and on sampled numbers outside it.
-  public static func compare(_ profile: Profile, with filters: [[BPFInstruction]], arches abis: [Arch]) -> [String] {
+  /// What runc's ENOSYS stub (which syscage's `run` and `compile` also add) changes: the
+  /// numbers above every syscall of the table, where the filters give another action
+  /// than ENOSYS and a profile run that way answers ENOSYS; nil when it changes nothing.
+  public static func enosysStubNote(_ profile: Profile, with filters: [[BPFInstruction]], arches abis: [Arch]) -> String? {
     let policy = Policy(profile: profile, options: PolicyOptions(arches: abis))
+    var parts: [String] = []
+    for arch in abis {
+      guard let top = SyscallTable.entries(in: arch.abi).map(\.number.word).max() else { continue }
+      let filtersGive = decide(filters, SeccompData(nr: top + 1, arch: arch.auditArch), endianness: arch.endianness)
+      let stubGives = policy.decide(auditArch: arch.auditArch, nr: top + 1).action
+      if filtersGive != stubGives { parts.append("\(arch) numbers above \(top) get \(filtersGive) from the filters, \(stubGives) from the stub") }
+    }
+    if parts.isEmpty { return nil }
+    return "runc's ENOSYS stub changes numbers no syscall has: " + parts.joined(separator: "; ")
+      + " (the profile is compared without the stub: `syscage run --no-enosys-stub` runs it so)"
+  }
+
+  /// Where `profile`, compiled by syscage (without runc's ENOSYS stub, see
+  /// `enosysStubNote`), decides otherwise than `filters`: on every syscall of the table
+  /// (region by region, each argument as the kernel reads it) and on sampled numbers
+  /// outside it.
+  public static func compare(_ profile: Profile, with filters: [[BPFInstruction]], arches abis: [Arch]) -> [String] {
+    let policy = Policy(profile: profile, options: PolicyOptions(arches: abis, enosysStub: false))
     let program: [BPFInstruction]
     do { program = try Compiler.compile(policy) } catch { return ["the profile does not compile: \(error)"] }
     var notes: [String] = []
@@ -326,11 +366,17 @@ public enum FilterDump {
       var numbers = SyscallTable.entries(in: arch.abi).map { ($0.name, $0.number.word) }
       let top = numbers.map(\.1).max() ?? 0
       numbers += [top &+ 1, top &+ 100, 0xffff_ffff].map { ("number \(Int32(bitPattern: $0))", $0) }
+      let named = Set(SyscallTable.entries(in: arch.abi).map(\.name))
       for (name, nr) in numbers {
+        // Each argument as the kernel reads it, as the profile compares it.
+        let w: (Int) -> UInt64 = named.contains(name) ? widths(arch, name) : { _ in .max }
         do {
-          let diffs = try SymbolicFilter.differences(filters, [program], arch: arch.auditArch, nr: nr, endianness: arch.endianness)
+          let diffs = try SymbolicFilter.differences(
+            filters, [program], arch: arch.auditArch, nr: nr, endianness: arch.endianness,
+            within: RegionRules.keptSpace(widths: w, endianness: arch.endianness))
           for d in diffs {
-            notes.append("\(name) on \(arch): when \(d.region.describe(widths: widths(arch, name))) the filters give \(d.first), the profile \(d.second) (e.g. arguments \(d.region.witness.args.map { "0x" + String($0, radix: 16) }.joined(separator: ", ")))")
+            let region = d.region.keptView(widths: w)
+            notes.append("\(name) on \(arch): when \(region.describe(widths: w)) the filters give \(d.first), the profile \(d.second) (e.g. arguments \(region.witness.args.map { "0x" + String($0, radix: 16) }.joined(separator: ", ")))")
           }
         } catch {
           notes.append("\(name) on \(arch): cannot be compared exactly (\(error.reason))")
