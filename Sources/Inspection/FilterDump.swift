@@ -272,20 +272,48 @@ public enum FilterDump {
         dropped += seen.sorted().map { "\(full.name) a\($0) on \(arch)" }
       }
     }
-    // The default action: what the filters give a number no rule names (nr = -1, which
-    // syscage's compiler and libseccomp let reach the default), else the most common.
-    let unnamed = abis.first.flatMap { a in
+    // Whether the filters carry runc's ENOSYS stub: ENOSYS past the table.
+    let stub = hasEnosysStub(filters, arches: abis)
+    // The default action: without the stub, what the filters give a number no rule
+    // names (nr = -1, which syscage's compiler and libseccomp let reach the default);
+    // with it, the most common action the stub lets stand (runc's stub answers nr = -1
+    // itself); else the most common.
+    let unnamed = stub ? nil : abis.first.flatMap { a in
       try? SymbolicFilter.decisions(filters, arch: a.auditArch, nr: 0xffff_ffff, endianness: a.endianness).constantAction
     }
+    let stubbed = counts.filter { a, _ in
+      ![.allow, .log, .trace].contains(a.kind) && a != .errno(SeccompAction.enosys)
+    }
     let defaultAction = unnamed
-      ?? counts.max { ($0.value, $1.key.returnValue) < ($1.value, $0.key.returnValue) }?.key ?? .errno(1)
+      ?? (stub ? stubbed : counts).max { ($0.value, $1.key.returnValue) < ($1.value, $0.key.returnValue) }?.key
+      ?? (stub ? .errno(SeccompAction.enosys) : .errno(1))
     // Per name, the rules of the first ABI that has it.
     var chosen: [String: [(SeccompAction, [ArgumentCondition])]] = [:]
     var order: [String] = []
+    // With the stub, the calls at the top of each ABI's table that get ENOSYS are left
+    // to it: the first number from which every call of the table gets ENOSYS.
+    var stubStart: [Arch: UInt32] = [:]
+    for (arch, rows) in rowsByArch {
+      var start = UInt32.max
+      for row in rows.sorted(by: { $0.number.word > $1.number.word }) {
+        guard stub, case .success(let d) = row.decisions, d.constantAction == .errno(SeccompAction.enosys) else { break }
+        start = row.number.word
+      }
+      stubStart[arch] = start
+    }
     for (arch, rows) in rowsByArch {
       for row in rows {
         guard case .success(let d) = row.decisions, chosen[row.name] == nil else { continue }
-        let written = RegionRules.rules(for: d, defaultAction: defaultAction, widths: widths(arch, row.name), endianness: arch.endianness)
+        if row.number.word >= stubStart[arch]! {
+          chosen[row.name] = []
+          continue
+        }
+        // A call also made through socketcall/ipc: there a conditional rule that denies
+        // applies unconditionally, so rules that allow are preferred.
+        let multiplexed = abis.contains { Multiplexer.route(row.name, on: $0) != nil }
+        let written = RegionRules.rules(
+          for: d, defaultAction: defaultAction, widths: widths(arch, row.name), endianness: arch.endianness,
+          preferAllowing: multiplexed)
         for o in written.omitted {
           notes.append("\(row.name) on \(arch): a profile cannot state \(o); the rules are wider there")
         }
@@ -296,10 +324,12 @@ public enum FilterDump {
       }
     }
     // runc's ENOSYS stub starts above the highest name a profile lists: name each ABI's
-    // highest syscall so that it starts past the table.
+    // highest syscall (below the calls left to the stub) so that it starts there.
     var explicitDefault: [String] = []
-    for (_, rows) in rowsByArch {
-      guard let last = rows.last, chosen[last.name]?.isEmpty ?? true else { continue }
+    for (arch, rows) in rowsByArch {
+      guard let last = rows.filter({ $0.number.word < stubStart[arch]! }).max(by: { $0.number.word < $1.number.word }),
+        chosen[last.name]?.isEmpty ?? true
+      else { continue }
       if !explicitDefault.contains(last.name) { explicitDefault.append(last.name) }
     }
     // One entry per (action, conditions), names in table order.
@@ -329,43 +359,66 @@ public enum FilterDump {
     }
     let (dn, de) = defaultAction.profileAction
     let profile = Profile(defaultAction: dn, defaultErrnoRet: de, architectures: abis, syscalls: syscalls)
-    notes += compare(profile, with: filters, arches: abis)
+    notes += compare(profile, with: filters, arches: abis, enosysStub: stub)
     var seen: Set<String> = []
     return WrittenProfile(
       profile: profile, notExpressed: notes.filter { seen.insert($0).inserted }, droppedBitsTested: dropped,
-      enosysStub: enosysStubNote(profile, with: filters, arches: abis))
+      enosysStub: enosysStubNote(profile, with: filters, arches: abis, enosysStub: stub))
   }
 
-  /// What runc's ENOSYS stub (which syscage's `run` and `compile` also add) changes: the
-  /// numbers above every syscall of the table, where the filters give another action
-  /// than ENOSYS and a profile run that way answers ENOSYS; nil when it changes nothing.
-  public static func enosysStubNote(_ profile: Profile, with filters: [[BPFInstruction]], arches abis: [Arch]) -> String? {
-    let policy = Policy(profile: profile, options: PolicyOptions(arches: abis))
+  /// Whether the filters answer ENOSYS past the table on every ABI, as runc's stub does.
+  public static func hasEnosysStub(_ filters: [[BPFInstruction]], arches abis: [Arch]) -> Bool {
+    !abis.isEmpty && abis.allSatisfy { arch in
+      guard let top = SyscallTable.entries(in: arch.abi).map(\.number.word).max() else { return false }
+      return [top + 1, top + 100].allSatisfy {
+        decide(filters, SeccompData(nr: $0, arch: arch.auditArch), endianness: arch.endianness) == .errno(SeccompAction.enosys)
+      }
+    }
+  }
+
+  /// What runc's ENOSYS stub (which syscage's `run` and `compile` also add) changes.
+  /// Without a stub in the filters: the numbers past the table, where the filters give
+  /// another action than ENOSYS and the profile run with the stub answers ENOSYS. With
+  /// one: nr = -1 (a tracer's skip), which runc's stub answers ENOSYS as the filters
+  /// do and syscage gives the default. nil when it changes nothing.
+  public static func enosysStubNote(
+    _ profile: Profile, with filters: [[BPFInstruction]], arches abis: [Arch], enosysStub: Bool
+  ) -> String? {
+    let policy = Policy(profile: profile, options: PolicyOptions(arches: abis, enosysStub: !enosysStub))
     var parts: [String] = []
     for arch in abis {
       guard let top = SyscallTable.entries(in: arch.abi).map(\.number.word).max() else { continue }
-      let filtersGive = decide(filters, SeccompData(nr: top + 1, arch: arch.auditArch), endianness: arch.endianness)
-      let stubGives = policy.decide(auditArch: arch.auditArch, nr: top + 1).action
-      if filtersGive != stubGives { parts.append("\(arch) numbers above \(top) get \(filtersGive) from the filters, \(stubGives) from the stub") }
+      let nr: UInt32 = enosysStub ? 0xffff_ffff : top + 1
+      let filtersGive = decide(filters, SeccompData(nr: nr, arch: arch.auditArch), endianness: arch.endianness)
+      let profileGives = policy.decide(auditArch: arch.auditArch, nr: nr).action
+      if filtersGive != profileGives {
+        parts.append(enosysStub
+          ? "on \(arch) nr -1 gets \(filtersGive) from the filters' stub and from runc's, \(profileGives) (the default) from syscage"
+          : "\(arch) numbers above \(top) get \(filtersGive) from the filters, \(profileGives) from the stub")
+      }
     }
     if parts.isEmpty { return nil }
-    return "runc's ENOSYS stub changes numbers no syscall has: " + parts.joined(separator: "; ")
-      + " (the profile is compared without the stub: `syscage run --no-enosys-stub` runs it so)"
+    return enosysStub
+      ? "the filters carry runc's ENOSYS stub, and the profile is compared with syscage's: " + parts.joined(separator: "; ")
+      : "runc's ENOSYS stub changes numbers no syscall has: " + parts.joined(separator: "; ")
+        + " (the profile is compared without the stub: `syscage run --no-enosys-stub` runs it so)"
   }
 
-  /// Where `profile`, compiled by syscage (without runc's ENOSYS stub, see
-  /// `enosysStubNote`), decides otherwise than `filters`: on every syscall of the table
-  /// (region by region, each argument as the kernel reads it) and on sampled numbers
-  /// outside it.
-  public static func compare(_ profile: Profile, with filters: [[BPFInstruction]], arches abis: [Arch]) -> [String] {
-    let policy = Policy(profile: profile, options: PolicyOptions(arches: abis, enosysStub: false))
+  /// Where `profile`, compiled by syscage (with runc's ENOSYS stub when `enosysStub`,
+  /// see `enosysStubNote`), decides otherwise than `filters`: on every syscall of the
+  /// table (region by region, each argument as the kernel reads it) and on sampled
+  /// numbers outside it (nr = -1 only without the stub).
+  public static func compare(
+    _ profile: Profile, with filters: [[BPFInstruction]], arches abis: [Arch], enosysStub: Bool = false
+  ) -> [String] {
+    let policy = Policy(profile: profile, options: PolicyOptions(arches: abis, enosysStub: enosysStub))
     let program: [BPFInstruction]
     do { program = try Compiler.compile(policy) } catch { return ["the profile does not compile: \(error)"] }
     var notes: [String] = []
     for arch in abis {
       var numbers = SyscallTable.entries(in: arch.abi).map { ($0.name, $0.number.word) }
       let top = numbers.map(\.1).max() ?? 0
-      numbers += [top &+ 1, top &+ 100, 0xffff_ffff].map { ("number \(Int32(bitPattern: $0))", $0) }
+      numbers += (enosysStub ? [top &+ 1, top &+ 100] : [top &+ 1, top &+ 100, 0xffff_ffff]).map { ("number \(Int32(bitPattern: $0))", $0) }
       let named = Set(SyscallTable.entries(in: arch.abi).map(\.name))
       for (name, nr) in numbers {
         // Each argument as the kernel reads it, as the profile compares it.

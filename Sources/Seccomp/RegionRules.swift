@@ -73,9 +73,12 @@ public enum RegionRules {
 
   /// Rules deciding as `decisions` do (regions found within `keptSpace`), with
   /// `defaultAction` as the profile's default; `widths` gives each argument's kept bits.
+  /// `preferAllowing` ranks first the rules whose conditional rules all allow (for a
+  /// call also made through socketcall/ipc, where a conditional deny applies to every
+  /// multiplexed call).
   public static func rules(
     for decisions: SymbolicDecisions, defaultAction: SeccompAction, widths: @escaping (Int) -> UInt64,
-    endianness: Endianness, maxRules: Int = 256
+    endianness: Endianness, maxRules: Int = 256, preferAllowing: Bool = false
   ) -> Written {
     let actions = Set(decisions.regions.map(\.action))
     if actions == [defaultAction] || actions.isEmpty { return Written(rules: [], omitted: []) }
@@ -86,8 +89,11 @@ public enum RegionRules {
     if actions.contains(defaultAction) { candidates.append(builder.layered(bottom: defaultAction, implicit: true)) }
     let least = actions.max { wins($0, over: $1) }!
     candidates.append(builder.layered(bottom: least, implicit: least == defaultAction))
+    func denies(_ w: Written) -> Int {
+      preferAllowing ? w.rules.filter { !$0.conditions.isEmpty && !$0.action.permits }.count : 0
+    }
     return candidates.min { a, b in
-      (a.omitted.isEmpty ? 0 : 1, a.rules.count) < (b.omitted.isEmpty ? 0 : 1, b.rules.count)
+      (a.omitted.isEmpty ? 0 : 1, denies(a), a.rules.count) < (b.omitted.isEmpty ? 0 : 1, denies(b), b.rules.count)
     }!
   }
 
