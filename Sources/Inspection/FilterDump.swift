@@ -236,6 +236,10 @@ public enum FilterDump {
     public var droppedBitsTested: [String]
     /// What runc's ENOSYS stub would change (`enosysStubNote`).
     public var enosysStub: String?
+    /// ABIs of this machine the profile does not list (every call of them stopped by
+    /// the filters) whose calls the filters stop otherwise than a profile does for an
+    /// ABI it does not list (KILL_PROCESS): `x86 calls get KILL_THREAD ...`.
+    public var unlistedABIs: [String]
   }
 
   /// A Docker profile deciding as `filters` do on every syscall of `arches`, argument
@@ -363,7 +367,13 @@ public enum FilterDump {
     var seen: Set<String> = []
     return WrittenProfile(
       profile: profile, notExpressed: notes.filter { seen.insert($0).inserted }, droppedBitsTested: dropped,
-      enosysStub: enosysStubNote(profile, with: filters, arches: abis, enosysStub: stub))
+      enosysStub: enosysStubNote(profile, with: filters, arches: abis, enosysStub: stub),
+      unlistedABIs: Arch.native.family.filter { !abis.contains($0) }.compactMap { arch in
+        guard let first = SyscallTable.entries(in: arch.abi).first else { return nil }
+        let a = decide(filters, SeccompData(nr: first.number.word, arch: arch.auditArch), endianness: arch.endianness)
+        return a == .killProcess ? nil
+          : "\(arch) calls get \(a) from the filters, KILL_PROCESS from a profile that does not list \(arch)"
+      })
   }
 
   /// Whether the filters answer ENOSYS past the table on every ABI, as runc's stub does.

@@ -105,6 +105,7 @@ struct DumpCommand: ParsableCommand {
         text += written.profile.encode()
         warnings += written.notExpressed
         if let stub = written.enosysStub { printError("syscage: note: " + stub) }
+        for u in written.unlistedABIs { printError("syscage: note: " + u) }
         if !written.droppedBitsTested.isEmpty {
           printError(
             "syscage: note: the filters also test bits the kernel drops of \(written.droppedBitsTested.joined(separator: ", ")); the profile compares each argument as the kernel reads it, and such calls are not compared"
