@@ -53,7 +53,7 @@ import TestSupport
   /// The listing lines of `syscage dump PID` (disasm), per filter, newest first.
   func dumpedListings(_ pid: Int32) -> [[Substring]] {
     let r = run(syscageExecutable, ["dump", String(pid)])
-    return r.stdout.components(separatedBy: "# filter ").dropFirst().map { $0.split(separator: "\n").filter { $0.hasPrefix(" 0") } }
+    return r.stdout.components(separatedBy: "# filter ").dropFirst().map { $0.split(separator: "\n").filter(Self.isListingLine) }
   }
 
   /// Compares the written profile, compiled by syscage (with runc's ENOSYS stub, as runc
@@ -95,7 +95,7 @@ import TestSupport
     let filter = try program(exported)
     // The live filter is the program libseccomp exported.
     let listings = dumpedListings(pid)
-    #expect(listings.count == 1 && listings.first == Disassembler.listing(filter, annotate: true).split(separator: "\n").filter { $0.hasPrefix(" 0") })
+    #expect(listings.count == 1 && listings.first == Disassembler.listing(filter, annotate: true).split(separator: "\n").filter(Self.isListingLine))
 
     let written = dir.appendingPathComponent("profile.json").path
     let dumped = run(syscageExecutable, ["dump", String(pid), "--format", "profile", "-o", written])
@@ -159,7 +159,7 @@ import TestSupport
     // The live stack is the two programs, newest first (bwrap installs them in its own order).
     let programs = [try program(lib), try program(docker)]
     let listings = dumpedListings(pid)
-    let listing = { (p: [BPFInstruction]) in Disassembler.listing(p, annotate: true).split(separator: "\n").filter { $0.hasPrefix(" 0") } }
+    let listing = { (p: [BPFInstruction]) in Disassembler.listing(p, annotate: true).split(separator: "\n").filter(Self.isListingLine) }
     let stack = try #require(
       [programs, programs.reversed()].first { $0.map(listing) == listings }, "the dumped filters are not the two programs")
 
@@ -169,6 +169,73 @@ import TestSupport
     for arch in [Arch.x86_64, .x86] {
       #expect(try expectSameDecisions(written, stack, arch: arch) > SyscallTable.entries(in: arch.abi).count)
     }
+  }
+
+  struct ListingError: Error { var line: String }
+
+  /// A line of a listing that holds an instruction (` 0012: 0x15 ...`).
+  static func isListingLine(_ line: Substring) -> Bool {
+    line.first == " " && line.dropFirst().prefix { $0 != ":" }.allSatisfy(\.isNumber) && line.contains(": 0x")
+  }
+
+  /// The filters of `syscage dump PID`, parsed back from its listing (newest first).
+  func dumpedPrograms(_ pid: Int32) throws -> [[BPFInstruction]] {
+    try dumpedListings(pid).map { lines in
+      try lines.map { line in
+        let f = line.split(separator: " ")
+        guard f.count >= 5, let code = UInt16(f[1].dropFirst(2), radix: 16), let jt = UInt8(f[2].dropFirst(2), radix: 16),
+          let jf = UInt8(f[3].dropFirst(2), radix: 16), let k = UInt32(f[4].dropFirst(2), radix: 16)
+        else { throw ListingError(line: String(line)) }
+        return BPFInstruction(code: code, jt: jt, jf: jf, k: k)
+      }
+    }
+  }
+
+  /// Docker's default as runc (with its libseccomp 2.5.4 and ENOSYS stub) loads it: the
+  /// profile decides as the live filter on x86_64 and x86; what differs is on x32 only,
+  /// where runc's libseccomp resolves a name otherwise than on x86_64 (a profile names a
+  /// syscall for every ABI at once), and it is listed.
+  @Test(.enabled(if: Containers.runcReady || isCI, Comment(rawValue: Containers.runcReason)))
+  func dockerDefaultAsRuncLoadsIt() throws {
+    try #require(Containers.runcReady, Comment(rawValue: Containers.runcReason))
+    #if !arch(x86_64)
+      return
+    #endif
+    let dir = try Containers.temporaryDirectory("syscage-dump")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let bundle = try Containers.makeBundle(in: dir, args: ["/bin/sleep", "300"], noNewPrivileges: true)
+    let converted = run(syscageExecutable, ["convert", packageRoot.appendingPathComponent("Data/docker-default.json").path, "--to", "oci", "--bundle", bundle.path])
+    try #require(converted.status == 0, "\(converted.stderr)")
+    let id = "syscage-dump-\(UUID().uuidString.prefix(8))"
+    let pidFile = dir.appendingPathComponent("pid").path
+    defer { _ = run(Containers.runcPath, ["delete", "--force", id]) }
+    let started = run("/bin/sh", ["-c", "exec \(Containers.runcPath) run -d --pid-file \(pidFile) --bundle \(Containers.shellQuote(bundle.path)) \(id) </dev/null >/dev/null 2>&1"])
+    try #require(started.status == 0, "runc run -d failed: \(started.stderr)")
+    let pid = try #require(Int32(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+    let stack = try dumpedPrograms(pid)
+    try #require(stack.count == 1, "runc loads one filter")
+
+    let written = dir.appendingPathComponent("profile.json").path
+    let refused = run(syscageExecutable, ["dump", String(pid), "--format", "profile", "-o", written])
+    let differences = refused.stderr.split(separator: "\n").filter { !$0.hasPrefix("syscage: note:") && $0.contains(" on ") }
+    #expect(differences.allSatisfy { $0.contains(" on x32:") }, "\(refused.stderr)")
+    if differences.isEmpty {
+      #expect(refused.status == 0, "\(refused.stderr)")
+    } else {
+      #expect(refused.status == 1 && !FileManager.default.fileExists(atPath: written), "\(refused.stderr)")
+      let partial = run(syscageExecutable, ["dump", String(pid), "--format", "profile", "--partial", "-o", written])
+      #expect(partial.status == 1, "\(partial.stderr)")
+    }
+    // The stub is runc's: noted, and nr -1 named.
+    #expect(refused.stderr.contains("carry runc's ENOSYS stub"), "\(refused.stderr)")
+    for arch in [Arch.x86_64, .x86] {
+      #expect(try expectSameDecisions(written, stack, arch: arch) > SyscallTable.entries(in: arch.abi).count)
+    }
+    // No rule puts two conditions on one argument, and no socket rule denies under a
+    // condition (on x86 it would deny every socketcall(SYS_SOCKET)).
+    let profile = try Profile.load(path: written).profile
+    #expect(Lint.run(profile).filter { $0.id == "same-argument-twice" }.isEmpty)
+    #expect(!(profile.syscalls ?? []).contains { $0.names.contains("socket") && $0.args != nil && $0.action != .allow })
   }
 
   /// A process in strict mode has no filter: dump says strict mode, not "no filter".
