@@ -126,9 +126,6 @@ public enum RegionRules {
         var resolved: [Rule] = []
         for r in rules { resolved += resolve(r, forbidden: forbidden) }
         resolved = Builder.dropSubsumed(resolved)
-        if resolved.count > maxRules {
-          omitted.append("\(k) on more than \(maxRules) argument blocks")
-        }
         for r in resolved { out.append((k, conditions(r))) }
       }
       if !implicit { out.append((bottom, [])) }
@@ -147,7 +144,7 @@ public enum RegionRules {
       for index in region.arguments {
         let keep = widths(index)
         let (low, high) = region.atoms(argument: index)
-        guard let union = Builder.argumentSets(low: low, high: keep == .max ? high : [], keep: keep), !union.isEmpty else {
+        guard let union = Builder.argumentSets(low: low, high: keep == .max ? high : [], keep: keep) else {
           omitted.append("the conditions on a\(index) (more than \(maxRules) blocks)")
           continue
         }
@@ -162,7 +159,7 @@ public enum RegionRules {
     }
 
     /// One argument's atoms (the low and high halves; `high` empty for a narrow
-    /// argument) as a union of sets; nil when more than `maxRules`.
+    /// argument) as a union of sets; nil when more than 4096 blocks.
     static func argumentSets(low: [WordAtom], high: [WordAtom], keep: UInt64) -> [ArgumentSet]? {
       let keepLow = UInt32(truncatingIfNeeded: keep)
       struct Half {

@@ -27,9 +27,11 @@ struct DumpCommand: ParsableCommand {
       Exit status of --format profile: 0 when the profile decides exactly as the \
       filters do on every call; 1 when it cannot (each region it cannot express is \
       listed on stderr: syscall, ABI, arguments, both actions) and then nothing is \
-      written unless --partial, which writes the nearest profile anyway. Where the \
-      filters also test bits of an argument the kernel drops (libseccomp compares an \
-      `int` as 64 bits), a note names the argument: such calls are not compared.
+      written unless --partial, which writes the nearest profile anyway. Notes, which \
+      do not count, name the arguments whose dropped bits the filters also test \
+      (libseccomp compares an `int` as 64 bits: such calls are not compared), what \
+      runc's ENOSYS stub changes, and ABIs the profile does not list whose calls the \
+      filters stop otherwise than with KILL_PROCESS.
 
       Examples:
         syscage dump 1234
