@@ -79,6 +79,15 @@ public enum FilterDump {
     return result
   }
 
+  /// The seccomp mode of a thread (0 none, 1 strict, 2 filter), from /proc; nil when unreadable.
+  public static func seccompMode(tid: Int32) -> Int? {
+    guard let status = try? String(contentsOfFile: "/proc/\(tid)/status", encoding: .utf8) else { return nil }
+    for line in status.split(separator: "\n") where line.hasPrefix("Seccomp:") {
+      return Int(line.dropFirst("Seccomp:".count).trimmingCharacters(in: .whitespaces))
+    }
+    return nil
+  }
+
   /// `TracerPid` of a thread, from /proc.
   static func tracerPid(_ tid: Int32) -> Int32? {
     guard let status = try? String(contentsOfFile: "/proc/\(tid)/status", encoding: .utf8) else { return nil }
@@ -125,11 +134,13 @@ public enum FilterDump {
     public var decisions: Result<SymbolicDecisions, TooComplex>
   }
 
-  /// Every syscall of `arch` with the stack's decisions.
-  public static func rows(_ filters: [[BPFInstruction]], arch: Arch) -> [SyscallRow] {
+  /// Every syscall of `arch` with the stack's decisions; with `keptSpace`, only on
+  /// arguments without bits the kernel drops (`RegionRules.keptSpace`).
+  public static func rows(_ filters: [[BPFInstruction]], arch: Arch, keptSpace: Bool = false) -> [SyscallRow] {
     SyscallTable.entries(in: arch.abi).map { name, number in
+      let within = keptSpace ? RegionRules.keptSpace(widths: widths(arch, name), endianness: arch.endianness) : [:]
       let d = Result { () throws(TooComplex) in
-        try SymbolicFilter.decisions(filters, arch: arch.auditArch, nr: number.word, endianness: arch.endianness)
+        try SymbolicFilter.decisions(filters, arch: arch.auditArch, nr: number.word, endianness: arch.endianness, within: within)
       }
       return SyscallRow(arch: arch, name: name, number: number, decisions: d)
     }
@@ -148,14 +159,6 @@ public enum FilterDump {
     var cell: ArgumentCell?
 
     func text(_ widths: (Int) -> UInt64) -> String { cell?.conditionText ?? region!.describe(widths: widths) }
-
-    /// The piece as profile rules, and what they leave out.
-    func conditions(_ widths: (Int) -> UInt64) -> (rules: [[ArgumentCondition]], omitted: [String]) {
-      guard let c = cell else { return region!.profileConditions(widths: widths) }
-      func cond(_ op: ComparisonOperator, _ v: UInt64) -> ArgumentCondition { ArgumentCondition(index: c.index, value: v, op: op) }
-      if c.lo == c.hi { return ([[cond(.equal, c.lo)]], []) }
-      return ([(c.lo > 0 ? [cond(.greaterOrEqual, c.lo)] : []) + (c.hi < c.width ? [cond(.lessOrEqual, c.hi)] : [])], [])
-    }
   }
 
   static func pieces(_ d: SymbolicDecisions, widths: (Int) -> UInt64) -> [Piece] {
@@ -224,71 +227,113 @@ public enum FilterDump {
   public struct WrittenProfile: Sendable {
     public var profile: Profile
     /// Every place where the profile, compiled by syscage, decides otherwise than the
-    /// filters (empty: it decides the same for every syscall of the table, on every argument).
+    /// filters, and every condition it leaves out (empty: it decides the same for every
+    /// syscall of the table, on every argument as the kernel reads it).
     public var notExpressed: [String]
+    /// Arguments whose bits the kernel drops (the high half of an `int`) the filters
+    /// also test: `write a0 on x86_64`. A profile compares an argument as the kernel
+    /// reads it, so calls with such bits set are not compared.
+    public var droppedBitsTested: [String]
+    /// What runc's ENOSYS stub would change (`enosysStubNote`).
+    public var enosysStub: String?
+    /// ABIs of this machine the profile does not list (every call of them stopped by
+    /// the filters) whose calls the filters stop otherwise than a profile does for an
+    /// ABI it does not list (KILL_PROCESS): `x86 calls get KILL_THREAD ...`.
+    public var unlistedABIs: [String]
   }
 
   /// A Docker profile deciding as `filters` do on every syscall of `arches`, argument
-  /// rules included; then compiled and compared with the filters region by region.
+  /// rules included (each argument as the kernel reads it); then compiled and compared
+  /// with the filters region by region.
   public static func profile(of filters: [[BPFInstruction]], arches abis: [Arch]) -> WrittenProfile {
     var notes: [String] = []
-    // Per ABI and name: the regions, and the action best left to the default.
+    var dropped: [String] = []
     var rowsByArch: [(Arch, [SyscallRow])] = []
     var counts: [SeccompAction: Int] = [:]
     for arch in abis {
-      let rows = rows(filters, arch: arch)
+      let rows = rows(filters, arch: arch, keptSpace: true)
       rowsByArch.append((arch, rows))
       for row in rows {
         switch row.decisions {
         case .success(let d):
-          let a = d.constantAction ?? grouped(d, widths: widths(arch, row.name)).otherwise
-          counts[a, default: 0] += 1
+          if let a = d.constantAction { counts[a, default: 0] += 1 }
         case .failure(let e):
           notes.append("\(row.name) on \(arch): too complex to follow exactly (\(e.reason)); the profile gives it the default action")
         }
       }
+      // Which narrow arguments the filters test beyond the bits the kernel keeps.
+      for full in FilterDump.rows(filters, arch: arch) {
+        guard case .success(let d) = full.decisions else { continue }
+        let w = widths(arch, full.name)
+        var seen: Set<Int> = []
+        for r in d.regions {
+          for index in r.arguments where w(index) != .max && !seen.contains(index) {
+            let (low, high) = r.atoms(argument: index)
+            let keep = UInt32(truncatingIfNeeded: w(index))
+            if !high.isEmpty || low.contains(where: { $0.mask & ~keep != 0 }) { seen.insert(index) }
+          }
+        }
+        dropped += seen.sorted().map { "\(full.name) a\($0) on \(arch)" }
+      }
     }
-    // The default action: what the filters give a number no rule names (nr = -1, which
-    // syscage's compiler and libseccomp let reach the default), else the most common.
-    let unnamed = abis.first.flatMap { a in
+    // Whether the filters carry runc's ENOSYS stub: ENOSYS past the table.
+    let stub = hasEnosysStub(filters, arches: abis)
+    // The default action: without the stub, what the filters give a number no rule
+    // names (nr = -1, which syscage's compiler and libseccomp let reach the default);
+    // with it, the most common action the stub lets stand (runc's stub answers nr = -1
+    // itself); else the most common.
+    let unnamed = stub ? nil : abis.first.flatMap { a in
       try? SymbolicFilter.decisions(filters, arch: a.auditArch, nr: 0xffff_ffff, endianness: a.endianness).constantAction
     }
+    let stubbed = counts.filter { a, _ in
+      ![.allow, .log, .trace].contains(a.kind) && a != .errno(SeccompAction.enosys)
+    }
     let defaultAction = unnamed
-      ?? counts.max { ($0.value, $1.key.returnValue) < ($1.value, $0.key.returnValue) }?.key ?? .errno(1)
+      ?? (stub ? stubbed : counts).max { ($0.value, $1.key.returnValue) < ($1.value, $0.key.returnValue) }?.key
+      ?? (stub ? .errno(SeccompAction.enosys) : .errno(1))
     // Per name, the rules of the first ABI that has it.
     var chosen: [String: [(SeccompAction, [ArgumentCondition])]] = [:]
     var order: [String] = []
+    // With the stub, the calls at the top of each ABI's table that get ENOSYS are left
+    // to it: the first number from which every call of the table gets ENOSYS.
+    var stubStart: [Arch: UInt32] = [:]
+    for (arch, rows) in rowsByArch {
+      var start = UInt32.max
+      for row in rows.sorted(by: { $0.number.word > $1.number.word }) {
+        guard stub, case .success(let d) = row.decisions, d.constantAction == .errno(SeccompAction.enosys) else { break }
+        start = row.number.word
+      }
+      stubStart[arch] = start
+    }
     for (arch, rows) in rowsByArch {
       for row in rows {
-        guard case .success(let d) = row.decisions else { continue }
-        var rules: [(SeccompAction, [ArgumentCondition])] = []
-        let w = widths(arch, row.name)
-        let ps = pieces(d, widths: w)
-        let written = ps.map { $0.conditions(w) }
-        // A region that cannot be stated is widened; then every region is written, so
-        // that where they overlap the most restrictive action wins (fail closed).
-        let widened = written.contains { !$0.omitted.isEmpty }
-        for (p, (conds, omitted)) in zip(ps, written) {
-          if !omitted.isEmpty {
-            notes.append("\(row.name) on \(arch): \(p.action) when \(p.text(w)) cannot be stated in a profile (\(omitted.joined(separator: ", "))); the profile widens it, and the most restrictive action wins where rules overlap")
-          }
-          if p.action != defaultAction || widened {
-            for c in conds { rules.append((p.action, c)) }
-          }
+        guard case .success(let d) = row.decisions, chosen[row.name] == nil else { continue }
+        if row.number.word >= stubStart[arch]! {
+          chosen[row.name] = []
+          continue
+        }
+        // A call also made through socketcall/ipc: there a conditional rule that denies
+        // applies unconditionally, so rules that allow are preferred.
+        let multiplexed = abis.contains { Multiplexer.route(row.name, on: $0) != nil }
+        let written = RegionRules.rules(
+          for: d, defaultAction: defaultAction, widths: widths(arch, row.name), endianness: arch.endianness,
+          preferAllowing: multiplexed)
+        for o in written.omitted {
+          notes.append("\(row.name) on \(arch): a profile cannot state \(o); the rules are wider there")
         }
         // A name's rules are written once for every ABI: those of the first ABI that has
         // it (the comparison below finds any ABI they do not fit).
-        if chosen[row.name] == nil {
-          chosen[row.name] = rules
-          order.append(row.name)
-        }
+        chosen[row.name] = written.rules.map { ($0.action, $0.conditions) }
+        order.append(row.name)
       }
     }
     // runc's ENOSYS stub starts above the highest name a profile lists: name each ABI's
-    // highest syscall so that it starts past the table.
+    // highest syscall (below the calls left to the stub) so that it starts there.
     var explicitDefault: [String] = []
-    for (_, rows) in rowsByArch {
-      guard let last = rows.last, chosen[last.name]?.isEmpty ?? true else { continue }
+    for (arch, rows) in rowsByArch {
+      guard let last = rows.filter({ $0.number.word < stubStart[arch]! }).max(by: { $0.number.word < $1.number.word }),
+        chosen[last.name]?.isEmpty ?? true
+      else { continue }
       if !explicitDefault.contains(last.name) { explicitDefault.append(last.name) }
     }
     // One entry per (action, conditions), names in table order.
@@ -303,34 +348,98 @@ public enum FilterDump {
       }
     }
     if !explicitDefault.isEmpty { entries.append((defaultAction, [], explicitDefault)) }
-    entries.sort { ($0.0.kind.rawValue, $0.1.isEmpty ? 0 : 1) > ($1.0.kind.rawValue, $1.1.isEmpty ? 0 : 1) }
+    // Allow first, kill last; among actions of one kind the one that must win first
+    // (file order decides there), then conditional rules before unconditional ones.
+    entries = entries.enumerated().sorted { x, y in
+      let (a, b) = (x.element, y.element)
+      if a.0.kind != b.0.kind { return a.0.kind > b.0.kind }
+      if a.0.returnValue != b.0.returnValue { return RegionRules.wins(a.0, over: b.0) }
+      if a.1.isEmpty != b.1.isEmpty { return !a.1.isEmpty }
+      return x.offset < y.offset
+    }.map(\.element)
     let syscalls = entries.map { action, conds, names -> SyscallEntry in
       let (n, e) = action.profileAction
       return SyscallEntry(names: names, action: n, errnoRet: e, args: conds.isEmpty ? nil : conds)
     }
     let (dn, de) = defaultAction.profileAction
     let profile = Profile(defaultAction: dn, defaultErrnoRet: de, architectures: abis, syscalls: syscalls)
-    notes += compare(profile, with: filters, arches: abis)
+    notes += compare(profile, with: filters, arches: abis, enosysStub: stub)
     var seen: Set<String> = []
-    return WrittenProfile(profile: profile, notExpressed: notes.filter { seen.insert($0).inserted })
+    return WrittenProfile(
+      profile: profile, notExpressed: notes.filter { seen.insert($0).inserted }, droppedBitsTested: dropped,
+      enosysStub: enosysStubNote(profile, with: filters, arches: abis, enosysStub: stub),
+      unlistedABIs: Arch.native.family.filter { !abis.contains($0) }.compactMap { arch in
+        guard let first = SyscallTable.entries(in: arch.abi).first else { return nil }
+        let a = decide(filters, SeccompData(nr: first.number.word, arch: arch.auditArch), endianness: arch.endianness)
+        return a == .killProcess ? nil
+          : "\(arch) calls get \(a) from the filters, KILL_PROCESS from a profile that does not list \(arch)"
+      })
   }
 
-  /// Where `profile`, compiled by syscage, decides otherwise than `filters`: on every
-  /// syscall of the table (region by region) and on sampled numbers outside it.
-  public static func compare(_ profile: Profile, with filters: [[BPFInstruction]], arches abis: [Arch]) -> [String] {
-    let policy = Policy(profile: profile, options: PolicyOptions(arches: abis))
+  /// Whether the filters answer ENOSYS past the table on every ABI, as runc's stub does.
+  public static func hasEnosysStub(_ filters: [[BPFInstruction]], arches abis: [Arch]) -> Bool {
+    !abis.isEmpty && abis.allSatisfy { arch in
+      guard let top = SyscallTable.entries(in: arch.abi).map(\.number.word).max() else { return false }
+      return [top + 1, top + 100].allSatisfy {
+        decide(filters, SeccompData(nr: $0, arch: arch.auditArch), endianness: arch.endianness) == .errno(SeccompAction.enosys)
+      }
+    }
+  }
+
+  /// What runc's ENOSYS stub (which syscage's `run` and `compile` also add) changes.
+  /// Without a stub in the filters: the numbers past the table, where the filters give
+  /// another action than ENOSYS and the profile run with the stub answers ENOSYS. With
+  /// one: nr = -1 (a tracer's skip), which runc's stub answers ENOSYS as the filters
+  /// do and syscage gives the default. nil when it changes nothing.
+  public static func enosysStubNote(
+    _ profile: Profile, with filters: [[BPFInstruction]], arches abis: [Arch], enosysStub: Bool
+  ) -> String? {
+    let policy = Policy(profile: profile, options: PolicyOptions(arches: abis, enosysStub: !enosysStub))
+    var parts: [String] = []
+    for arch in abis {
+      guard let top = SyscallTable.entries(in: arch.abi).map(\.number.word).max() else { continue }
+      let nr: UInt32 = enosysStub ? 0xffff_ffff : top + 1
+      let filtersGive = decide(filters, SeccompData(nr: nr, arch: arch.auditArch), endianness: arch.endianness)
+      let profileGives = policy.decide(auditArch: arch.auditArch, nr: nr).action
+      if filtersGive != profileGives {
+        parts.append(enosysStub
+          ? "on \(arch) nr -1 gets \(filtersGive) from the filters' stub and from runc's, \(profileGives) (the default) from syscage"
+          : "\(arch) numbers above \(top) get \(filtersGive) from the filters, \(profileGives) from the stub")
+      }
+    }
+    if parts.isEmpty { return nil }
+    return enosysStub
+      ? "the filters carry runc's ENOSYS stub, and the profile is compared with syscage's: " + parts.joined(separator: "; ")
+      : "runc's ENOSYS stub changes numbers no syscall has: " + parts.joined(separator: "; ")
+        + " (the profile is compared without the stub: `syscage run --no-enosys-stub` runs it so)"
+  }
+
+  /// Where `profile`, compiled by syscage (with runc's ENOSYS stub when `enosysStub`,
+  /// see `enosysStubNote`), decides otherwise than `filters`: on every syscall of the
+  /// table (region by region, each argument as the kernel reads it) and on sampled
+  /// numbers outside it (nr = -1 only without the stub).
+  public static func compare(
+    _ profile: Profile, with filters: [[BPFInstruction]], arches abis: [Arch], enosysStub: Bool = false
+  ) -> [String] {
+    let policy = Policy(profile: profile, options: PolicyOptions(arches: abis, enosysStub: enosysStub))
     let program: [BPFInstruction]
     do { program = try Compiler.compile(policy) } catch { return ["the profile does not compile: \(error)"] }
     var notes: [String] = []
     for arch in abis {
       var numbers = SyscallTable.entries(in: arch.abi).map { ($0.name, $0.number.word) }
       let top = numbers.map(\.1).max() ?? 0
-      numbers += [top &+ 1, top &+ 100, 0xffff_ffff].map { ("number \(Int32(bitPattern: $0))", $0) }
+      numbers += (enosysStub ? [top &+ 1, top &+ 100] : [top &+ 1, top &+ 100, 0xffff_ffff]).map { ("number \(Int32(bitPattern: $0))", $0) }
+      let named = Set(SyscallTable.entries(in: arch.abi).map(\.name))
       for (name, nr) in numbers {
+        // Each argument as the kernel reads it, as the profile compares it.
+        let w: (Int) -> UInt64 = named.contains(name) ? widths(arch, name) : { _ in .max }
         do {
-          let diffs = try SymbolicFilter.differences(filters, [program], arch: arch.auditArch, nr: nr, endianness: arch.endianness)
+          let diffs = try SymbolicFilter.differences(
+            filters, [program], arch: arch.auditArch, nr: nr, endianness: arch.endianness,
+            within: RegionRules.keptSpace(widths: w, endianness: arch.endianness))
           for d in diffs {
-            notes.append("\(name) on \(arch): when \(d.region.describe(widths: widths(arch, name))) the filters give \(d.first), the profile \(d.second) (e.g. arguments \(d.region.witness.args.map { "0x" + String($0, radix: 16) }.joined(separator: ", ")))")
+            let region = d.region.keptView(widths: w)
+            notes.append("\(name) on \(arch): when \(region.describe(widths: w)) the filters give \(d.first), the profile \(d.second) (e.g. arguments \(region.witness.args.map { "0x" + String($0, radix: 16) }.joined(separator: ", ")))")
           }
         } catch {
           notes.append("\(name) on \(arch): cannot be compared exactly (\(error.reason))")

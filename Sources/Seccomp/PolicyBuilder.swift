@@ -1,7 +1,7 @@
 import Syscalls
 
 /// How the socketcall and ipc multiplexers number the calls made through them.
-enum Multiplexer {
+public enum Multiplexer {
   static let socketcall: [String: UInt64] = [
     "socket": 1, "bind": 2, "connect": 3, "listen": 4, "accept": 5, "getsockname": 6,
     "getpeername": 7, "socketpair": 8, "send": 9, "recv": 10, "sendto": 11, "recvfrom": 12,
@@ -14,7 +14,7 @@ enum Multiplexer {
   ]
 
   /// The multiplexer through which `name` can also be called on `arch`, and its call number.
-  static func route(_ name: String, on arch: Arch) -> (name: String, number: SyscallNumber, call: UInt64)? {
+  public static func route(_ name: String, on arch: Arch) -> (name: String, number: SyscallNumber, call: UInt64)? {
     if let call = socketcall[name], let n = arch.number(of: "socketcall") { return ("socketcall", n, call) }
     if let call = ipc[name], let n = arch.number(of: "ipc") { return ("ipc", n, call) }
     return nil

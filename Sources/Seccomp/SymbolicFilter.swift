@@ -254,13 +254,14 @@ public enum SymbolicFilter {
   /// The decisions of `filters` (newest first, as the kernel runs them) for calls of
   /// `nr` on `arch`, over every value of the arguments and instruction pointer, combined
   /// by the kernel's precedence (the most restrictive action; among equal ones the
-  /// first filter run gives the data).
+  /// first filter run gives the data). `within` confines the calls looked at (e.g. to
+  /// `keptSpace(widths:endianness:)`); the regions then cover that set only.
   public static func decisions(
     _ filters: [[BPFInstruction]], arch: AuditArch, nr: UInt32, endianness: Endianness,
-    limits: SymbolicLimits = .standard
+    limits: SymbolicLimits = .standard, within: [UInt32: [WordAtom]] = [:]
   ) throws(TooComplex) -> SymbolicDecisions {
     var walker = Walker(arch: arch, nr: nr, endianness: endianness, limits: limits)
-    var regions: [(words: [UInt32: [WordAtom]], action: SeccompAction?)] = [([:], nil)]
+    var regions: [(words: [UInt32: [WordAtom]], action: SeccompAction?)] = [(within, nil)]
     for program in filters {
       var next: [(words: [UInt32: [WordAtom]], action: SeccompAction?)] = []
       for r in regions {
@@ -302,12 +303,13 @@ public enum SymbolicFilter {
   }
 
   /// Where two stacks decide differently for calls of `nr` on `arch`: the common
-  /// refinement of their regions, each cell with a witness; empty when they agree everywhere.
+  /// refinement of their regions, each cell with a witness; empty when they agree
+  /// everywhere (everywhere in `within`).
   public static func differences(
     _ first: [[BPFInstruction]], _ second: [[BPFInstruction]], arch: AuditArch, nr: UInt32,
-    endianness: Endianness, limits: SymbolicLimits = .standard
+    endianness: Endianness, limits: SymbolicLimits = .standard, within: [UInt32: [WordAtom]] = [:]
   ) throws(TooComplex) -> [SymbolicDifference] {
-    let a = try decisions(first, arch: arch, nr: nr, endianness: endianness, limits: limits)
+    let a = try decisions(first, arch: arch, nr: nr, endianness: endianness, limits: limits, within: within)
     var walker = Walker(arch: arch, nr: nr, endianness: endianness, limits: limits)
     var out: [SymbolicDifference] = []
     for region in a.regions {
@@ -781,106 +783,6 @@ struct WordSearch {
     }
     failed.insert(key)
     return nil
-  }
-}
-
-// MARK: - Regions as profile conditions
-
-extension SymbolicRegion {
-  /// The region as Docker argument conditions, compared as syscage compares them
-  /// (each argument cut to `widths(index)`): rules, each a list of ANDed conditions,
-  /// whose union is the region. Conditions a profile cannot state (on the instruction
-  /// pointer, on bits a narrow argument does not keep, or beyond `maxRules` rules) are
-  /// left out, which widens the rules; `omitted` says which, empty when exact.
-  public func profileConditions(
-    widths: (Int) -> UInt64, maxRules: Int = 64
-  ) -> (rules: [[ArgumentCondition]], omitted: [String]) {
-    var omitted: [String] = []
-    for offset: UInt32 in [8, 12] {
-      let low = (offset == 8) == (endianness == .little)
-      omitted += (words[offset] ?? []).map { $0.text(name: low ? "ip.lo" : "ip.hi") }
-    }
-    // Per atom, a union of conjunctions.
-    var factors: [(text: String, dnf: [[ArgumentCondition]])] = []
-    for index in arguments {
-      let width = widths(index)
-      let (low, high) = atoms(argument: index)
-      func c(_ op: ComparisonOperator, _ v: UInt64, _ v2: UInt64? = nil) -> ArgumentCondition {
-        ArgumentCondition(index: index, value: v, valueTwo: v2, op: op)
-      }
-      func range(_ lo: UInt64, _ hi: UInt64, _ top: UInt64) -> [ArgumentCondition] {
-        if lo == hi { return [c(.equal, lo)] }
-        return (lo > 0 ? [c(.greaterOrEqual, lo)] : []) + (hi < top ? [c(.lessOrEqual, hi)] : [])
-      }
-      func cubes(_ a: WordAtom, shift: UInt64) -> [[ArgumentCondition]] {
-        let ps = a.excludes ? SymbolicFilter.patterns(mask: a.mask, notEqual: a.lo) : SymbolicFilter.patterns(mask: a.mask, lo: a.lo, hi: a.hi)
-        return ps.map { [c(.maskedEqual, UInt64($0.mask) << shift, UInt64($0.value) << shift)] }
-      }
-      if width <= 0xffff_ffff {
-        let keep = UInt32(width)
-        omitted += high.map { $0.text(name: "a\(index).hi") }
-        for a in low {
-          let text = a.text(name: "a\(index)")
-          if a.mask & ~keep != 0 {
-            omitted.append(text + " (the argument keeps \(keep.nonzeroBitCount) bits)")
-          } else if a.mask == keep {
-            factors.append((text, a.excludes ? [[c(.notEqual, UInt64(a.lo))]] : [range(UInt64(a.lo), UInt64(min(a.hi, keep)), width)]))
-          } else {
-            factors.append((text, cubes(a, shift: 0)))
-          }
-        }
-        continue
-      }
-      // A 64-bit argument: one interval when the halves allow it.
-      let hr = high.count == 1 && high[0].mask == .max && !high[0].excludes ? high[0] : nil
-      let lr = low.count == 1 && low[0].mask == .max && !low[0].excludes ? low[0] : nil
-      if let h = hr, low.isEmpty || (lr != nil && h.lo == h.hi) {
-        let l = lr ?? .range(.max, 0, .max)
-        let lo = UInt64(h.lo) << 32 | UInt64(l.lo), hi = UInt64(h.hi) << 32 | UInt64(l.hi)
-        factors.append(("a\(index) in [\(num(lo)), \(num(hi))]", [range(lo, hi, .max)]))
-        continue
-      }
-      for a in high {
-        let text = a.text(name: "a\(index).hi")
-        if a.mask == .max && !a.excludes {
-          factors.append((text, [range(UInt64(a.lo) << 32, UInt64(a.hi) << 32 | 0xffff_ffff, .max)]))
-        } else if a.mask == .max {
-          var dnf: [[ArgumentCondition]] = []
-          if a.lo > 0 { dnf.append([c(.lessThan, UInt64(a.lo) << 32)]) }
-          if a.lo < .max { dnf.append([c(.greaterThan, UInt64(a.lo) << 32 | 0xffff_ffff)]) }
-          factors.append((text, dnf))
-        } else {
-          factors.append((text, cubes(a, shift: 32)))
-        }
-      }
-      for a in low { factors.append((a.text(name: "a\(index).lo"), cubes(a, shift: 0))) }
-    }
-    // The product, dropping the largest factors while it is too big.
-    while factors.reduce(1, { $0 * max(1, $1.dnf.count) }) > maxRules, let i = factors.indices.max(by: { factors[$0].dnf.count < factors[$1].dnf.count }) {
-      omitted.append(factors[i].text + " (more than \(maxRules) rules)")
-      factors.remove(at: i)
-    }
-    var rules: [[ArgumentCondition]] = [[]]
-    for f in factors {
-      rules = rules.flatMap { r in f.dnf.map { r + $0 } }
-    }
-    return (rules.compactMap(SymbolicRegion.mergeMasks), omitted)
-  }
-
-  /// Joins the MASKED_EQ conditions on one argument into one; nil when they contradict.
-  static func mergeMasks(_ rule: [ArgumentCondition]) -> [ArgumentCondition]? {
-    var out: [ArgumentCondition] = []
-    for c in rule {
-      if c.op == .maskedEqual, let i = out.firstIndex(where: { $0.op == .maskedEqual && $0.index == c.index }) {
-        let m = out[i].value & c.value
-        if (out[i].valueTwo ?? 0) & m != (c.valueTwo ?? 0) & m { return nil }
-        out[i].value |= c.value
-        out[i].valueTwo = (out[i].valueTwo ?? 0) | (c.valueTwo ?? 0)
-      } else if !out.contains(c) {
-        out.append(c)
-      }
-    }
-    return out
   }
 }
 

@@ -18,13 +18,26 @@ struct DumpCommand: ParsableCommand {
       for every syscall of each ABI, combined by the kernel's precedence; when it depends \
       on arguments, every argument region and its decision, found by walking each \
       filter's paths symbolically), profile (a Docker profile deciding the same, argument \
-      rules included; syscage compiles it and compares it with the filters region by \
-      region, lists on stderr what it cannot express, and then exits 1).
+      rules included, each argument compared as the kernel reads it; syscage compiles it \
+      and compares it with the filters region by region).
+
+      A process in strict mode (seccomp mode 1) has no filter to read: dump says so \
+      (read, write, exit and sigreturn only).
+
+      Exit status of --format profile: 0 when the profile decides exactly as the \
+      filters do on every call; 1 when it cannot (each region it cannot express is \
+      listed on stderr: syscall, ABI, arguments, both actions) and then nothing is \
+      written unless --partial, which writes the nearest profile anyway. Notes, which \
+      do not count, name the arguments whose dropped bits the filters also test \
+      (libseccomp compares an `int` as 64 bits: such calls are not compared), what \
+      runc's ENOSYS stub changes, and ABIs the profile does not list whose calls the \
+      filters stop otherwise than with KILL_PROCESS.
 
       Examples:
         syscage dump 1234
         syscage dump $(pidof nginx) --format table
         syscage dump 1234 --format profile -o running.json
+        syscage dump 1234 --format profile --partial -o nearest.json
       """)
 
   enum Format: String, ExpressibleByArgument, CaseIterable { case disasm, table, profile }
@@ -37,6 +50,9 @@ struct DumpCommand: ParsableCommand {
 
   @Option(name: .shortAndLong, help: "Write the output here (atomically).")
   var output: String?
+
+  @Flag(help: "With --format profile: write the profile even when it cannot decide exactly as the filters do (exit 1 still).")
+  var partial = false
 
   func run() throws {
     let missing = FilterDump.missingRequirements()
@@ -51,8 +67,12 @@ struct DumpCommand: ParsableCommand {
     }
     // Threads with the same stack are shown once.
     var stacks: [(tids: [Int32], filters: [[BPFInstruction]])] = []
+    var strict: Set<Int32> = []
     for t in threads {
-      if let i = stacks.firstIndex(where: { $0.filters == t.filters }) { stacks[i].tids.append(t.tid) } else {
+      if t.filters.isEmpty && FilterDump.seccompMode(tid: t.tid) == 1 { strict.insert(t.tid) }
+      if let i = stacks.firstIndex(where: { $0.filters == t.filters && strict.contains($0.tids[0]) == strict.contains(t.tid) }) {
+        stacks[i].tids.append(t.tid)
+      } else {
         stacks.append(([t.tid], t.filters))
       }
     }
@@ -61,7 +81,8 @@ struct DumpCommand: ParsableCommand {
     for stack in stacks {
       let who = stacks.count == 1 ? "process \(pid)" : "threads \(stack.tids.map(String.init).joined(separator: ", "))"
       if stack.filters.isEmpty {
-        text += "# \(who): no seccomp filter\n"
+        text += strict.contains(stack.tids[0])
+          ? "# \(who): strict mode (1): read, write, exit, sigreturn only\n" : "# \(who): no seccomp filter\n"
         continue
       }
       switch format {
@@ -85,6 +106,13 @@ struct DumpCommand: ParsableCommand {
         let written = FilterDump.profile(of: stack.filters, arches: FilterDump.arches(stack.filters))
         text += written.profile.encode()
         warnings += written.notExpressed
+        if let stub = written.enosysStub { printError("syscage: note: " + stub) }
+        for u in written.unlistedABIs { printError("syscage: note: " + u) }
+        if !written.droppedBitsTested.isEmpty {
+          printError(
+            "syscage: note: the filters also test bits the kernel drops of \(written.droppedBitsTested.joined(separator: ", ")); the profile compares each argument as the kernel reads it, and such calls are not compared"
+          )
+        }
         let pairs = Lint.run(written.profile).filter { $0.id == "same-argument-twice" }.count
         if pairs > 0 {
           printError(
@@ -98,13 +126,18 @@ struct DumpCommand: ParsableCommand {
       if format == .profile { break }
     }
     for w in warnings { printError("syscage: " + w) }
+    if format == .profile && !warnings.isEmpty && !partial {
+      throw fail(
+        "the profile cannot decide exactly as the filters do (\(warnings.count) difference\(warnings.count == 1 ? "" : "s") above); nothing written (--partial writes it anyway)",
+        code: ExitStatus.negative)
+    }
     if let output {
       try writeOutput(Array(text.utf8), to: output, inputs: [])
     } else {
       print(text, terminator: "")
     }
     if format == .profile && !warnings.isEmpty {
-      throw fail("the profile does not decide exactly as the filters do (\(warnings.count) difference\(warnings.count == 1 ? "" : "s") above)", code: ExitStatus.negative)
+      throw fail("the profile written does not decide exactly as the filters do (\(warnings.count) difference\(warnings.count == 1 ? "" : "s") above)", code: ExitStatus.negative)
     }
   }
 }

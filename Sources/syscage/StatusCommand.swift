@@ -9,7 +9,9 @@ struct StatusCommand: ParsableCommand {
     discussion: """
       Per process: the seccomp mode (0 disabled, 1 strict, 2 filter), how many filters \
       are attached, no_new_privs, comm and cgroup. With --kernel: CONFIG_SECCOMP and \
-      CONFIG_SECCOMP_FILTER, and the actions the kernel offers and logs. Without \
+      CONFIG_SECCOMP_FILTER (read from /proc/config.gz, decompressed in process with the \
+      system's libz.so.1, else from /boot/config-RELEASE; when neither can be read, what \
+      failed), and the actions the kernel offers and logs. Without \
       arguments: the kernel and syscage's parent (the calling shell).
 
       Examples:
@@ -75,13 +77,15 @@ struct StatusCommand: ParsableCommand {
     if let c = k.configSeccomp { o["CONFIG_SECCOMP"] = c }
     if let c = k.configSeccompFilter { o["CONFIG_SECCOMP_FILTER"] = c }
     if let s = k.configSource { o["config_source"] = s }
+    if let p = k.configProblem { o["config_problem"] = p }
     return o
   }
 
   func printKernel(_ k: KernelSeccompSupport) {
-    func yn(_ b: Bool?) -> String { b.map { $0 ? "y" : "n" } ?? "unknown (no /proc/config.gz or /boot/config-\(k.release))" }
+    func yn(_ b: Bool?) -> String { b.map { $0 ? "y" : "n" } ?? "unknown" }
     print("kernel \(k.release)")
     print("  CONFIG_SECCOMP=\(yn(k.configSeccomp))  CONFIG_SECCOMP_FILTER=\(yn(k.configSeccompFilter))" + (k.configSource.map { "  (\($0))" } ?? ""))
+    if let p = k.configProblem { print("  kernel config unreadable: \(p)") }
     print("  actions available: \(k.actionsAvailable.joined(separator: " "))")
     print("  actions logged:    \(k.actionsLogged.joined(separator: " "))")
   }

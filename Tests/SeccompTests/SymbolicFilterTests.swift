@@ -312,3 +312,111 @@ import TestSupport
     #expect((try? Self.checkStack([constants]))?.regions.count == 2)
   }
 }
+
+/// Rules written from regions (`RegionRules`): layered by precedence, one condition per
+/// argument, and deciding as the regions do once compiled.
+@Suite struct RegionRulesTests {
+  static let x86_64 = Arch.x86_64
+
+  /// Compiles `json`, writes rules for `name` from its regions, compiles them back in a
+  /// profile of their own and returns them after checking they decide the same.
+  func roundTrip(_ json: String, name: String) throws -> [(action: SeccompAction, conditions: [ArgumentCondition])] {
+    let arch = Self.x86_64
+    let source = try Profile.decode(Array(json.utf8), file: nil).profile
+    let policy = Policy(profile: source, options: PolicyOptions(arches: [arch], enosysStub: false))
+    let original = try Compiler.compile(policy)
+    let nr = try #require(arch.number(of: name)).word
+    let widths = { (i: Int) in arch.argumentType(of: name, index: i).mask }
+    let kept = RegionRules.keptSpace(widths: widths, endianness: arch.endianness)
+    let d = try SymbolicFilter.decisions([original], arch: arch.auditArch, nr: nr, endianness: arch.endianness, within: kept)
+    let defaultAction = try #require(policy.arches.first).defaultAction
+    let written = RegionRules.rules(for: d, defaultAction: defaultAction, widths: widths, endianness: arch.endianness)
+    #expect(written.omitted.isEmpty, "\(written.omitted)")
+    for r in written.rules {
+      #expect(Set(r.conditions.map(\.index)).count == r.conditions.count, "two conditions on one argument: \(r.conditions)")
+    }
+    let (dn, de) = defaultAction.profileAction
+    let back = Profile(
+      defaultAction: dn, defaultErrnoRet: de, architectures: [arch],
+      syscalls: written.rules.map { r in
+        let (n, e) = r.action.profileAction
+        return SyscallEntry(names: [name], action: n, errnoRet: e, args: r.conditions.isEmpty ? nil : r.conditions)
+      })
+    let compiled = try Compiler.compile(Policy(profile: back, options: PolicyOptions(arches: [arch], enosysStub: false)))
+    let diffs = try SymbolicFilter.differences([original], [compiled], arch: arch.auditArch, nr: nr, endianness: arch.endianness, within: kept)
+    #expect(diffs.isEmpty, "\(diffs.map { "\($0.region.describe(widths: widths)): \($0.first) vs \($0.second)" })")
+    return written.rules
+  }
+
+  @Test func aRangeBetweenLessRestrictiveRegionsBecomesBlocks() throws {
+    // ERRNO for 10 <= a0 <= 20, ALLOW on both sides: no one-sided bound fits.
+    let rules = try roundTrip(#"""
+      {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["personality"], "action": "SCMP_ACT_ERRNO",
+        "args": [{"index": 0, "value": 10, "op": "SCMP_CMP_GE"}, {"index": 0, "value": 20, "op": "SCMP_CMP_LE"}]}]}
+      """#, name: "personality")
+    #expect(rules.count == 4 && rules.allSatisfy { $0.action == .errno(1) }, "\(rules)")
+  }
+
+  @Test func aRangeUnderAMoreRestrictiveRegionTakesOneBound() throws {
+    // KILL above 20 wins over an ERRNO rule that only says a0 >= 10.
+    let rules = try roundTrip(#"""
+      {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": ["personality"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 0, "value": 10, "op": "SCMP_CMP_GE"}, {"index": 0, "value": 20, "op": "SCMP_CMP_LE"}]},
+        {"names": ["personality"], "action": "SCMP_ACT_KILL_PROCESS", "args": [{"index": 0, "value": 20, "op": "SCMP_CMP_GT"}]}]}
+      """#, name: "personality")
+    #expect(rules.count == 2, "\(rules)")
+  }
+
+  @Test func overlappingRulesOnTwoArguments() throws {
+    _ = try roundTrip(#"""
+      {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": ["kill"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 0, "value": 10, "op": "SCMP_CMP_GE"}, {"index": 0, "value": 20, "op": "SCMP_CMP_LE"}]},
+        {"names": ["kill"], "action": "SCMP_ACT_KILL_PROCESS", "args": [{"index": 0, "value": 15, "op": "SCMP_CMP_GE"}, {"index": 0, "value": 30, "op": "SCMP_CMP_LE"}, {"index": 1, "value": 3, "op": "SCMP_CMP_EQ"}]},
+        {"names": ["kill"], "action": "SCMP_ACT_LOG", "args": [{"index": 1, "value": 9, "op": "SCMP_CMP_NE"}]}]}
+      """#, name: "kill")
+  }
+
+  @Test func theTutorialOnAWideArgument() throws {
+    // libseccomp's tutorial, as syscage compiles it: the default need not be written.
+    let rules = try roundTrip(#"""
+      {"defaultAction": "SCMP_ACT_KILL_THREAD", "syscalls": [
+        {"names": ["write"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}, {"index": 2, "value": 512, "op": "SCMP_CMP_LE"}]},
+        {"names": ["write"], "action": "SCMP_ACT_ERRNO", "errnoRet": 9, "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_NE"}]}]}
+      """#, name: "write")
+    #expect(rules.count == 2 && !rules.contains { $0.action == .killThread }, "\(rules)")
+  }
+
+  @Test func aMaskedRegionAndAWideInterval() throws {
+    _ = try roundTrip(#"""
+      {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+        {"names": ["mmap"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 2, "value": 4, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}]},
+        {"names": ["mmap"], "action": "SCMP_ACT_TRAP", "args": [{"index": 1, "value": 4294967296, "op": "SCMP_CMP_GT"}, {"index": 1, "value": 8589934592, "op": "SCMP_CMP_LT"}]}]}
+      """#, name: "mmap")
+  }
+
+  /// Random overlapping rules on a narrow and a wide syscall, with every operator: the
+  /// rules written from their regions decide the same (fixed seed).
+  @Test func randomRulesComeBackExact() throws {
+    var rng = SymbolicFilterTests.Rng(state: 0x5eed_d00d)
+    let ops = ["SCMP_CMP_EQ", "SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_GT", "SCMP_CMP_GE", "SCMP_CMP_MASKED_EQ"]
+    let actions = [#""action": "SCMP_ACT_ALLOW""#, #""action": "SCMP_ACT_ERRNO", "errnoRet": 1"#, #""action": "SCMP_ACT_ERRNO", "errnoRet": 13"#,
+                   #""action": "SCMP_ACT_KILL_PROCESS""#, #""action": "SCMP_ACT_LOG""#, #""action": "SCMP_ACT_TRAP""#]
+    for round in 0..<24 {
+      let name = round % 2 == 0 ? "kill" : "mmap"
+      let values: [UInt64] = name == "kill" ? [0, 1, 3, 9, 10, 64, 0xffff, 0xffff_fffe] : [0, 1, 7, 512, 0xffff_ffff, 0x1_0000_0000, 0x2_0000_0005]
+      var rules: [String] = []
+      for _ in 0..<(1 + Int(rng.next() % 4)) {
+        var conds: [String] = []
+        for _ in 0..<(1 + Int(rng.next() % 3)) {
+          let op = rng.pick(ops), v = rng.pick(values), index = Int(rng.next() % 2)
+          conds.append(op == "SCMP_CMP_MASKED_EQ"
+            ? #"{"index": \#(index), "value": \#(v | 1), "valueTwo": \#(rng.pick([0, v | 1, 1])), "op": "\#(op)"}"#
+            : #"{"index": \#(index), "value": \#(v), "op": "\#(op)"}"#)
+        }
+        rules.append(#"{"names": ["\#(name)"], \#(rng.pick(actions)), "args": [\#(conds.joined(separator: ", "))]}"#)
+      }
+      let json = #"{"defaultAction": "SCMP_ACT_\#(rng.pick(["ALLOW", "ERRNO", "KILL_THREAD"]))", "syscalls": [\#(rules.joined(separator: ", "))]}"#
+      _ = try roundTrip(json, name: name)
+    }
+  }
+}

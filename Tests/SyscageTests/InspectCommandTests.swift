@@ -64,3 +64,37 @@ import TestSupport
     #expect(records.allSatisfy { ($0["outcome"] as? String)?.hasPrefix("killed (process") == true })
   }
 }
+
+/// `status --kernel` reads the kernel config in process: a profile that denies chdir (which
+/// spawning a helper needs) changes nothing.
+@Suite struct StatusKernelConfigTests {
+  @Test func kernelAnswersAreTheSameUnderAProfileDenyingChdir() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("syscage-status-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let profile = dir.appendingPathComponent("p.json").path
+    try Data(#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["chdir", "fchdir"], "action": "SCMP_ACT_ERRNO"}]}"#.utf8)
+      .write(to: URL(fileURLWithPath: profile))
+    let outside = run(syscageExecutable, ["status", "--kernel", "--json"])
+    #expect(outside.status == 0, "\(outside.stderr)")
+    let inside = run(syscageExecutable, ["run", "--profile", profile, "--", syscageExecutable, "status", "--kernel", "--json"])
+    #expect(inside.status == 0, "\(inside.stderr)")
+    func kernel(_ s: String) throws -> [String: Any] {
+      let o = try JSONSerialization.jsonObject(with: Data(s.utf8)) as? [String: Any]
+      return try #require(o?["kernel"] as? [String: Any], "\(s)")
+    }
+    let a = try kernel(outside.stdout), b = try kernel(inside.stdout)
+    let sorted = { (o: [String: Any]) in String(decoding: try JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]), as: UTF8.self) }
+    #expect(try sorted(a) == sorted(b))
+    // This kernel's config is readable one way or the other; when it is not, the reason is given.
+    let release = try #require(a["release"] as? String)
+    let readable = FileManager.default.isReadableFile(atPath: "/proc/config.gz") || FileManager.default.isReadableFile(atPath: "/boot/config-\(release)")
+    if readable {
+      #expect(a["CONFIG_SECCOMP_FILTER"] as? Bool == true && a["config_problem"] == nil, "\(a)")
+    } else {
+      #expect((a["config_problem"] as? String)?.contains("no /proc/config.gz") == true, "\(a)")
+    }
+    let text = run(syscageExecutable, ["run", "--profile", profile, "--", syscageExecutable, "status", "--kernel"])
+    #expect(text.status == 0 && !text.stdout.contains("unknown") == readable, "\(text.stdout)")
+  }
+}
