@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Inspection
+import OutputFiles
 import Seccomp
 import Syscalls
 
@@ -35,10 +36,11 @@ struct DumpCommand: ParsableCommand {
   @Option(help: "disasm, table or profile.")
   var format: Format = .disasm
 
-  @Option(name: .shortAndLong, help: "Write the output here (atomically).")
+  @Option(name: .shortAndLong, help: "Write the output here (default and -: standard output).")
   var output: String?
 
   func run() throws {
+    let out = try output.map { try checkedOutput($0, inputs: []) }
     let missing = FilterDump.missingRequirements()
     if !missing.isEmpty {
       throw fail("dump needs " + missing.joined(separator: "; "), code: ExitStatus.unavailable)
@@ -98,11 +100,7 @@ struct DumpCommand: ParsableCommand {
       if format == .profile { break }
     }
     for w in warnings { printError("syscage: " + w) }
-    if let output {
-      try writeOutput(Array(text.utf8), to: output, inputs: [])
-    } else {
-      print(text, terminator: "")
-    }
+    try emit(Array(text.utf8), to: out)
     if format == .profile && !warnings.isEmpty {
       throw fail("the profile does not decide exactly as the filters do (\(warnings.count) difference\(warnings.count == 1 ? "" : "s") above)", code: ExitStatus.negative)
     }
