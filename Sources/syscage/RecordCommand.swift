@@ -175,6 +175,9 @@ struct RecordCommand: ParsableCommand {
       if args { throw ValidationError("--args reads arguments at each call's stop; --backend ebpf has none for native calls") }
       if baseline != nil { throw ValidationError("--baseline and --backend ebpf are two ways of not stopping; choose one") }
     }
+    // Without a required option left to miss, a --help before any program is captured as
+    // the program: it is a request for help.
+    if let first = command.first, first == "--help" || first == "-h" { throw CleanExit.helpRequest(self) }
     if output == nil && !count && !json {
       throw ValidationError("give -o FILE for the profile (-c or --json alone print the statistics and write no profile)")
     }

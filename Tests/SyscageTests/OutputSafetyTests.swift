@@ -240,6 +240,9 @@ import TestSupport
     let none = syscage("record", "--", "/bin/sh", "-c", "echo ran > \(marker)")
     #expect(none.status == 64 && none.stderr.contains("give -o"), "\(none.stderr)")
     #expect(!FileManager.default.fileExists(atPath: marker))
+    // -o being optional, --help is still help (not a program named --help).
+    let help = syscage("record", "--help")
+    #expect(help.status == 0 && help.stdout.contains("USAGE: syscage record"), "\(help.stderr)")
   }
 
   // MARK: - Checked before any work; never lost after it
