@@ -14,6 +14,7 @@ let package = Package(
     .library(name: "Syscalls", targets: ["Syscalls"]),
     .library(name: "Seccomp", targets: ["Seccomp"]),
     .library(name: "Enforcement", targets: ["Enforcement"]),
+    .library(name: "OutputFiles", targets: ["OutputFiles"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -22,6 +23,7 @@ let package = Package(
     .target(name: "CLinux", cSettings: [.define("_GNU_SOURCE")]),
     .target(name: "Syscalls", swiftSettings: strict),
     .target(name: "Seccomp", dependencies: ["Syscalls", "CLinux"], swiftSettings: strict),
+    .target(name: "OutputFiles", swiftSettings: strict),
     .target(name: "Enforcement", dependencies: ["Syscalls", "Seccomp", "CLinux"], swiftSettings: strict),
     .target(name: "Inspection", dependencies: ["Syscalls", "Seccomp", "CLinux"], swiftSettings: strict),
     .target(name: "Recording", dependencies: ["Syscalls", "Seccomp", "Enforcement", "CLinux"], swiftSettings: strict),
@@ -33,7 +35,7 @@ let package = Package(
     .executableTarget(
       name: "syscage",
       dependencies: [
-        "Syscalls", "Seccomp", "Enforcement", "Inspection", "Recording", "CLinux",
+        "Syscalls", "Seccomp", "Enforcement", "Inspection", "Recording", "OutputFiles", "CLinux",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strict),

@@ -30,15 +30,3 @@ extension Profile {
     return (p, Array(Set(removed)).sorted(), [])
   }
 }
-
-/// Writes `text` to `path` atomically (a temporary file in the same directory, then rename).
-public func writeAtomically(_ text: String, to path: String) throws {
-  let url = URL(fileURLWithPath: path)
-  let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp")
-  try Data(text.utf8).write(to: tmp)
-  if rename(tmp.path, path) != 0 {
-    let e = errno
-    try? FileManager.default.removeItem(at: tmp)
-    throw POSIXError(POSIXErrorCode(rawValue: e) ?? .EIO)
-  }
-}

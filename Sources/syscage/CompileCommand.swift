@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import OutputFiles
 import Seccomp
 import Syscalls
 
@@ -31,12 +32,14 @@ struct CompileCommand: ParsableCommand {
   @Flag(help: "Print program length, instructions per syscall, cacheable syscalls and compile time on stderr.")
   var stats = false
 
-  @Option(name: .shortAndLong, help: "Write the output here (atomically) instead of standard output.")
+  @Option(name: .shortAndLong, help: "Write the output here instead of standard output (- is standard output).")
   var output: String?
 
   func run() throws {
     let clock = ContinuousClock()
     let start = clock.now
+    let out = try output.map { try checkedOutput($0, inputs: [profile]) }
+    let toTerminal = (out == nil || out?.kind == .standardOutput) && isatty(1) != 0
     let (_, policy) = try policyArguments.load(profile)
     let program: [BPFInstruction]
     do {
@@ -45,22 +48,18 @@ struct CompileCommand: ParsableCommand {
       throw fail("\(profile): \(error)", code: ExitStatus.dataError)
     }
     let elapsed = clock.now - start
-    let format = self.format ?? (output == nil && isatty(1) != 0 ? .disasm : .raw)
+    let format = self.format ?? (toTerminal ? .disasm : .raw)
     let bytes: [UInt8]
     switch format {
     case .raw:
-      if output == nil && isatty(1) != 0 {
+      if toTerminal {
         throw fail("refusing to write binary BPF to a terminal; use -o FILE or --format disasm", code: ExitStatus.usage)
       }
       bytes = program.rawBytes
     case .disasm: bytes = Array(Disassembler.listing(program, annotate: true).utf8)
     case .c: bytes = Array(cArray(program).utf8)
     }
-    if let output {
-      try writeOutput(bytes, to: output, inputs: [profile])
-    } else {
-      FileHandle.standardOutput.write(Data(bytes))
-    }
+    try emit(bytes, to: out)
     if stats { printStats(program, policy, elapsed) }
   }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import OutputFiles
 import Seccomp
 import Syscalls
 
@@ -67,7 +68,7 @@ struct ConvertCommand: ParsableCommand {
 
   @Option(
     name: .shortAndLong,
-    help: "Write the output here (atomically) instead of standard output; a directory for --to k8s-pod.")
+    help: "Write the output here instead of standard output (- is standard output); a directory for --to k8s-pod (created if missing).")
   var output: String?
 
   @Option(help: "An OCI bundle directory: set linux.seccomp in its config.json in place (--to oci).")
@@ -116,7 +117,24 @@ struct ConvertCommand: ParsableCommand {
     }
   }
 
+  /// Where the conversion goes, examined before any work.
+  enum Destination {
+    case file(OutputFile?)
+    case kubernetes(OutputDirectory?)
+    case bundle(OutputFile)
+  }
+
+  func destination() throws -> Destination {
+    if let bundle { return .bundle(try bundleConfig(bundle)) }
+    if target == .k8sPod {
+      guard let output, output != "-" else { return .kubernetes(nil) }
+      return .kubernetes(try checkedKubernetesDirectory(output, name: try resolvedName(), patch: patch, inputs: [profile]))
+    }
+    return .file(try output.map { try checkedOutput($0, inputs: [profile]) })
+  }
+
   func run() throws {
+    let destination = try destination()
     let loaded: (profile: Profile, warnings: [Diagnostic])
     do {
       loaded = try Profile.load(path: profile, strict: policyArguments.strict)
@@ -141,26 +159,31 @@ struct ConvertCommand: ParsableCommand {
     if expanded && target != .systemd, let note = conversion.leftOutNote(for: source) { printError("syscage: " + note) }
     let header = ["Converted by syscage from \(displayName)."]
 
+    if case .bundle(let config) = destination {
+      try writeIntoBundle(config, OCIConversion.seccomp(source, target: conversion))
+      return
+    }
+    if case .kubernetes(let dir) = destination {
+      try convertForKubernetes(source, conversion, header: header, into: dir)
+      return
+    }
+    guard case .file(let out) = destination else { return }
     switch target {
     case .oci:
-      if let bundle {
-        try writeIntoBundle(bundle, OCIConversion.seccomp(source, target: conversion))
-      } else {
-        try emit(OCIConversion.text(source, target: conversion))
-      }
+      try emit(Array(OCIConversion.text(source, target: conversion).utf8), to: out)
     case .k8sPod:
-      try convertForKubernetes(source, conversion, header: header)
+      break
     case .spo:
       let spo = SPOConversion(profile: source, target: conversion, name: try resolvedName(), header: header)
       try report(spo.warnings)
-      try emit(spo.yaml)
+      try emit(Array(spo.yaml.utf8), to: out)
     case .systemd:
       let unit = SystemdConversion(profile: source, target: conversion, header: header)
       for note in unit.notes { printError("syscage: note: \(note)") }
       try report(unit.warnings)
-      try emit(unit.text)
+      try emit(Array(unit.text.utf8), to: out)
     case .docker:
-      try emit(DockerConversion.text(source, expandFor: expand ? conversion : nil))
+      try emit(Array(DockerConversion.text(source, expandFor: expand ? conversion : nil).utf8), to: out)
     }
   }
 
@@ -183,15 +206,6 @@ struct ConvertCommand: ParsableCommand {
     return "\(conversion.context.native) (ABIs \(abis)), kernel \(conversion.context.kernel), \(which) (\(caps.isEmpty ? "none" : caps))"
   }
 
-  /// Writes text to -o (atomically) or standard output.
-  func emit(_ text: String) throws {
-    if let output {
-      try writeOutput(Array(text.utf8), to: output, inputs: [profile])
-    } else {
-      FileHandle.standardOutput.write(Data(text.utf8))
-    }
-  }
-
   /// --name, else the input's base name made into a Kubernetes name.
   func resolvedName() throws -> String {
     if let name { return name }
@@ -201,15 +215,20 @@ struct ConvertCommand: ParsableCommand {
     return derived
   }
 
-  func convertForKubernetes(_ source: Profile, _ conversion: ConversionTarget, header: [String]) throws {
+  func convertForKubernetes(_ source: Profile, _ conversion: ConversionTarget, header: [String], into dir: OutputDirectory?) throws {
     let pod = KubernetesPodConversion(
       profile: source, target: conversion, name: try resolvedName(), image: image ?? KubernetesPodConversion.defaultImage,
       patch: patch, seccompRoot: seccompRoot ?? KubernetesPodConversion.defaultSeccompRoot, header: header)
-    try writeKubernetes(pod, into: output, inputs: [profile])
+    guard let dir else { return try printKubernetes(pod) }
+    do {
+      try writeKubernetes(pod, into: dir)
+    } catch {
+      throw fail(error)
+    }
   }
 
-  /// Sets linux.seccomp in BUNDLE/config.json, keeping the rest of the file; replaces it atomically.
-  func writeIntoBundle(_ bundle: String, _ seccomp: JSONValue) throws {
+  /// BUNDLE/config.json, examined as an output before any work (it is replaced atomically, through a link its target).
+  func bundleConfig(_ bundle: String) throws -> OutputFile {
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: bundle, isDirectory: &isDirectory), isDirectory.boolValue else {
       throw fail("\(bundle): not a directory; --bundle wants an OCI bundle (a directory holding config.json)", code: ExitStatus.dataError)
@@ -220,6 +239,12 @@ struct ConvertCommand: ParsableCommand {
         "\(configPath): no such file; an OCI bundle keeps its runtime configuration in config.json (`runc spec` makes one)",
         code: ExitStatus.dataError)
     }
+    return try checkedOutput(configPath, inputs: [profile])
+  }
+
+  /// Sets linux.seccomp in BUNDLE/config.json, keeping the rest of the file; replaces it atomically.
+  func writeIntoBundle(_ config: OutputFile, _ seccomp: JSONValue) throws {
+    let configPath = config.path
     guard let data = FileManager.default.contents(atPath: configPath) else {
       throw fail("\(configPath): cannot read it", code: ExitStatus.dataError)
     }
@@ -229,47 +254,7 @@ struct ConvertCommand: ParsableCommand {
     } catch {
       throw fail(error)
     }
-    try replaceFileAtomically(configPath, with: edited)
+    try emit(edited, to: config)
     printError("syscage: set linux.seccomp in \(configPath)")
-  }
-}
-
-/// Replaces a file's contents atomically: a temporary file in the same directory with the
-/// original's permissions, written and synced, then renamed over it (through a symbolic
-/// link, the file it points to). The temporary file is removed on any failure.
-func replaceFileAtomically(_ path: String, with bytes: [UInt8]) throws {
-  let target = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
-  let directory = (target as NSString).deletingLastPathComponent
-  var info = stat()
-  let mode: mode_t = stat(target, &info) == 0 ? info.st_mode & 0o7777 : 0o644
-  var template = Array(((directory.isEmpty ? "." : directory) + "/.config.json.syscage-XXXXXX").utf8CString)
-  let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-  guard fd >= 0 else {
-    throw fail("cannot write in \(directory): \(String(cString: strerror(errno)))", code: ExitStatus.unavailable)
-  }
-  let temp = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-  var failure: String? = nil
-  var offset = 0
-  while failure == nil && offset < bytes.count {
-    let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-    if n < 0 {
-      if errno == EINTR { continue }
-      failure = "cannot write \(temp): \(String(cString: strerror(errno)))"
-    } else {
-      offset += n
-    }
-  }
-  if failure == nil, fchmod(fd, mode) != 0 { failure = "cannot set the mode of \(temp): \(String(cString: strerror(errno)))" }
-  if failure == nil, fsync(fd) != 0 { failure = "cannot sync \(temp): \(String(cString: strerror(errno)))" }
-  if close(fd) != 0, failure == nil { failure = "cannot close \(temp): \(String(cString: strerror(errno)))" }
-  if failure == nil, rename(temp, target) != 0 { failure = "cannot replace \(target): \(String(cString: strerror(errno)))" }
-  if let failure {
-    unlink(temp)
-    throw fail(failure, code: ExitStatus.unavailable)
-  }
-  let dirFD = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY)
-  if dirFD >= 0 {
-    _ = fsync(dirFD)
-    close(dirFD)
   }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Inspection
+import OutputFiles
 import Seccomp
 import Syscalls
 
@@ -48,13 +49,14 @@ struct DumpCommand: ParsableCommand {
   @Option(help: "disasm, table or profile.")
   var format: Format = .disasm
 
-  @Option(name: .shortAndLong, help: "Write the output here (atomically).")
+  @Option(name: .shortAndLong, help: "Write the output here (default and -: standard output).")
   var output: String?
 
   @Flag(help: "With --format profile: write the profile even when it cannot decide exactly as the filters do (exit 1 still).")
   var partial = false
 
   func run() throws {
+    let out = try output.map { try checkedOutput($0, inputs: []) }
     let missing = FilterDump.missingRequirements()
     if !missing.isEmpty {
       throw fail("dump needs " + missing.joined(separator: "; "), code: ExitStatus.unavailable)
@@ -131,11 +133,7 @@ struct DumpCommand: ParsableCommand {
         "the profile cannot decide exactly as the filters do (\(warnings.count) difference\(warnings.count == 1 ? "" : "s") above); nothing written (--partial writes it anyway)",
         code: ExitStatus.negative)
     }
-    if let output {
-      try writeOutput(Array(text.utf8), to: output, inputs: [])
-    } else {
-      print(text, terminator: "")
-    }
+    try emit(Array(text.utf8), to: out)
     if format == .profile && !warnings.isEmpty {
       throw fail("the profile written does not decide exactly as the filters do (\(warnings.count) difference\(warnings.count == 1 ? "" : "s") above)", code: ExitStatus.negative)
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Inspection
+import OutputFiles
 import Seccomp
 import Syscalls
 
@@ -47,7 +48,7 @@ struct ImportCommand: ParsableCommand {
   @Option(name: .customLong("audit"), parsing: .upToNextOption, help: ArgumentHelp("Logs holding seccomp audit records (- for standard input).", valueName: "file"))
   var auditFiles: [String] = []
 
-  @Option(name: .shortAndLong, help: "Write the profile here (atomically) instead of standard output.")
+  @Option(name: .shortAndLong, help: "Write the profile here instead of standard output (- is standard output).")
   var output: String?
 
   @Option(help: "docker or oci.")
@@ -114,14 +115,13 @@ struct ImportCommand: ParsableCommand {
 
   func run() throws {
     let (action, errno) = try parsedDefaultAction()
+    let out = try output.map { try checkedOutput($0, inputs: straceFiles + auditFiles + straceFiles.flatMap(StraceLog.perProcessFiles)) }
     var summary: [String: Any] = [:]
     var diagnostics: [Diagnostic]
     let seen: [Arch: [String: Int]]
-    var inputs = straceFiles + auditFiles
 
     if !straceFiles.isEmpty {
       let expanded = straceFiles.flatMap(StraceLog.perProcessFiles)
-      inputs += expanded
       var log: StraceLog
       do {
         log = try StraceLog.load(paths: expanded, native: arch ?? .native, strict: strict)
@@ -176,11 +176,7 @@ struct ImportCommand: ParsableCommand {
 
     let profile = ProfileBuilder(defaultAction: action, defaultErrnoRet: errno).build(seen)
     let text = profile.encode(format: format.profileFormat)
-    if let output {
-      try writeOutput(Array(text.utf8), to: output, inputs: inputs.filter { $0 != "-" })
-    } else {
-      FileHandle.standardOutput.write(Data(text.utf8))
-    }
+    try emit(Array(text.utf8), to: out)
 
     let allowed = profile.syscalls?.first?.names ?? []
     let enosys = (profile.syscalls ?? []).dropFirst().flatMap(\.names)
@@ -190,7 +186,7 @@ struct ImportCommand: ParsableCommand {
     summary["allowed"] = allowed
     summary["enosys"] = enosys
     summary["defaultAction"] = SeccompAction(returnValue: action.action(errnoRet: profile.defaultErrnoRet).returnValue).description
-    if let output { summary["output"] = output }
+    if let output, output != "-" { summary["output"] = output }
 
     if json {
       summary["diagnostics"] = diagnostics.map(diagnosticJSON)

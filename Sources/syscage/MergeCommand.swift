@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import OutputFiles
 import Seccomp
 import Syscalls
 
@@ -31,7 +32,7 @@ struct MergeCommand: ParsableCommand {
   @Flag(help: "Allow only what every input allows.")
   var intersect = false
 
-  @Option(name: .shortAndLong, help: "Write the merged profile here (default: stdout).")
+  @Option(name: .shortAndLong, help: "Write the merged profile here (default and -: standard output).")
   var output: String?
 
   @OptionGroup var policyArguments: PolicyArguments
@@ -41,14 +42,11 @@ struct MergeCommand: ParsableCommand {
   }
 
   func run() throws {
+    let out = try output.map { try checkedOutput($0, inputs: profiles) }
     let policies = try profiles.map { try policyArguments.load($0).policy }
     let result = ProfileMerge.merge(policies, labels: profiles, mode: intersect ? .intersection : .union)
     let text = result.profile.encode()
-    if let output {
-      try writeOutput(Array(text.utf8), to: output, inputs: profiles)
-    } else {
-      print(text, terminator: "")
-    }
+    try emit(Array(text.utf8), to: out)
     for note in result.notes { printError("syscage: merge not exact: \(note)") }
     let rules = result.profile.syscalls?.count ?? 0
     printError("syscage: \(intersect ? "intersection" : "union") of \(profiles.count) profiles: \(rules) entr\(rules == 1 ? "y" : "ies"), default \(result.profile.defaultAction?.rawValue ?? "-")")

@@ -9,6 +9,8 @@ enum ExitStatus {
   static let usage: Int32 = 64
   static let dataError: Int32 = 65
   static let unavailable: Int32 = 69
+  /// An output that cannot be created (EX_CANTCREAT).
+  static let cantCreate: Int32 = 73
 }
 
 /// Writes a line to standard error.

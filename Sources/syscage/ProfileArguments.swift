@@ -69,20 +69,6 @@ struct PolicyArguments: ParsableArguments {
   }
 }
 
-/// Writes `bytes` to `path` atomically (a temporary file in the same folder, then a
-/// rename), refusing to overwrite any of `inputs`.
-func writeOutput(_ bytes: [UInt8], to path: String, inputs: [String], failure: Int32 = ExitStatus.unavailable) throws {
-  let target = URL(fileURLWithPath: path).standardizedFileURL.path
-  for input in inputs where URL(fileURLWithPath: input).standardizedFileURL.path == target {
-    throw fail("refusing to overwrite the input \(input) with the output", code: ExitStatus.usage)
-  }
-  do {
-    try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic)
-  } catch {
-    throw fail("cannot write \(path): \(error.localizedDescription)", code: failure)
-  }
-}
-
 /// Parses a syscall argument: decimal, 0x hex, 0o octal, or negative (two's complement).
 func parseArgument(_ s: String) -> UInt64? {
   let t = s.replacingOccurrences(of: "_", with: "")

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Enforcement
 import Foundation
+import OutputFiles
 import Recording
 import Seccomp
 import Syscalls
@@ -82,8 +83,10 @@ struct RecordCommand: ParsableCommand {
     case k8sPod = "k8s-pod"
   }
 
-  @Option(name: .shortAndLong, help: "Where to write the profile (a directory for --format k8s-pod).")
-  var output: String
+  @Option(
+    name: .shortAndLong,
+    help: "Where to write the profile (a directory for --format k8s-pod, created if missing); optional with -c or --json.")
+  var output: String?
 
   @Option(help: "The profile format.")
   var format: Format = .docker
@@ -173,7 +176,16 @@ struct RecordCommand: ParsableCommand {
       if args { throw ValidationError("--args reads arguments at each call's stop; --backend ebpf has none for native calls") }
       if baseline != nil { throw ValidationError("--baseline and --backend ebpf are two ways of not stopping; choose one") }
     }
-    if let baseline, URL(fileURLWithPath: baseline).standardizedFileURL == URL(fileURLWithPath: output).standardizedFileURL {
+    // Without a required option left to miss, a --help before any program is captured as
+    // the program: it is a request for help.
+    if let first = command.first, first == "--help" || first == "-h" { throw CleanExit.helpRequest(self) }
+    if output == nil && !count && !json {
+      throw ValidationError("give -o FILE for the profile (-c or --json alone print the statistics and write no profile)")
+    }
+    if output == "-" {
+      throw ValidationError("-o -: standard output is the program's; name a file for the profile")
+    }
+    if let baseline, let output, URL(fileURLWithPath: baseline).standardizedFileURL == URL(fileURLWithPath: output).standardizedFileURL {
       throw ValidationError("-o names the --baseline file; write the new profile to another file (syscage never overwrites an input)")
     }
     if baseline != nil && (count || stops == .two) {
@@ -183,7 +195,18 @@ struct RecordCommand: ParsableCommand {
     if let name, !KubernetesPodConversion.isValidName(name) {
       throw ValidationError("--name '\(name)' is not a Kubernetes name; use lower-case letters, digits, '-' and '.'")
     }
+    // -o is examined before the program starts: 73 when it cannot be created.
+    if let output {
+      if format == .k8sPod {
+        _ = try checkedKubernetesDirectory(output, name: try profileName(), patch: false, inputs: outputInputs)
+      } else {
+        _ = try checkedOutput(output, inputs: outputInputs)
+      }
+    }
   }
+
+  /// The files -o must not be.
+  var outputInputs: [String] { [baseline].compactMap { $0 } }
 
   func run() throws {
     let argv = program
@@ -327,35 +350,50 @@ struct RecordCommand: ParsableCommand {
     }
   }
 
-  /// Writes the profile to -o in --format.
+  /// Writes the profile to -o in --format (nothing without -o). When that fails after the
+  /// run, the profile is saved in $TMPDIR and the message says where (exit 125).
   func write(_ profile: Profile) throws {
+    guard let output else { return }
     let host = ConversionTarget(context: .dockerDefault(), arches: profile.architectures)
     let header = ["Recorded by syscage from: \(program.isEmpty ? "processes " + pids.map(String.init).joined(separator: ", ") : program.joined(separator: " "))."]
-    let inputs = [baseline].compactMap { $0 }
     switch format {
     case .docker, .oci:
-      try writeOutput(Array(profile.encode(format: format == .oci ? .oci : .docker).utf8), to: output, inputs: inputs, failure: 125)
+      try writeOrSave(Array(profile.encode(format: format == .oci ? .oci : .docker).utf8), to: output, inputs: outputInputs, what: "recording")
     case .spo:
       let spo = SPOConversion(profile: profile, target: host, name: try profileName(), header: header)
       for w in spo.warnings { printError("syscage: warning: \(w)") }
-      try writeOutput(Array(spo.yaml.utf8), to: output, inputs: inputs, failure: 125)
+      try writeOrSave(Array(spo.yaml.utf8), to: output, inputs: outputInputs, what: "recording")
     case .systemd:
       let unit = SystemdConversion(profile: profile, target: host, header: header)
       for note in unit.notes { printError("syscage: note: \(note)") }
       for w in unit.warnings { printError("syscage: warning: \(w)") }
-      try writeOutput(Array(unit.text.utf8), to: output, inputs: inputs, failure: 125)
+      try writeOrSave(Array(unit.text.utf8), to: output, inputs: outputInputs, what: "recording")
     case .k8sPod:
       let pod = KubernetesPodConversion(profile: profile, target: host, name: try profileName(), header: header)
-      try writeKubernetes(pod, into: output, inputs: inputs, failure: 125)
+      do {
+        try writeKubernetes(pod, into: try OutputDirectory(output, files: kubernetesFiles(name: pod.name, patch: false), inputs: outputInputs))
+        return
+      } catch {
+        printError("syscage: \(error)")
+      }
+      do {
+        let dir = try OutputDirectory.temporary(prefix: "syscage-recording", files: kubernetesFiles(name: pod.name, patch: false))
+        try writeKubernetes(pod, into: dir)
+        printError("syscage: the recording is saved in \(dir.path)")
+      } catch {
+        printError("syscage: \(error); the recording follows on standard error")
+        FileHandle.standardError.write(Data(pod.combined.utf8))
+      }
+      throw ExitCode(125)
     }
   }
 
   /// --name, else a Kubernetes name from -o's base name, else from the program.
   func profileName() throws -> String {
     if let name { return name }
-    if let derived = KubernetesPodConversion.name(fromPath: output) { return derived }
+    if let output, let derived = KubernetesPodConversion.name(fromPath: output) { return derived }
     if let first = program.first, let derived = KubernetesPodConversion.name(fromPath: first) { return derived }
-    throw fail("cannot make a Kubernetes name from '\(output)'; give --name", code: ExitStatus.usage)
+    throw fail("cannot make a Kubernetes name from '\(output ?? "")'; give --name", code: ExitStatus.usage)
   }
 
   /// Runs the program again under the profile, its standard output discarded, and reports.
@@ -415,7 +453,7 @@ struct RecordCommand: ParsableCommand {
     }
     if r.detached { termination = ["detached": true] }
     return [
-      "pid": Int(r.pid), "termination": termination, "arches": arches, "profile": output, "tracees": r.tracees,
+      "pid": Int(r.pid), "termination": termination, "arches": arches, "profile": output.map { $0 as Any } ?? NSNull(), "tracees": r.tracees,
       "stops": backend == .ebpf ? "none" : (r.oneStop ? "one" : "two"), "backend": backend.rawValue,
     ]
   }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Enforcement
 import Foundation
+import OutputFiles
 import Seccomp
 import Syscalls
 
@@ -52,10 +53,10 @@ struct WatchCommand: ParsableCommand {
   @Option(name: .customLong("on-violation"), help: "alert, deny or kill.")
   var onViolation: WatchMode = .alert
 
-  @Option(help: "Append the JSON lines to this file (stderr otherwise).")
+  @Option(help: "Append the JSON lines to this file, FIFO or device (stderr otherwise).")
   var alerts: String?
 
-  @Option(help: "Write the profile extended with what was seen to this file (atomically).")
+  @Option(help: "Write the profile extended with what was seen to this file (atomically) after the run.")
   var learn: String?
 
   @Flag(help: "Leave no_new_privs unset (needs CAP_SYS_ADMIN).")
@@ -75,6 +76,12 @@ struct WatchCommand: ParsableCommand {
   func run() throws {
     let argv = try wrappedCommand(command)
     let name = argv[0]
+    // Outputs are examined before anything runs (73); standard output is the program's.
+    if alerts == "-" || learn == "-" {
+      throw fail("--alerts - and --learn -: standard output is the program's; name a file (or leave out --alerts for stderr)", code: ExitStatus.usage)
+    }
+    let alertsOutput = try alerts.map { try checkedOutput($0, inputs: [profile]) }
+    if let learn { _ = try checkedOutput(learn, inputs: [profile]) }
     let (loadedProfile, policy) = try loadForWrapping(profile, strict: strict, enosysStub: true)
     for f in Preflight.check(policy) where f.isFatal && onViolation != .alert {
       printError("syscage: \(profile) does not allow execve on \(f.arch) (\(f.decision.action)): the program cannot start; allow execve or use --on-violation alert")
@@ -97,13 +104,12 @@ struct WatchCommand: ParsableCommand {
       throw ExitCode(127)
     }
     var sink: FileHandle? = nil
-    if let alerts {
-      let fd = open(alerts, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-      guard fd >= 0 else {
-        printError("syscage: \(alerts): \(String(cString: strerror(errno)))")
-        throw ExitCode(125)
+    if let alertsOutput {
+      do {
+        sink = FileHandle(fileDescriptor: try alertsOutput.openForAppending(), closeOnDealloc: true)
+      } catch {
+        throw fail(error)
       }
-      sink = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
     }
     let flags = policy.watchPolicy.flags.reduce(UInt32(0)) { $0 | $1.bit }
     let request = Launcher.Request(executable: path, arguments: argv, program: program, flags: flags, noNewPrivileges: !allowNewPrivs)
@@ -130,12 +136,7 @@ struct WatchCommand: ParsableCommand {
       if !unnamed.isEmpty {
         printError("syscage: --learn: cannot add \(Set(unnamed).sorted().joined(separator: ", ")): ABI not in the profile or no name")
       }
-      do {
-        try writeAtomically(learnt.profile.encode(), to: learn)
-      } catch {
-        printError("syscage: \(learn): \(error)")
-        throw ExitCode(125)
-      }
+      try writeOrSave(Array(learnt.profile.encode().utf8), to: learn, inputs: [profile], what: "learnt profile")
     }
     if outcome.abandoned > 0 {
       printError("syscage: watch: stopped watching \(outcome.abandoned) process\(outcome.abandoned == 1 ? "" : "es") still under the filter (signalled twice); their calls outside the profile now fail with ENOSYS")
