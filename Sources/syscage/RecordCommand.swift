@@ -142,6 +142,15 @@ struct RecordCommand: ParsableCommand {
       valueName: "backend"))
   var backend: Backend = .ptrace
 
+  @Option(help: ArgumentHelp("Record the program N times; the profile is the union, marked per call with how many runs made it.", valueName: "N"))
+  var runs = 1
+
+  @Flag(help: "With --verify: add the calls verification denied and verify again (up to 3 rounds).")
+  var amend = false
+
+  @Flag(help: "Do not add the occasional calls of the language runtimes detected (Go, JVM, node, CPython, GNU sort).")
+  var noRuntimes = false
+
   @Argument(parsing: .captureForPassthrough, help: "The program and its arguments (after --).")
   var command: [String] = []
 
@@ -156,7 +165,10 @@ struct RecordCommand: ParsableCommand {
   var timing: Bool { stops == .two || (stops == nil && baseline == nil && (count || json)) }
 
   func validate() throws {
+    if runs < 1 { throw ValidationError("--runs wants a number of runs, 1 or more, not \(runs)") }
+    if amend && !verify { throw ValidationError("--amend adds what verification denies; give --verify too") }
     if !pids.isEmpty {
+      if runs > 1 { throw ValidationError("--runs starts the program N times; with -p there is no program to start") }
       if !program.isEmpty { throw ValidationError("give a program after -- or -p PID, not both") }
       if verify { throw ValidationError("--verify runs the program again; with -p there is no program to start") }
       if baseline != nil { throw ValidationError("--baseline needs a filter in the program, which only a program syscage starts can get; leave out -p") }
@@ -193,35 +205,59 @@ struct RecordCommand: ParsableCommand {
     }
     let baselineProfile = try baseline.map(loadBaseline)
     let collector = args ? ArgumentCollector() : nil
-    let recording: Recording
-    if let path {
-      recording = try launch(path, argv, baseline: baselineProfile, observer: collector?.observer())
-    } else {
-      recording = try attach(observer: collector?.observer())
+    let later = verify || runs > 1
+    let replay = path != nil && later ? ReplayConditions() : nil
+    var recorded = RecordedRuns(runs: [])
+    var changes: RunObserver?
+    for index in 0..<max(1, runs) {
+      let watcher = RunObserver(watchChanges: index == 0 && later)
+      let observer = backend == .ebpf ? nil : CallObserver.combined([collector?.observer(), watcher.observer()].compactMap { $0 })
+      let recording: Recording
+      if let path {
+        if let replay, index > 0 {
+          recording = try replay.again { try launch(path, argv, baseline: baselineProfile, observer: observer, watching: watcher.callNames) }
+        } else if let replay {
+          recording = try replay.first { try launch(path, argv, baseline: baselineProfile, observer: observer, watching: watcher.callNames) }
+        } else {
+          recording = try launch(path, argv, baseline: baselineProfile, observer: observer, watching: watcher.callNames)
+        }
+        if index == 0 { changes = watcher }
+        for exe in [path] + watcher.executables where !recorded.executables.contains(exe) { recorded.executables.append(exe) }
+      } else {
+        recording = try attach(observer: observer)
+        for pid in pids {
+          if let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe") { recorded.executables.append(exe) }
+        }
+        for exe in watcher.executables where !recorded.executables.contains(exe) { recorded.executables.append(exe) }
+      }
+      if let first = recorded.runs.first, recording.termination != first.termination {
+        printError("syscage: note: run \(index + 1) \(recording.termination) (run 1: \(first.termination))")
+      }
+      recorded.runs.append(recording)
     }
+    recorded.arguments = collector?.seen ?? [:]
+    let recording = recorded.merged
+    if let changes, changes.changeCount > 0 {
+      let shown = changes.changedFiles.prefix(3).joined(separator: ", ")
+      printError(
+        "syscage: note: the first run changed files or opened them for writing (\(shown)\(changes.changedFiles.count > 3 ? ", ..." : "")): later runs start from what it left, not from what it found"
+      )
+    }
+    for note in replay?.notes ?? [] { printError("syscage: note: \(note)") }
 
-    var seen = recording.syscallsByArch.mapValues { Set($0.keys) }
-    // Calls that stay allowed whatever their arguments: the baseline's and the runtime's.
-    var unconditional: Set<String> = []
-    let baselineEntries = baselineProfile?.expanded(for: .dockerDefault()).syscalls ?? []
-    if let baselineProfile {
-      let names = Set(baselineEntries.filter { $0.action == .allow && ($0.args ?? []).isEmpty }.flatMap(\.names))
-      for arch in baselineProfile.filterArches(native: .native) { seen[arch, default: []].formUnion(names) }
-      unconditional.formUnion(names)
+    let options = ProfileOptions(
+      defaultAction: defaultAction.action, defaultErrnoRet: defaultAction.errno, baseline: baselineProfile,
+      containerRuntime: runtime, argumentRules: args, languageRuntimes: !noRuntimes)
+    var assembled = ProfileAssembly.assemble(recorded, options: options)
+    for note in assembled.notes { printError("syscage: note: \(note)") }
+    for (runtime, calls) in assembled.runtimeCalls {
+      printError("syscage: note: \(runtime.rawValue) runtime detected: also allowing \(calls.joined(separator: ", ")) (\(runtime.comment))")
     }
-    if let runtime {
-      seen[.native, default: []].formUnion(runtime.callsAfterFilter)
-      unconditional.formUnion(runtime.callsAfterFilter)
+    if !assembled.occasional.isEmpty {
+      let list = assembled.occasional.sorted { ($0.value, $0.key) < ($1.value, $1.key) }.map { "\($0.key) \($0.value)/\(recorded.runs.count)" }
+      printError("syscage: note: calls seen in some runs only: \(list.joined(separator: ", "))")
     }
-    let builder = ProfileBuilder(defaultAction: defaultAction.action, defaultErrnoRet: defaultAction.errno)
-    var profile = builder.build(seen)
-    if let collector {
-      let (ruled, notes) = ArgumentRules.apply(collector.seen, to: profile, unconditional: unconditional)
-      profile = ruled
-      for note in notes { printError("syscage: note: \(note)") }
-    }
-    profile = keepingArgumentRules(of: baselineEntries, in: profile)
-    try write(profile)
+    try write(assembled.profile)
 
     for e in recording.unnamed {
       printError("syscage: warning: \(e.arch) syscall \(e.number) has no name in the table; it is not in the profile")
@@ -229,16 +265,37 @@ struct RecordCommand: ParsableCommand {
     if recording.unplaced > 0 {
       printError("syscage: warning: \(recording.unplaced) calls of an unknown ABI or number were not recorded")
     }
-    if count { FileHandle.standardError.write(Data(StraceTable(recording).text.utf8)) }
+    if count {
+      var table = StraceTable(recording)
+      if recorded.runs.count > 1 { table.runs = (recorded.runCounts, recorded.runs.count) }
+      FileHandle.standardError.write(Data(table.text.utf8))
+    }
     var verification: Verification?
+    var amendments: [Amendment] = []
     if verify, let path {
-      verification = runVerification(path, argv, profile: profile, recorded: recording.termination)
+      let first = recorded.runs[0].termination
+      verification = runVerification(path, argv, profile: assembled.profile, recorded: first, replay: replay)
+      while amend, let v = verification, v.deniedCount > 0, amendments.count < Self.amendRounds {
+        let amendment = Amendment(round: amendments.count + 1, denials: v.denials, argumentRules: args)
+        if amendment.isEmpty {
+          printError("syscage: amend: the denied calls have no name in the table; nothing to add")
+          break
+        }
+        amendments.append(amendment)
+        assembled = ProfileAssembly.assemble(recorded, options: options, amendments: amendments)
+        for line in amendLines(amendment, denials: v.denials) { printError("syscage: amend: \(line)") }
+        try write(assembled.profile)
+        verification = runVerification(path, argv, profile: assembled.profile, recorded: first, replay: replay)
+      }
+      if amend, let v = verification, v.deniedCount > 0 {
+        printError("syscage: amend: calls still denied after \(amendments.count) rounds; the profile has what was added")
+      }
     }
     if json {
-      var object = jsonObject(recording)
+      var object = jsonObject(recording, recorded: recorded, assembled: assembled)
       if let v = verification {
         object["verify"] = [
-          "status": Int(v.termination.shellStatus), "same": v.termination == recording.termination,
+          "status": Int(v.termination.shellStatus), "same": v.termination == recorded.runs[0].termination,
           "deniedCount": v.deniedCount,
           "denied": v.denials.map { d -> [String: Any] in
             [
@@ -246,6 +303,14 @@ struct RecordCommand: ParsableCommand {
               "args": d.arguments.map { "0x" + String($0, radix: 16) }, "action": "\(d.action)",
             ]
           },
+          "amended": amendments.map { a -> [String: Any] in
+            [
+              "round": a.round,
+              "calls": Dictionary(uniqueKeysWithValues: a.calls.map { ($0.key.name, $0.value.sorted()) }),
+              "arguments": Dictionary(uniqueKeysWithValues: a.arguments.map { ($0.key.name, $0.value.keys.sorted()) }),
+            ]
+          },
+          "stdin": replay?.stdinKind.rawValue ?? "", "stdout": replay?.stdoutKind.rawValue ?? "",
         ] as [String: Any]
       }
       printError(jsonLine(object))
@@ -254,11 +319,35 @@ struct RecordCommand: ParsableCommand {
       printError("syscage: detached from \(pids.map(String.init).joined(separator: ", ")); they run on")
       throw ExitCode.success
     }
-    throw ExitCode(recording.termination.shellStatus)
+    throw ExitCode(recorded.runs[0].termination.shellStatus)
+  }
+
+  /// How many times `--amend` adds calls and verifies again at most.
+  static let amendRounds = 3
+
+  /// What an amendment round added and why: each call with its first denial's arguments.
+  func amendLines(_ amendment: Amendment, denials: [Denial]) -> [String] {
+    var lines: [String] = []
+    for (arch, names) in amendment.calls.sorted(by: { $0.key.name < $1.key.name }) {
+      for name in names.sorted() {
+        let d = denials.first { $0.arch == arch && $0.name == name }
+        let argsText = d.map { " args " + $0.arguments.map { "0x" + String($0, radix: 16) }.joined(separator: ", ") } ?? ""
+        lines.append("round \(amendment.round): added \(name) (\(arch.name)): denied in verification\(argsText)")
+      }
+    }
+    for (arch, calls) in amendment.arguments.sorted(by: { $0.key.name < $1.key.name }) {
+      for (name, keys) in calls.sorted(by: { $0.key < $1.key }) {
+        let values = keys.map { $0.map { "0x" + String($0, radix: 16) }.joined(separator: "/") }.sorted()
+        lines.append("round \(amendment.round): added an argument rule for \(name) (\(arch.name)) \(values.joined(separator: ", ")): denied in verification")
+      }
+    }
+    return lines
   }
 
   /// Starts the program and records it (ptrace, one or two stops, or against a baseline).
-  func launch(_ path: String, _ argv: [String], baseline: Profile?, observer: CallObserver?) throws -> Recording {
+  func launch(_ path: String, _ argv: [String], baseline: Profile?, observer: CallObserver?, watching: Set<String> = [])
+    throws -> Recording
+  {
     if backend == .ebpf {
       do {
         return try EBPFRecorder.record(executable: path, arguments: argv)
@@ -270,7 +359,8 @@ struct RecordCommand: ParsableCommand {
       var filter = Recorder.traceAll
       if let baseline {
         do {
-          filter = try Recorder.baselineFilter(baseline, tracing: args ? Set(ArgumentRules.arguments.keys) : [])
+          filter = try Recorder.baselineFilter(
+            baseline, tracing: (args ? Set(ArgumentRules.arguments.keys) : []).union(watching))
         } catch {
           throw fail("--baseline \(self.baseline ?? ""): cannot compile it: \(error)", code: ExitStatus.dataError)
         }
@@ -297,22 +387,6 @@ struct RecordCommand: ParsableCommand {
     } catch {
       throw fail("\(error)", code: error.errno == ESRCH ? ExitStatus.usage : 125)
     }
-  }
-
-  /// `profile` with the baseline's conditional ALLOW entries added, for the calls the
-  /// profile does not allow unconditionally: the output is the baseline plus what is new.
-  func keepingArgumentRules(of baseline: [SyscallEntry], in profile: Profile) -> Profile {
-    var profile = profile
-    var syscalls = profile.syscalls ?? []
-    let allowed = Set(syscalls.filter { $0.action == .allow && ($0.args ?? []).isEmpty }.flatMap(\.names))
-    for entry in baseline where entry.action == .allow && !(entry.args ?? []).isEmpty {
-      var kept = entry
-      kept.names = entry.names.filter { !allowed.contains($0) }
-      let duplicate = syscalls.contains { $0.names == kept.names && $0.args == kept.args && $0.action == kept.action }
-      if !kept.names.isEmpty && !duplicate { syscalls.append(kept) }
-    }
-    profile.syscalls = syscalls.isEmpty ? nil : syscalls
-    return profile
   }
 
   /// Loads --baseline; bad input ends the command with 65.
@@ -357,24 +431,20 @@ struct RecordCommand: ParsableCommand {
     throw fail("cannot make a Kubernetes name from '\(output)'; give --name", code: ExitStatus.usage)
   }
 
-  /// Runs the program again under the profile, its standard output discarded, and reports.
-  func runVerification(_ path: String, _ argv: [String], profile: Profile, recorded: Termination) -> Verification? {
+  /// Runs the program again under the profile, with the first run's standard input and
+  /// a standard output of the same kind (discarded), and reports.
+  func runVerification(
+    _ path: String, _ argv: [String], profile: Profile, recorded: Termination, replay: ReplayConditions?
+  ) -> Verification? {
     let noNewPrivileges = runtime == nil || geteuid() != 0
     if runtime != nil && geteuid() != 0 {
       printError("syscage: verify: without root the filter needs no_new_privs; a \(runtime!.rawValue) container with noNewPrivileges false runs without it")
     }
-    let savedStdout = dup(1)
-    let null = open("/dev/null", O_WRONLY | O_CLOEXEC)
-    if savedStdout >= 0 && null >= 0 { dup2(null, 1) }
-    defer {
-      if savedStdout >= 0 {
-        dup2(savedStdout, 1)
-        close(savedStdout)
-      }
-      if null >= 0 { close(null) }
-    }
     do {
-      let v = try Verifier.verify(executable: path, arguments: argv, profile: profile, noNewPrivileges: noNewPrivileges)
+      let run = { () throws(Recorder.Failure) -> Verification in
+        try Verifier.verify(executable: path, arguments: argv, profile: profile, noNewPrivileges: noNewPrivileges)
+      }
+      let v = try replay.map { r in try r.again { try run() } } ?? run()
       for d in v.denials { printError("syscage: denied: \(d.description)") }
       if v.deniedCount > v.denials.count {
         printError("syscage: … and \(v.deniedCount - v.denials.count) more denied calls")
@@ -395,14 +465,15 @@ struct RecordCommand: ParsableCommand {
     }
   }
 
-  func jsonObject(_ r: Recording) -> [String: Any] {
+  func jsonObject(_ r: Recording, recorded: RecordedRuns, assembled: AssembledProfile) -> [String: Any] {
+    let runCounts = recorded.runCounts
     var arches: [String: Any] = [:]
     for arch in r.arches {
       var calls: [String: Any] = [:]
       for e in r.entries where e.arch == arch {
         calls[e.name] = [
           "number": Int(e.number.rawValue), "calls": e.statistics.calls, "errors": e.statistics.errors,
-          "seconds": e.statistics.seconds,
+          "seconds": e.statistics.seconds, "runs": runCounts[arch]?[e.name] ?? 0,
         ]
       }
       arches[arch.name] = calls
@@ -416,6 +487,11 @@ struct RecordCommand: ParsableCommand {
     return [
       "pid": Int(r.pid), "termination": termination, "arches": arches, "profile": output, "tracees": r.tracees,
       "stops": backend == .ebpf ? "none" : (r.oneStop ? "one" : "two"), "backend": backend.rawValue,
+      "runs": recorded.runs.count,
+      "runtimes": Dictionary(uniqueKeysWithValues: assembled.runtimes.map { rt in
+        (rt.rawValue, assembled.runtimeCalls.first { $0.runtime == rt }?.calls ?? [])
+      }),
+      "occasional": assembled.occasional,
     ]
   }
 }
