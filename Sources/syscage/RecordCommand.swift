@@ -215,11 +215,11 @@ struct RecordCommand: ParsableCommand {
       let recording: Recording
       if let path {
         if let replay, index > 0 {
-          recording = try replay.again { try launch(path, argv, baseline: baselineProfile, observer: observer, watching: watcher.callNames) }
+          recording = try replay.again { try launch(path, argv, baseline: baselineProfile, observer: observer) }
         } else if let replay {
-          recording = try replay.first { try launch(path, argv, baseline: baselineProfile, observer: observer, watching: watcher.callNames) }
+          recording = try replay.first { try launch(path, argv, baseline: baselineProfile, observer: observer) }
         } else {
-          recording = try launch(path, argv, baseline: baselineProfile, observer: observer, watching: watcher.callNames)
+          recording = try launch(path, argv, baseline: baselineProfile, observer: observer)
         }
         if index == 0 { changes = watcher }
         for exe in [path] + watcher.executables where !recorded.executables.contains(exe) { recorded.executables.append(exe) }
@@ -345,9 +345,7 @@ struct RecordCommand: ParsableCommand {
   }
 
   /// Starts the program and records it (ptrace, one or two stops, or against a baseline).
-  func launch(_ path: String, _ argv: [String], baseline: Profile?, observer: CallObserver?, watching: Set<String> = [])
-    throws -> Recording
-  {
+  func launch(_ path: String, _ argv: [String], baseline: Profile?, observer: CallObserver?) throws -> Recording {
     if backend == .ebpf {
       do {
         return try EBPFRecorder.record(executable: path, arguments: argv)
@@ -359,8 +357,9 @@ struct RecordCommand: ParsableCommand {
       var filter = Recorder.traceAll
       if let baseline {
         do {
-          filter = try Recorder.baselineFilter(
-            baseline, tracing: (args ? Set(ArgumentRules.arguments.keys) : []).union(watching))
+          // The baseline's calls do not stop, execve and file changes included: runtimes
+          // are detected from the program's own executable.
+          filter = try Recorder.baselineFilter(baseline, tracing: args ? Set(ArgumentRules.arguments.keys) : [])
         } catch {
           throw fail("--baseline \(self.baseline ?? ""): cannot compile it: \(error)", code: ExitStatus.dataError)
         }
