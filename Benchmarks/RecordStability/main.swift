@@ -93,6 +93,7 @@ struct Program {
 }
 
 func fail(_ message: String) -> Never {
+  try? FileManager.default.removeItem(atPath: NSTemporaryDirectory() + "/record-stability-\(getpid())")
   FileHandle.standardError.write(Data("record-stability: \(message)\n".utf8))
   exit(1)
 }
@@ -185,7 +186,6 @@ if chosen.isEmpty { chosen = ["go-hello", "go-http", "python-pool"] }
 
 let dir = NSTemporaryDirectory() + "/record-stability-\(getpid())"
 try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-defer { try? FileManager.default.removeItem(atPath: dir) }
 
 var programs: [Program] = []
 for name in chosen {
@@ -200,6 +200,7 @@ for name in chosen {
 }
 
 print("record-stability: \(recordings) recordings x \(replays) replays each, --default-action kill-process\(recordOptions.isEmpty ? "" : " " + recordOptions.joined(separator: " "))")
+setvbuf(stdout, nil, _IOLBF, 0)
 print("program       recordings  replays  passed  failed  profiles failing  calls only some recordings made")
 var allPassed = true
 for program in programs {
@@ -245,4 +246,5 @@ for program in programs {
   }
   if failed > 0 { allPassed = false }
 }
+try? FileManager.default.removeItem(atPath: dir)
 exit(allPassed ? 0 : 1)

@@ -10,71 +10,63 @@ struct RecordCommand: ParsableCommand {
     commandName: "record",
     abstract: "Record the syscalls a program makes and write an allow-list profile.",
     discussion: """
-      Runs the program under ptrace (following its children and threads, as strace -f \
-      does), counts every syscall per ABI at its entry (exit and exit_group included), \
-      and writes an allow-list profile for exactly the ABIs seen to -o: the calls seen \
-      plus the guard rails (exit, exit_group, rt_sigreturn, restart_syscall and the vDSO \
-      calls), ERRNO(EPERM) for the rest (--default-action) and ERRNO(ENOSYS) for clone3, \
-      faccessat2, fchmodat2 and openat2 when they were not seen. With -c, prints the \
-      table strace -c prints on stderr (time is the latency from entry to exit, as \
-      strace -c -w). Recording waits until every traced process has ended.
+      Runs the program under ptrace (its children and threads too, as strace -f), \
+      counts every syscall per ABI at entry, and writes an allow-list profile for the \
+      ABIs seen: the calls seen, the guard rails (exit, exit_group, rt_sigreturn, \
+      restart_syscall, the vDSO calls), ERRNO(ENOSYS) for clone3, faccessat2, \
+      fchmodat2 and openat2 when not seen, and --default-action for the rest. \
+      Recording waits until every traced process has ended.
 
-      Without -c and --json (a profile only), the program stops once per call: \
-      before its execve, the child sets no_new_privs and loads a seccomp filter \
-      that sends every call to the tracer (SECCOMP_RET_TRACE), which only counts \
-      it; this is about twice as fast as stopping at entry and exit. no_new_privs \
-      means setuid/setgid programs run without their privileges (and file \
-      capabilities are not gained), as they will under the profile anyway; use \
-      --stops two to record without it. -c and --json stop at entry and exit to \
-      see errors and times.
+      Language runtimes: calls that Go (async preemption: getpid, tgkill; \
+      sched_yield, nanosleep, madvise), the JVM, node, CPython's multiprocessing \
+      (kill, when the program starts processes) and GNU sort make only in some runs \
+      are added in an entry per runtime, its comment saying why, when an executable \
+      the program ran is built on one (Go: .go.buildinfo or the Go build-id note; \
+      JVM: libjvm/libjli; node; CPython: libpython or Py_BytesMain). --no-runtimes \
+      leaves them out.
 
-      --baseline P: the filter lets the calls P allows (without argument rules) run \
-      without a stop, and only the others reach the tracer; the profile is P's calls \
-      plus the new ones. Repeated recordings of a program run at nearly full speed.
+      --runs N records N times and writes the union; calls only some runs made get \
+      an entry "seen in K of N recorded runs", -c a runs column, --json a runs count \
+      per call. Later runs and --verify's run get the first run's standard input \
+      again (a pipe is read through syscage and kept, up to 64 MiB; a file is read \
+      again from its offset; a terminal is not replayed: they read /dev/null) and a \
+      standard output of the same kind (a file, a pipe, a pseudo-terminal; \
+      discarded). When the first run changed files, syscage says so: later runs \
+      start from what it left.
 
-      -p PID (repeatable) attaches to running processes, every thread, and what they \
-      start from then on, until they end or syscage gets Ctrl-C (SIGINT, SIGTERM or \
-      SIGHUP): then it detaches and they run on. What they did before the attach is \
-      not seen, and a running process cannot get a filter: attaching stops twice per \
-      call, and --baseline, --verify and the eBPF backend need a program to start.
+      --verify runs the program again under the profile, every call the profile does \
+      not allow sent to the tracer, which prints it ("denied: ...") and fails it with \
+      the profile's errno (EPERM for kill and trap actions, so the run goes on), and \
+      compares the exit status. --amend then adds the denied calls (an entry per \
+      round, "denied in verification round K") and verifies again, up to 3 rounds.
 
-      --args: argument rules for the calls whose arguments name a capability: socket \
-      and socketpair (address family and type), personality, clone and unshare \
-      (namespace flags), prctl (option) and ioctl (request), one ALLOW rule per value \
-      seen. clone3 passes its flags behind a pointer that seccomp cannot read, so with \
-      clone rules clone3 gets ENOSYS and libc falls back to clone.
+      Stops: one (the default for a profile) loads a filter before execve that sends \
+      every call to the tracer; it sets no_new_privs (setuid programs run without \
+      their privileges). two (the default for -c and --json) stops at entry and exit \
+      for errors and times (-c is strace -c -w's table).
 
-      --for runc|docker: a container runtime installs the filter before its own last \
-      steps (with noNewPrivileges false, Docker's default: capset, setgroups, prctl, \
-      its Go runtime, execve), so the profile also allows the calls runc was recorded \
-      making after it installs the filter (swift run derive-runtime-calls), and \
-      --verify runs without no_new_privs as such a container does.
+      --baseline P: P's calls run without a stop; the profile is P plus the new calls. \
+      -p PID attaches to running processes until they end or Ctrl-C (then they run \
+      on); it stops twice per call and sees nothing from before. --args: one ALLOW \
+      rule per value seen for socket, socketpair, personality, clone, unshare, prctl \
+      and ioctl (clone3 then gets ENOSYS, so that libc uses clone). --for runc|docker: \
+      runc makes calls of its own after it loads the container's filter (before \
+      execve, with noNewPrivileges true or false), so the profile allows them; \
+      --verify then runs without no_new_privs (as root) as such a container does.
 
-      With --verify, after writing the profile syscage runs the program again under \
-      it (no_new_privs set) with every call the profile does not allow sent to \
-      the tracer, which prints it on stderr ("denied: ...") and fails it with the \
-      profile's errno (EPERM for KILL/TRAP actions, so the run goes on), and \
-      compares the exit status with the recording's. The program's standard output is \
-      discarded in that second run. The exit status is still the recorded run's. \
-      Ctrl-C reaches the program as it would without syscage; the profile is still \
-      written.
+      Formats: docker, oci (linux.seccomp), spo (SeccompProfile; --name), systemd \
+      (a [Service] drop-in), k8s-pod (-o is a directory).
 
-      Formats: docker, oci (the runtime-spec linux.seccomp object), spo (a \
-      security-profiles-operator SeccompProfile; --name), systemd (a [Service] \
-      drop-in), k8s-pod (-o is a directory: pod.yaml and profiles/NAME.json).
-
-      Exits with the program's status (128 + signal when it was killed; 0 after \
-      detaching); syscage's own failures exit 125 (cannot trace, cannot write the \
-      profile), 126 (cannot execute) and 127 (not found). Nothing is written to the \
-      program's stdout.
+      Exits with the program's status (the first run's; 128 + signal; 0 after \
+      detaching); syscage's own failures exit 125, 126 (cannot execute), 127 (not \
+      found). Nothing is written to the program's stdout.
 
       Examples:
         syscage record -o ls.json -- ls -l /
-        syscage record -o app.json --format oci -c -- ./app --selftest
-        syscage record -o make.json --verify -- make -j2
+        syscage record -o app.json --runs 5 --verify --amend -- ./app --selftest
         syscage record -o web.json -p 4242          # Ctrl-C to stop
         syscage record -o app2.json --baseline app.json -- ./app --other-mode
-        syscage record -o app.json --args --for docker --verify -- ./app
+        syscage record -o app.json --args --for docker --format oci -- ./app
       """)
 
   enum Format: String, ExpressibleByArgument, CaseIterable {
@@ -82,74 +74,99 @@ struct RecordCommand: ParsableCommand {
     case k8sPod = "k8s-pod"
   }
 
-  @Option(name: .shortAndLong, help: "Where to write the profile (a directory for --format k8s-pod).")
-  var output: String
-
-  @Option(help: "The profile format.")
-  var format: Format = .docker
-
-  @Option(help: "The profile's name, a DNS-1123 subdomain (spo, k8s-pod; default: from -o or the program).")
-  var name: String?
-
-  @Flag(name: .customShort("c"), help: "Print an strace -c style table on stderr.")
-  var count = false
-
-  @Flag(help: "Print the statistics as JSON on stderr.")
-  var json = false
-
   enum Stops: String, ExpressibleByArgument, CaseIterable {
     case one, two
   }
-
-  @Option(
-    help: ArgumentHelp(
-      "one: a seccomp stop per call (counts only, sets no_new_privs); two: entry and exit stops (errors and times).",
-      discussion: "Defaults to one, or two with -c or --json (one with --baseline)."))
-  var stops: Stops?
-
-  @Flag(help: "Run the program again under the profile and report every call it would deny.")
-  var verify = false
-
-  @Option(name: [.customShort("p"), .customLong("pid")], help: "Attach to this running process (repeatable).")
-  var pids: [Int32] = []
-
-  @Flag(help: "Argument rules for socket families and types, personality, namespaces, prctl options and ioctl requests.")
-  var args = false
-
-  @Option(help: ArgumentHelp("A profile whose allowed calls run without stopping; the output adds the new ones.", valueName: "profile"))
-  var baseline: String?
-
-  @Option(name: .customLong("for"), help: ArgumentHelp("Add the calls this container runtime makes after installing the filter.", valueName: "runc|docker"))
-  var runtime: ContainerRuntime?
-
-  @Option(help: ArgumentHelp("The action for calls not seen: errno (EPERM), errno:NAME|N, kill-process, kill-thread, trap, log.", valueName: "action"))
-  var defaultAction: DefaultAction = DefaultAction(action: .errno, errno: nil)
-
-  @Option(
-    help: ArgumentHelp(
-      "Where the program runs: auto (the default), one (the tracer's CPU), all.",
-      discussion: "A ptrace stop hands the CPU from the program to the tracer and back: on one CPU a plain context switch, across CPUs a wake-up of the other CPU (expensive in a VM). auto (the default) keeps the program on the tracer's CPU until it starts a second process or thread or asks for its CPUs (sched_getaffinity), then gives it every CPU it had; one keeps it there (the program sees one CPU: nproc says 1); all leaves it to the scheduler.",
-      valueName: "placement"))
-  var cpus: CPUPlacement?
 
   enum Backend: String, ExpressibleByArgument, CaseIterable {
     case ptrace, ebpf
   }
 
-  @Option(
-    help: ArgumentHelp(
-      "ptrace, or ebpf: count native calls in the kernel (raw_syscalls:sys_enter), non-native ones by ptrace; needs root.",
-      valueName: "backend"))
-  var backend: Backend = .ptrace
+  /// The profile written.
+  struct ProfileGroup: ParsableArguments {
+    @Option(name: .shortAndLong, help: "Where to write the profile (a directory for k8s-pod).")
+    var output: String
 
-  @Option(help: ArgumentHelp("Record the program N times; the profile is the union, marked per call with how many runs made it.", valueName: "N"))
-  var runs = 1
+    @Option(help: "The profile format.")
+    var format: Format = .docker
 
-  @Flag(help: "With --verify: add the calls verification denied and verify again (up to 3 rounds).")
-  var amend = false
+    @Option(help: ArgumentHelp("The profile's name (spo, k8s-pod; default: from -o).", valueName: "name"))
+    var name: String?
 
-  @Flag(help: "Do not add the occasional calls of the language runtimes detected (Go, JVM, node, CPython, GNU sort).")
-  var noRuntimes = false
+    @Option(help: ArgumentHelp("The action for calls not seen (errno: EPERM; errno:NAME|N).", valueName: "action"))
+    var defaultAction: DefaultAction = DefaultAction(action: .errno, errno: nil)
+
+    @Flag(help: "Argument rules for socket, personality, clone, unshare, prctl, ioctl.")
+    var args = false
+
+    @Option(help: ArgumentHelp("Keep this profile's calls; they run without stopping.", valueName: "profile"))
+    var baseline: String?
+
+    @Option(name: .customLong("for"), help: ArgumentHelp("Allow what runc does under the container's filter.", valueName: "runc|docker"))
+    var runtime: ContainerRuntime?
+
+    @Flag(help: "Leave out the occasional calls of detected runtimes.")
+    var noRuntimes = false
+  }
+
+  /// Which runs.
+  struct RunsGroup: ParsableArguments {
+    @Option(help: ArgumentHelp("Record N runs and write their union.", valueName: "N"))
+    var runs = 1
+
+    @Flag(help: "Run again under the profile; report what it denies.")
+    var verify = false
+
+    @Flag(help: "With --verify: add the denied calls, verify again.")
+    var amend = false
+
+    @Option(name: [.customShort("p"), .customLong("pid")], help: "Attach to a running process (repeatable).")
+    var pids: [Int32] = []
+  }
+
+  /// How the recording is made and reported.
+  struct TracingGroup: ParsableArguments {
+    @Flag(name: .customShort("c"), help: "Print an strace -c style table on stderr.")
+    var count = false
+
+    @Flag(help: "Print the statistics as JSON on stderr.")
+    var json = false
+
+    @Option(help: ArgumentHelp("A stop per call, or at entry and exit (errors, times).", valueName: "one|two"))
+    var stops: Stops?
+
+    @Option(
+      help: ArgumentHelp(
+        "Where the program runs: auto, one (the tracer's CPU), all.",
+        discussion: "auto: on the tracer's CPU (cheaper stops) until it starts a thread or process or asks for its CPUs.",
+        valueName: "placement"))
+    var cpus: CPUPlacement?
+
+    @Option(help: ArgumentHelp("ptrace, or ebpf (count in the kernel; root).", valueName: "backend"))
+    var backend: Backend = .ptrace
+  }
+
+  @OptionGroup(title: "Profile") var profileGroup: ProfileGroup
+  @OptionGroup(title: "Runs") var runsGroup: RunsGroup
+  @OptionGroup(title: "Recording") var tracingGroup: TracingGroup
+
+  var output: String { profileGroup.output }
+  var format: Format { profileGroup.format }
+  var name: String? { profileGroup.name }
+  var defaultAction: DefaultAction { profileGroup.defaultAction }
+  var args: Bool { profileGroup.args }
+  var baseline: String? { profileGroup.baseline }
+  var runtime: ContainerRuntime? { profileGroup.runtime }
+  var noRuntimes: Bool { profileGroup.noRuntimes }
+  var runs: Int { runsGroup.runs }
+  var verify: Bool { runsGroup.verify }
+  var amend: Bool { runsGroup.amend }
+  var pids: [Int32] { runsGroup.pids }
+  var count: Bool { tracingGroup.count }
+  var json: Bool { tracingGroup.json }
+  var stops: Stops? { tracingGroup.stops }
+  var cpus: CPUPlacement? { tracingGroup.cpus }
+  var backend: Backend { tracingGroup.backend }
 
   @Argument(parsing: .captureForPassthrough, help: "The program and its arguments (after --).")
   var command: [String] = []
