@@ -92,6 +92,11 @@ struct Program {
   var expected: String
 }
 
+/// A line on stdout, unbuffered (progress shows while the benchmark runs).
+func say(_ line: String) {
+  FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
+
 func fail(_ message: String) -> Never {
   try? FileManager.default.removeItem(atPath: NSTemporaryDirectory() + "/record-stability-\(getpid())")
   FileHandle.standardError.write(Data("record-stability: \(message)\n".utf8))
@@ -160,7 +165,7 @@ let pythonPool = """
 
   if __name__ == "__main__":
       with multiprocessing.Pool(2) as pool:
-          print(sum(pool.map(square, range(100))))
+          say(sum(pool.map(square, range(100))))
   """
 
 var recordings = 20
@@ -199,9 +204,8 @@ for name in chosen {
   }
 }
 
-print("record-stability: \(recordings) recordings x \(replays) replays each, --default-action kill-process\(recordOptions.isEmpty ? "" : " " + recordOptions.joined(separator: " "))")
-setvbuf(stdout, nil, _IOLBF, 0)
-print("program       recordings  replays  passed  failed  profiles failing  calls only some recordings made")
+say("record-stability: \(recordings) recordings x \(replays) replays each, --default-action kill-process\(recordOptions.isEmpty ? "" : " " + recordOptions.joined(separator: " "))")
+say("program       recordings  replays  passed  failed  profiles failing  calls only some recordings made")
 var allPassed = true
 for program in programs {
   var callSets: [Set<String>] = []
@@ -240,9 +244,9 @@ for program in programs {
     String(format: "%8d", recordings * replays), String(format: "%7d", passed), String(format: "%7d", failed),
     String(format: "%17d", failingProfiles), " " + (sometimes.isEmpty ? "-" : sometimes.joined(separator: ", ")),
   ]
-  print(line.joined(separator: " "))
+  say(line.joined(separator: " "))
   if !statuses.isEmpty {
-    print("  failed replays: " + statuses.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", "))
+    say("  failed replays: " + statuses.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", "))
   }
   if failed > 0 { allPassed = false }
 }
