@@ -165,7 +165,7 @@ let pythonPool = """
 
   if __name__ == "__main__":
       with multiprocessing.Pool(2) as pool:
-          say(sum(pool.map(square, range(100))))
+          print(sum(pool.map(square, range(100))))
   """
 
 var recordings = 20
@@ -213,7 +213,7 @@ for program in programs {
   var statuses: [String: Int] = [:]
   for r in 0..<recordings {
     let profile = dir + "/\(program.name)-\(r).json"
-    let rec = spawn([syscage, "record", "-o", profile, "--default-action", "kill-process", "--json"] + recordOptions + ["--"] + program.argv)
+    let rec = spawn([syscage, "record", "-o", profile, "--default-action", "kill-process", "--json", "--stops", "one"] + recordOptions + ["--"] + program.argv)
     guard rec.status == 0, rec.output.contains(program.expected) else { fail("recording \(program.name) failed (\(rec.status)): \(rec.output)") }
     if let line = rec.output.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
       let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
