@@ -139,6 +139,41 @@ import TestSupport
     #expect(LanguageRuntime.arch(of: hello) == .x86_64)
   }
 
+  /// DT_NEEDED and the dynamic symbols, read from ELF files cc links here: a program that
+  /// needs a libjli.so (the JVM's launcher library), one that needs libnode.so, and one
+  /// that exports Py_BytesMain (as Debian's python3, which has libpython built in).
+  @Test func detectsRuntimesFromDynamicSection() throws {
+    let dir = try tempDir()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    func build(_ args: [String]) throws {
+      let r = run("/usr/bin/cc", args)
+      try #require(r.status == 0, "needs a C compiler (/usr/bin/cc): \(r.stderr)")
+    }
+    let lib = dir.appendingPathComponent("lib.c").path
+    try Data("int runtime_hook(void) { return 1; }\n".utf8).write(to: URL(fileURLWithPath: lib))
+    let main = dir.appendingPathComponent("main.c").path
+    try Data("int runtime_hook(void);\nint main(void) { return runtime_hook() - 1; }\n".utf8).write(to: URL(fileURLWithPath: main))
+    var found: [String: Set<LanguageRuntime>] = [:]
+    for name in ["jli", "node"] {
+      let so = dir.appendingPathComponent("lib\(name).so").path
+      try build(["-shared", "-fPIC", "-o", so, lib])
+      let exe = dir.appendingPathComponent("uses-\(name)").path
+      try build(["-o", exe, main, "-L", dir.path, "-l\(name)"])
+      found[name] = LanguageRuntime.detect(executable: exe)
+    }
+    #expect(found["jli"] == [.jvm])
+    #expect(found["node"] == [.node])
+    let py = dir.appendingPathComponent("py.c").path
+    try Data("int Py_BytesMain(int c, char **v) { return 0; }\nint main(int c, char **v) { return Py_BytesMain(c, v); }\n".utf8)
+      .write(to: URL(fileURLWithPath: py))
+    let embedded = dir.appendingPathComponent("embedded").path
+    try build(["-rdynamic", "-o", embedded, py])
+    #expect(LanguageRuntime.detect(executable: embedded) == [.cpython])
+    let plain = dir.appendingPathComponent("plain").path
+    try build(["-o", plain, main, lib])
+    #expect(LanguageRuntime.detect(executable: plain).isEmpty)
+  }
+
   @Test(.enabled(if: hasPython || isCI, Comment(rawValue: pythonReason)))
   func detectsCPython() throws {
     let real = try FileManager.default.destinationOfSymbolicLink(atPath: Self.python)
