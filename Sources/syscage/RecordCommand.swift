@@ -241,16 +241,20 @@ struct RecordCommand: ParsableCommand {
         if index == 0 { changes = watcher }
         for exe in [path] + watcher.executables where !recorded.executables.contains(exe) { recorded.executables.append(exe) }
       } else {
-        recording = try attach(observer: observer)
         for pid in pids {
           if let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe") { recorded.executables.append(exe) }
         }
+        recording = try attach(observer: observer)
         for exe in watcher.executables where !recorded.executables.contains(exe) { recorded.executables.append(exe) }
       }
       if let first = recorded.runs.first, recording.termination != first.termination {
         printError("syscage: note: run \(index + 1) \(recording.termination) (run 1: \(first.termination))")
       }
       recorded.runs.append(recording)
+      if index + 1 < runs, case .signaled(let sig) = recording.termination, [SIGINT, SIGTERM, SIGHUP].contains(sig) {
+        printError("syscage: note: run \(index + 1) ended by signal \(sig); no more runs (\(index + 1) of \(runs) recorded)")
+        break
+      }
     }
     recorded.arguments = collector?.seen ?? [:]
     let recording = recorded.merged
