@@ -43,7 +43,10 @@ struct RecordCommand: ParsableCommand {
       Stops: one (the default for a profile) loads a filter before execve that sends \
       every call to the tracer; it sets no_new_privs (setuid programs run without \
       their privileges). two (the default for -c and --json) stops at entry and exit \
-      for errors and times (-c is strace -c -w's table).
+      for errors and times (-c is strace -c -w's table). --backend ebpf counts \
+      native calls in the kernel (raw_syscalls:sys_enter; root), others by ptrace. \
+      Ctrl-C reaches the program as it would without syscage (and ends --runs); the \
+      profile is still written.
 
       --baseline P: P's calls run without a stop; the profile is P plus the new calls. \
       -p PID attaches to running processes until they end or Ctrl-C (then they run \
