@@ -70,9 +70,9 @@ import TestSupport
     #expect(try copies(in: dir) == ["abc", "abc", "abc"], "\(r.stderr)")
   }
 
-  /// Calls getppid when stdout is a regular file, umask when it is a pipe, sched_yield
-  /// when it is a character device (/dev/null, a terminal): GNU grep's splice-on-/dev/null
-  /// in miniature.
+  /// Calls getppid when stdout is a regular file, umask when it is a pipe, getpgrp when
+  /// it is a terminal, sched_yield when it is another character device (/dev/null): GNU
+  /// grep's splice-on-/dev/null in miniature.
   static let stdoutKind = """
     #include <sched.h>
     #include <sys/stat.h>
@@ -82,6 +82,7 @@ import TestSupport
       if (fstat(1, &st) != 0) return 3;
       if (S_ISREG(st.st_mode)) getppid();
       else if (S_ISFIFO(st.st_mode)) umask(022);
+      else if (isatty(1)) getpgrp();
       else if (S_ISCHR(st.st_mode)) sched_yield();
       return write(1, "x\\n", 2) == 2 ? 0 : 4;
     }
@@ -107,6 +108,20 @@ import TestSupport
     let toNull = sh("\(quote(syscageExecutable)) record -o \(quote(profile)) --verify -- \(quote(exe)) > /dev/null")
     #expect(toNull.status == 0, "\(toNull.stderr)")
     #expect(!toNull.stderr.contains("denied:"), "\(toNull.stderr)")
+    // To a terminal (script(1) gives the recording one): the verification run gets a
+    // pseudo-terminal.
+    if FileManager.default.isExecutableFile(atPath: "/usr/bin/script") {
+      let log = dir.appendingPathComponent("log").path
+      let command = "\(quote(syscageExecutable)) record -o \(quote(profile)) --verify -- \(quote(exe)) 2> \(quote(log))"
+      let toTerminal = run("/usr/bin/script", ["-qec", command, "/dev/null"])
+      let stderr = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+      #expect(toTerminal.status == 0, "\(stderr)")
+      #expect(stderr.contains("standard input is a terminal"), "\(stderr)")
+      #expect(!stderr.contains("denied:"), "\(stderr)")
+      #expect(stderr.contains("verify: the program ran the same"), "\(stderr)")
+    } else {
+      #expect(!isCI, "needs script(1) (bsdutils) for the terminal case")
+    }
   }
 
   /// The first run creates a marker file; a run that finds it calls sysinfo, so only the
