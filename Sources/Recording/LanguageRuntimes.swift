@@ -37,9 +37,11 @@ public enum LanguageRuntime: String, CaseIterable, Sendable, Hashable {
     case .cpython:
       // Lib/multiprocessing/pool.py _terminate_pool: workers still running at exit get
       // terminate() → os.kill (kill); whether one still runs depends on timing (4 of 24
-      // recordings of a Pool program missed it). concurrent.futures' process pool does
-      // the same when it shuts down a broken pool.
-      ["kill"]
+      // recordings of a Pool program missed it). util._exit_function terminates daemon
+      // children still alive at exit, and concurrent.futures' process pool its workers
+      // when it breaks. _help_stuff_finish calls time.sleep(0) (clock_nanosleep) while
+      // the task handler still has tasks queued.
+      ["clock_nanosleep", "kill"]
     case .gnuSort:
       // coreutils sort.c: on SIGPIPE, SIGINT, SIGTERM... sighandler removes the temporary
       // files and re-raises the signal: raise → rt_sigprocmask, getpid, gettid, tgkill.
@@ -57,7 +59,7 @@ public enum LanguageRuntime: String, CaseIterable, Sendable, Hashable {
     case .node:
       "node (V8, libuv): worker threads yield while waiting for GC and compile jobs (sched_yield) and free memory (madvise, munmap): only in some runs"
     case .cpython:
-      "CPython multiprocessing: at exit a Pool terminates the workers still running (kill); whether one still runs depends on timing"
+      "CPython multiprocessing: at exit a Pool terminates the workers still running (kill) and may sleep(0) while draining its task queue (clock_nanosleep); both depend on timing"
     case .gnuSort:
       "GNU sort: on a signal (SIGPIPE, SIGINT, ...) it removes its temporary files and re-raises the signal (getpid, gettid, tgkill): only in runs that get one"
     }
