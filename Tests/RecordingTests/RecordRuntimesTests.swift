@@ -195,8 +195,11 @@ import TestSupport
     let allowed = Set(entries.filter { $0["action"] as? String == "SCMP_ACT_ALLOW" }.flatMap { $0["names"] as? [String] ?? [] })
     #expect(allowed.isSuperset(of: ["tgkill", "getpid", "sched_yield", "nanosleep", "madvise"]))
     let goEntry = entries.first { (($0["comment"] as? String) ?? "").hasPrefix("Go runtime:") }
-    #expect(goEntry != nil, "no Go runtime entry: \(entries)")
-    #expect(rec.stderr.contains("go runtime detected"))
+    // The Go entry holds the occasional calls this recording did not make (all of them
+    // in one recording is rare, and then they are in the first entry).
+    let first = Set(entries.first?["names"] as? [String] ?? [])
+    #expect(goEntry != nil || first.isSuperset(of: LanguageRuntime.go.occasionalCalls), "no Go runtime entry: \(entries)")
+    #expect(goEntry == nil || rec.stderr.contains("go runtime detected"))
     try recordAndReplay([hello], expected: "hello, world\n", in: dir)
   }
 
@@ -217,9 +220,15 @@ import TestSupport
     let profile = dir.appendingPathComponent("once.json").path
     let rec = run(syscageExecutable, ["record", "-o", profile, "--", Self.python, script])
     try #require(rec.status == 0, "\(rec.stderr)")
-    let kill = try entries(profile).first { ($0["names"] as? [String] ?? []).contains("kill") }
-    let comment = (kill?["comment"] as? String) ?? ""
-    #expect(comment.hasPrefix("CPython multiprocessing"), "\(String(describing: kill))")
+    // kill is allowed: in the CPython entry, or with the calls of the run when this
+    // recording happened to make it.
+    let all = try entries(profile)
+    let kill = all.firstIndex { ($0["names"] as? [String] ?? []).contains("kill") }
+    #expect(kill != nil, "\(all)")
+    if let kill, kill > 0 {
+      let comment = (all[kill]["comment"] as? String) ?? ""
+      #expect(comment.hasPrefix("CPython multiprocessing"), "\(all[kill])")
+    }
     try recordAndReplay([Self.python, script], expected: "328350\n", in: dir)
   }
 
