@@ -59,6 +59,10 @@ let package = Package(
       dependencies: ["Recording", "Seccomp", "Syscalls", "Enforcement"],
       path: "Benchmarks/RecordBenchmark",
       swiftSettings: strict),
+    .executableTarget(
+      name: "record-stability",
+      path: "Benchmarks/RecordStability",
+      swiftSettings: strict),
     .target(name: "TestSupport", path: "Tests/TestSupport"),
     .testTarget(
       name: "SyscallsTests",

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the peers syscage's tests compare against: libseccomp 2.5.4's Python
 # binding (an oracle for the syscall table and the compiler), strace, runc,
-# bubblewrap, a static busybox (for container rootfs) and gcc (a strict-mode test program).
+# bubblewrap, a static busybox (for container rootfs), gcc (a strict-mode test
+# program) and Go (golang-go: the tests build Go programs to record).
 set -euo pipefail
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
-$SUDO apt-get install -y -qq python3-seccomp strace runc bubblewrap busybox-static gcc >/dev/null
+$SUDO apt-get install -y -qq python3-seccomp strace runc bubblewrap busybox-static gcc golang-go >/dev/null

@@ -13,6 +13,9 @@ import Syscalls
 /// stops (strace's `-w`), not system CPU time.
 public struct StraceTable: Sendable {
   public var recording: Recording
+  /// For several runs: per ABI and call, how many runs made it, and the number of runs;
+  /// the table then has a `runs` column ("3/5") before `syscall`.
+  public var runs: (counts: [Arch: [String: Int]], total: Int)?
 
   public init(_ recording: Recording) { self.recording = recording }
 
@@ -31,33 +34,35 @@ public struct StraceTable: Sendable {
       if i > 0 || arch != Arch.native {
         out += "System call usage summary for \(arch == .x32 ? "x32" : arch.wordBits == 32 ? "32 bit" : "64 bit") mode:\n"
       }
-      out += StraceTable.table(recording.entries.filter { $0.arch == arch })
+      out += StraceTable.table(recording.entries.filter { $0.arch == arch }, runs: runs.map { ($0.counts[arch] ?? [:], $0.total) })
     }
     return out
   }
 
-  /// One table: header, rows, total.
-  public static func table(_ entries: [Recording.Entry]) -> String {
+  /// One table: header, rows, total (with `runs`, a `runs` column: runs that made the call / runs).
+  public static func table(_ entries: [Recording.Entry], runs: (counts: [String: Int], total: Int)? = nil) -> String {
     let rows = sorted(entries)
     let width = max(16, rows.map(\.name.count).max() ?? 0)
     let total = rows.reduce(SyscallStatistics()) { $0 + $1.statistics }
-    let dashes = "------ ----------- ----------- --------- --------- " + String(repeating: "-", count: width)
+    let runsColumn = runs == nil ? "" : "------- "
+    let dashes = "------ ----------- ----------- --------- --------- " + runsColumn + String(repeating: "-", count: width)
     var out = pad("% time", 6, left: true) + " " + pad("seconds", 11) + " " + pad("usecs/call", 11) + " "
-      + pad("calls", 9) + " " + pad("errors", 9) + " syscall\n"
+      + pad("calls", 9) + " " + pad("errors", 9) + (runs == nil ? "" : " " + pad("runs", 7)) + " syscall\n"
     out += dashes + "\n"
     for row in rows {
       let share = total.nanoseconds > 0 ? 100 * Double(row.statistics.nanoseconds) / Double(total.nanoseconds) : 0
-      out += line(percent: share, row.statistics, name: row.name)
+      let mark = runs.map { r in "\(r.counts[row.name] ?? 0)/\(r.total)" }
+      out += line(percent: share, row.statistics, name: row.name, runs: mark)
     }
     out += dashes + "\n"
-    out += line(percent: 100, total, name: "total")
+    out += line(percent: 100, total, name: "total", runs: runs == nil ? nil : "")
     return out
   }
 
-  static func line(percent: Double, _ s: SyscallStatistics, name: String) -> String {
+  static func line(percent: Double, _ s: SyscallStatistics, name: String, runs: String? = nil) -> String {
     let usecs = s.calls > 0 ? s.nanoseconds / 1000 / UInt64(s.calls) : 0
     return String(format: "%6.2f %11.6f ", percent, s.seconds) + pad(String(usecs), 11) + " " + pad(String(s.calls), 9)
-      + " " + pad(s.errors == 0 ? "" : String(s.errors), 9) + " " + name + "\n"
+      + " " + pad(s.errors == 0 ? "" : String(s.errors), 9) + (runs.map { " " + pad($0, 7) } ?? "") + " " + name + "\n"
   }
 
   static func pad(_ s: String, _ width: Int, left: Bool = false) -> String {

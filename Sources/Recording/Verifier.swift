@@ -17,6 +17,18 @@ public struct Denial: Hashable, Sendable {
   /// The errno the call was failed with in the verification run.
   public var errno: Int32
 
+  public init(
+    thread: Int32, arch: Arch, number: SyscallNumber, name: String, arguments: [UInt64], action: SeccompAction, errno: Int32
+  ) {
+    self.thread = thread
+    self.arch = arch
+    self.number = number
+    self.name = name
+    self.arguments = arguments
+    self.action = action
+    self.errno = errno
+  }
+
   /// `mkdir (83, x86_64) args 0x7ffd…, 0x1ff, … → EPERM (errno)`.
   public var description: String {
     let args = arguments.map { "0x" + String($0, radix: 16) }.joined(separator: ", ")

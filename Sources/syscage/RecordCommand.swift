@@ -11,71 +11,66 @@ struct RecordCommand: ParsableCommand {
     commandName: "record",
     abstract: "Record the syscalls a program makes and write an allow-list profile.",
     discussion: """
-      Runs the program under ptrace (following its children and threads, as strace -f \
-      does), counts every syscall per ABI at its entry (exit and exit_group included), \
-      and writes an allow-list profile for exactly the ABIs seen to -o: the calls seen \
-      plus the guard rails (exit, exit_group, rt_sigreturn, restart_syscall and the vDSO \
-      calls), ERRNO(EPERM) for the rest (--default-action) and ERRNO(ENOSYS) for clone3, \
-      faccessat2, fchmodat2 and openat2 when they were not seen. With -c, prints the \
-      table strace -c prints on stderr (time is the latency from entry to exit, as \
-      strace -c -w). Recording waits until every traced process has ended.
+      Runs the program under ptrace (its children and threads too, as strace -f), \
+      counts every syscall per ABI at entry, and writes an allow-list profile for the \
+      ABIs seen: the calls seen, the guard rails (exit, exit_group, rt_sigreturn, \
+      restart_syscall, the vDSO calls), ERRNO(ENOSYS) for clone3, faccessat2, \
+      fchmodat2 and openat2 when not seen, and --default-action for the rest. \
+      Recording waits until every traced process has ended.
 
-      Without -c and --json (a profile only), the program stops once per call: \
-      before its execve, the child sets no_new_privs and loads a seccomp filter \
-      that sends every call to the tracer (SECCOMP_RET_TRACE), which only counts \
-      it; this is about twice as fast as stopping at entry and exit. no_new_privs \
-      means setuid/setgid programs run without their privileges (and file \
-      capabilities are not gained), as they will under the profile anyway; use \
-      --stops two to record without it. -c and --json stop at entry and exit to \
-      see errors and times.
+      Language runtimes: calls that Go (async preemption: getpid, tgkill; \
+      sched_yield, nanosleep, madvise), the JVM, node, CPython's multiprocessing \
+      (kill, when the program starts processes) and GNU sort make only in some runs \
+      are added in an entry per runtime, its comment saying why, when an executable \
+      the program ran is built on one (Go: .go.buildinfo or the Go build-id note; \
+      JVM: libjvm/libjli; node; CPython: libpython or Py_BytesMain). --no-runtimes \
+      leaves them out.
 
-      --baseline P: the filter lets the calls P allows (without argument rules) run \
-      without a stop, and only the others reach the tracer; the profile is P's calls \
-      plus the new ones. Repeated recordings of a program run at nearly full speed.
+      --runs N records N times and writes the union; calls only some runs made get \
+      an entry "seen in K of N recorded runs", -c a runs column, --json a runs count \
+      per call. Later runs and --verify's run get the first run's standard input \
+      again (a pipe is read through syscage and kept, up to 64 MiB; a file is read \
+      again from its offset; a terminal is not replayed: they read /dev/null) and a \
+      standard output of the same kind (a file, a pipe, a pseudo-terminal; \
+      discarded). When the first run changed files, syscage says so: later runs \
+      start from what it left.
 
-      -p PID (repeatable) attaches to running processes, every thread, and what they \
-      start from then on, until they end or syscage gets Ctrl-C (SIGINT, SIGTERM or \
-      SIGHUP): then it detaches and they run on. What they did before the attach is \
-      not seen, and a running process cannot get a filter: attaching stops twice per \
-      call, and --baseline, --verify and the eBPF backend need a program to start.
+      --verify runs the program again under the profile, every call the profile does \
+      not allow sent to the tracer, which prints it ("denied: ...") and fails it with \
+      the profile's errno (EPERM for kill and trap actions, so the run goes on), and \
+      compares the exit status. --amend then adds the denied calls (an entry per \
+      round, "denied in verification round K") and verifies again, up to 3 rounds.
 
-      --args: argument rules for the calls whose arguments name a capability: socket \
-      and socketpair (address family and type), personality, clone and unshare \
-      (namespace flags), prctl (option) and ioctl (request), one ALLOW rule per value \
-      seen. clone3 passes its flags behind a pointer that seccomp cannot read, so with \
-      clone rules clone3 gets ENOSYS and libc falls back to clone.
+      Stops: one (the default for a profile) loads a filter before execve that sends \
+      every call to the tracer; it sets no_new_privs (setuid programs run without \
+      their privileges). two (the default for -c and --json) stops at entry and exit \
+      for errors and times (-c is strace -c -w's table). --backend ebpf counts \
+      native calls in the kernel (raw_syscalls:sys_enter; root), others by ptrace. \
+      Ctrl-C reaches the program as it would without syscage (and ends --runs); the \
+      profile is still written.
 
-      --for runc|docker: a container runtime installs the filter before its own last \
-      steps (with noNewPrivileges false, Docker's default: capset, setgroups, prctl, \
-      its Go runtime, execve), so the profile also allows the calls runc was recorded \
-      making after it installs the filter (swift run derive-runtime-calls), and \
-      --verify runs without no_new_privs as such a container does.
+      --baseline P: P's calls run without a stop; the profile is P plus the new calls. \
+      -p PID attaches to running processes until they end or Ctrl-C (then they run \
+      on); it stops twice per call and sees nothing from before. --args: one ALLOW \
+      rule per value seen for socket, socketpair, personality, clone, unshare, prctl \
+      and ioctl (clone3 then gets ENOSYS, so that libc uses clone). --for runc|docker: \
+      runc makes calls of its own after it loads the container's filter (before \
+      execve, with noNewPrivileges true or false), so the profile allows them; \
+      --verify then runs without no_new_privs (as root) as such a container does.
 
-      With --verify, after writing the profile syscage runs the program again under \
-      it (no_new_privs set) with every call the profile does not allow sent to \
-      the tracer, which prints it on stderr ("denied: ...") and fails it with the \
-      profile's errno (EPERM for KILL/TRAP actions, so the run goes on), and \
-      compares the exit status with the recording's. The program's standard output is \
-      discarded in that second run. The exit status is still the recorded run's. \
-      Ctrl-C reaches the program as it would without syscage; the profile is still \
-      written.
+      Formats: docker, oci (linux.seccomp), spo (SeccompProfile; --name), systemd \
+      (a [Service] drop-in), k8s-pod (-o is a directory).
 
-      Formats: docker, oci (the runtime-spec linux.seccomp object), spo (a \
-      security-profiles-operator SeccompProfile; --name), systemd (a [Service] \
-      drop-in), k8s-pod (-o is a directory: pod.yaml and profiles/NAME.json).
-
-      Exits with the program's status (128 + signal when it was killed; 0 after \
-      detaching); syscage's own failures exit 125 (cannot trace, cannot write the \
-      profile), 126 (cannot execute) and 127 (not found). Nothing is written to the \
-      program's stdout.
+      Exits with the program's status (the first run's; 128 + signal; 0 after \
+      detaching); syscage's own failures exit 125, 126 (cannot execute), 127 (not \
+      found). Nothing is written to the program's stdout.
 
       Examples:
         syscage record -o ls.json -- ls -l /
-        syscage record -o app.json --format oci -c -- ./app --selftest
-        syscage record -o make.json --verify -- make -j2
+        syscage record -o app.json --runs 5 --verify --amend -- ./app --selftest
         syscage record -o web.json -p 4242          # Ctrl-C to stop
         syscage record -o app2.json --baseline app.json -- ./app --other-mode
-        syscage record -o app.json --args --for docker --verify -- ./app
+        syscage record -o app.json --args --for docker --format oci -- ./app
       """)
 
   enum Format: String, ExpressibleByArgument, CaseIterable {
@@ -83,67 +78,99 @@ struct RecordCommand: ParsableCommand {
     case k8sPod = "k8s-pod"
   }
 
-  @Option(
-    name: .shortAndLong,
-    help: "Where to write the profile (a directory for --format k8s-pod, created if missing); optional with -c or --json.")
-  var output: String?
-
-  @Option(help: "The profile format.")
-  var format: Format = .docker
-
-  @Option(help: "The profile's name, a DNS-1123 subdomain (spo, k8s-pod; default: from -o or the program).")
-  var name: String?
-
-  @Flag(name: .customShort("c"), help: "Print an strace -c style table on stderr.")
-  var count = false
-
-  @Flag(help: "Print the statistics as JSON on stderr.")
-  var json = false
-
   enum Stops: String, ExpressibleByArgument, CaseIterable {
     case one, two
   }
-
-  @Option(
-    help: ArgumentHelp(
-      "one: a seccomp stop per call (counts only, sets no_new_privs); two: entry and exit stops (errors and times).",
-      discussion: "Defaults to one, or two with -c or --json (one with --baseline)."))
-  var stops: Stops?
-
-  @Flag(help: "Run the program again under the profile and report every call it would deny.")
-  var verify = false
-
-  @Option(name: [.customShort("p"), .customLong("pid")], help: "Attach to this running process (repeatable).")
-  var pids: [Int32] = []
-
-  @Flag(help: "Argument rules for socket families and types, personality, namespaces, prctl options and ioctl requests.")
-  var args = false
-
-  @Option(help: ArgumentHelp("A profile whose allowed calls run without stopping; the output adds the new ones.", valueName: "profile"))
-  var baseline: String?
-
-  @Option(name: .customLong("for"), help: ArgumentHelp("Add the calls this container runtime makes after installing the filter.", valueName: "runc|docker"))
-  var runtime: ContainerRuntime?
-
-  @Option(help: ArgumentHelp("The action for calls not seen: errno (EPERM), errno:NAME|N, kill-process, kill-thread, trap, log.", valueName: "action"))
-  var defaultAction: DefaultAction = DefaultAction(action: .errno, errno: nil)
-
-  @Option(
-    help: ArgumentHelp(
-      "Where the program runs: auto (the default), one (the tracer's CPU), all.",
-      discussion: "A ptrace stop hands the CPU from the program to the tracer and back: on one CPU a plain context switch, across CPUs a wake-up of the other CPU (expensive in a VM). auto (the default) keeps the program on the tracer's CPU until it starts a second process or thread or asks for its CPUs (sched_getaffinity), then gives it every CPU it had; one keeps it there (the program sees one CPU: nproc says 1); all leaves it to the scheduler.",
-      valueName: "placement"))
-  var cpus: CPUPlacement?
 
   enum Backend: String, ExpressibleByArgument, CaseIterable {
     case ptrace, ebpf
   }
 
-  @Option(
-    help: ArgumentHelp(
-      "ptrace, or ebpf: count native calls in the kernel (raw_syscalls:sys_enter), non-native ones by ptrace; needs root.",
-      valueName: "backend"))
-  var backend: Backend = .ptrace
+  /// The profile written.
+  struct ProfileGroup: ParsableArguments {
+    @Option(name: .shortAndLong, help: "Where to write the profile (a directory for k8s-pod); optional with -c or --json.")
+    var output: String?
+
+    @Option(help: "The profile format.")
+    var format: Format = .docker
+
+    @Option(help: ArgumentHelp("The profile's name (spo, k8s-pod; default: from -o).", valueName: "name"))
+    var name: String?
+
+    @Option(help: ArgumentHelp("The action for calls not seen (errno: EPERM; errno:NAME|N).", valueName: "action"))
+    var defaultAction: DefaultAction = DefaultAction(action: .errno, errno: nil)
+
+    @Flag(help: "Argument rules for socket, personality, clone, unshare, prctl, ioctl.")
+    var args = false
+
+    @Option(help: ArgumentHelp("Keep this profile's calls; they run without stopping.", valueName: "profile"))
+    var baseline: String?
+
+    @Option(name: .customLong("for"), help: ArgumentHelp("Allow what runc does under the container's filter.", valueName: "runc|docker"))
+    var runtime: ContainerRuntime?
+
+    @Flag(help: "Leave out the occasional calls of detected runtimes.")
+    var noRuntimes = false
+  }
+
+  /// Which runs.
+  struct RunsGroup: ParsableArguments {
+    @Option(help: ArgumentHelp("Record N runs and write their union.", valueName: "N"))
+    var runs = 1
+
+    @Flag(help: "Run again under the profile; report what it denies.")
+    var verify = false
+
+    @Flag(help: "With --verify: add the denied calls, verify again.")
+    var amend = false
+
+    @Option(name: [.customShort("p"), .customLong("pid")], help: "Attach to a running process (repeatable).")
+    var pids: [Int32] = []
+  }
+
+  /// How the recording is made and reported.
+  struct TracingGroup: ParsableArguments {
+    @Flag(name: .customShort("c"), help: "Print an strace -c style table on stderr.")
+    var count = false
+
+    @Flag(help: "Print the statistics as JSON on stderr.")
+    var json = false
+
+    @Option(help: ArgumentHelp("A stop per call, or at entry and exit (errors, times).", valueName: "one|two"))
+    var stops: Stops?
+
+    @Option(
+      help: ArgumentHelp(
+        "Where the program runs: auto, one (the tracer's CPU), all.",
+        discussion: "auto: on the tracer's CPU (cheaper stops) until it starts a thread or process or asks for its CPUs.",
+        valueName: "placement"))
+    var cpus: CPUPlacement?
+
+    @Option(help: ArgumentHelp("ptrace, or ebpf (count in the kernel; root).", valueName: "backend"))
+    var backend: Backend = .ptrace
+  }
+
+  @OptionGroup(title: "Profile") var profileGroup: ProfileGroup
+  @OptionGroup(title: "Runs") var runsGroup: RunsGroup
+  @OptionGroup(title: "Recording") var tracingGroup: TracingGroup
+
+  var output: String? { profileGroup.output }
+  var format: Format { profileGroup.format }
+  var name: String? { profileGroup.name }
+  var defaultAction: DefaultAction { profileGroup.defaultAction }
+  var args: Bool { profileGroup.args }
+  var baseline: String? { profileGroup.baseline }
+  var runtime: ContainerRuntime? { profileGroup.runtime }
+  var noRuntimes: Bool { profileGroup.noRuntimes }
+  var runs: Int { runsGroup.runs }
+  var verify: Bool { runsGroup.verify }
+  var amend: Bool { runsGroup.amend }
+  var pids: [Int32] { runsGroup.pids }
+  var count: Bool { tracingGroup.count }
+  var json: Bool { tracingGroup.json }
+  var stops: Stops? { tracingGroup.stops }
+  var cpus: CPUPlacement? { tracingGroup.cpus }
+  var backend: Backend { tracingGroup.backend }
 
   @Argument(parsing: .captureForPassthrough, help: "The program and its arguments (after --).")
   var command: [String] = []
@@ -160,7 +187,10 @@ struct RecordCommand: ParsableCommand {
 
   func validate() throws {
     try rejectUnknownOptions(in: command, of: Self.self)
+    if runs < 1 { throw ValidationError("--runs wants a number of runs, 1 or more, not \(runs)") }
+    if amend && !verify { throw ValidationError("--amend adds what verification denies; give --verify too") }
     if !pids.isEmpty {
+      if runs > 1 { throw ValidationError("--runs starts the program N times; with -p there is no program to start") }
       if !program.isEmpty { throw ValidationError("give a program after -- or -p PID, not both") }
       if verify { throw ValidationError("--verify runs the program again; with -p there is no program to start") }
       if baseline != nil { throw ValidationError("--baseline needs a filter in the program, which only a program syscage starts can get; leave out -p") }
@@ -217,52 +247,102 @@ struct RecordCommand: ParsableCommand {
     }
     let baselineProfile = try baseline.map(loadBaseline)
     let collector = args ? ArgumentCollector() : nil
-    let recording: Recording
-    if let path {
-      recording = try launch(path, argv, baseline: baselineProfile, observer: collector?.observer())
-    } else {
-      recording = try attach(observer: collector?.observer())
+    let later = verify || runs > 1
+    let replay = path != nil && later ? ReplayConditions() : nil
+    var recorded = RecordedRuns(runs: [])
+    var changes: RunObserver?
+    for index in 0..<max(1, runs) {
+      let watcher = RunObserver(watchChanges: index == 0 && later)
+      let observer = backend == .ebpf ? nil : CallObserver.combined([collector?.observer(), watcher.observer()].compactMap { $0 })
+      let recording: Recording
+      if let path {
+        if let replay, index > 0 {
+          recording = try replay.again { try launch(path, argv, baseline: baselineProfile, observer: observer) }
+        } else if let replay {
+          recording = try replay.first { try launch(path, argv, baseline: baselineProfile, observer: observer) }
+        } else {
+          recording = try launch(path, argv, baseline: baselineProfile, observer: observer)
+        }
+        if index == 0 { changes = watcher }
+        for exe in [path] + watcher.executables where !recorded.executables.contains(exe) { recorded.executables.append(exe) }
+      } else {
+        for pid in pids {
+          if let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe") { recorded.executables.append(exe) }
+        }
+        recording = try attach(observer: observer)
+        for exe in watcher.executables where !recorded.executables.contains(exe) { recorded.executables.append(exe) }
+      }
+      if let first = recorded.runs.first, recording.termination != first.termination {
+        printError("syscage: note: run \(index + 1) \(recording.termination) (run 1: \(first.termination))")
+      }
+      recorded.runs.append(recording)
+      if index + 1 < runs, case .signaled(let sig) = recording.termination, [SIGINT, SIGTERM, SIGHUP].contains(sig) {
+        printError("syscage: note: run \(index + 1) ended by signal \(sig); no more runs (\(index + 1) of \(runs) recorded)")
+        break
+      }
     }
+    recorded.arguments = collector?.seen ?? [:]
+    let recording = recorded.merged
+    if let changes, changes.changeCount > 0 {
+      let shown = changes.changedFiles.prefix(3).joined(separator: ", ")
+      printError(
+        "syscage: note: the first run changed files or opened them for writing (\(shown)\(changes.changedFiles.count > 3 ? ", ..." : "")): later runs start from what it left, not from what it found"
+      )
+    }
+    for note in replay?.notes ?? [] { printError("syscage: note: \(note)") }
 
-    var seen = recording.syscallsByArch.mapValues { Set($0.keys) }
-    // Calls that stay allowed whatever their arguments: the baseline's and the runtime's.
-    var unconditional: Set<String> = []
-    let baselineEntries = baselineProfile?.expanded(for: .dockerDefault()).syscalls ?? []
-    if let baselineProfile {
-      let names = Set(baselineEntries.filter { $0.action == .allow && ($0.args ?? []).isEmpty }.flatMap(\.names))
-      for arch in baselineProfile.filterArches(native: .native) { seen[arch, default: []].formUnion(names) }
-      unconditional.formUnion(names)
+    let options = ProfileOptions(
+      defaultAction: defaultAction.action, defaultErrnoRet: defaultAction.errno, baseline: baselineProfile,
+      containerRuntime: runtime, argumentRules: args, languageRuntimes: !noRuntimes)
+    var assembled = ProfileAssembly.assemble(recorded, options: options)
+    for note in assembled.notes { printError("syscage: note: \(note)") }
+    for (runtime, calls) in assembled.runtimeCalls {
+      printError("syscage: note: \(runtime.rawValue) runtime detected: also allowing \(calls.joined(separator: ", ")) (\(runtime.comment))")
     }
-    if let runtime {
-      seen[.native, default: []].formUnion(runtime.callsAfterFilter)
-      unconditional.formUnion(runtime.callsAfterFilter)
+    if !assembled.occasional.isEmpty {
+      let list = assembled.occasional.sorted { ($0.value, $0.key) < ($1.value, $1.key) }.map { "\($0.key) \($0.value)/\(recorded.runs.count)" }
+      printError("syscage: note: calls seen in some runs only: \(list.joined(separator: ", "))")
     }
-    let builder = ProfileBuilder(defaultAction: defaultAction.action, defaultErrnoRet: defaultAction.errno)
-    var profile = builder.build(seen)
-    if let collector {
-      let (ruled, notes) = ArgumentRules.apply(collector.seen, to: profile, unconditional: unconditional)
-      profile = ruled
-      for note in notes { printError("syscage: note: \(note)") }
-    }
-    profile = keepingArgumentRules(of: baselineEntries, in: profile)
-    try write(profile)
-
+    // The table first: a write that fails after the run still leaves it on the screen.
     for e in recording.unnamed {
       printError("syscage: warning: \(e.arch) syscall \(e.number) has no name in the table; it is not in the profile")
     }
     if recording.unplaced > 0 {
       printError("syscage: warning: \(recording.unplaced) calls of an unknown ABI or number were not recorded")
     }
-    if count { FileHandle.standardError.write(Data(StraceTable(recording).text.utf8)) }
+    if count {
+      var table = StraceTable(recording)
+      if recorded.runs.count > 1 { table.runs = (recorded.runCounts, recorded.runs.count) }
+      FileHandle.standardError.write(Data(table.text.utf8))
+    }
+    try write(assembled.profile)
+
     var verification: Verification?
+    var amendments: [Amendment] = []
     if verify, let path {
-      verification = runVerification(path, argv, profile: profile, recorded: recording.termination)
+      let first = recorded.runs[0].termination
+      verification = runVerification(path, argv, profile: assembled.profile, recorded: first, replay: replay)
+      while amend, let v = verification, v.deniedCount > 0, amendments.count < Self.amendRounds {
+        let amendment = Amendment(round: amendments.count + 1, denials: v.denials, argumentRules: args)
+        if amendment.isEmpty {
+          printError("syscage: amend: the denied calls have no name in the table; nothing to add")
+          break
+        }
+        amendments.append(amendment)
+        assembled = ProfileAssembly.assemble(recorded, options: options, amendments: amendments)
+        for line in amendLines(amendment, denials: v.denials) { printError("syscage: amend: \(line)") }
+        try write(assembled.profile)
+        verification = runVerification(path, argv, profile: assembled.profile, recorded: first, replay: replay)
+      }
+      if amend, let v = verification, v.deniedCount > 0 {
+        printError("syscage: amend: calls still denied after \(amendments.count) rounds; the profile has what was added")
+      }
     }
     if json {
-      var object = jsonObject(recording)
+      var object = jsonObject(recording, recorded: recorded, assembled: assembled)
       if let v = verification {
         object["verify"] = [
-          "status": Int(v.termination.shellStatus), "same": v.termination == recording.termination,
+          "status": Int(v.termination.shellStatus), "same": v.termination == recorded.runs[0].termination,
           "deniedCount": v.deniedCount,
           "denied": v.denials.map { d -> [String: Any] in
             [
@@ -270,6 +350,14 @@ struct RecordCommand: ParsableCommand {
               "args": d.arguments.map { "0x" + String($0, radix: 16) }, "action": "\(d.action)",
             ]
           },
+          "amended": amendments.map { a -> [String: Any] in
+            [
+              "round": a.round,
+              "calls": Dictionary(uniqueKeysWithValues: a.calls.map { ($0.key.name, $0.value.sorted()) }),
+              "arguments": Dictionary(uniqueKeysWithValues: a.arguments.map { ($0.key.name, $0.value.keys.sorted()) }),
+            ]
+          },
+          "stdin": replay?.stdinKind.rawValue ?? "", "stdout": replay?.stdoutKind.rawValue ?? "",
         ] as [String: Any]
       }
       printError(jsonLine(object))
@@ -278,7 +366,29 @@ struct RecordCommand: ParsableCommand {
       printError("syscage: detached from \(pids.map(String.init).joined(separator: ", ")); they run on")
       throw ExitCode.success
     }
-    throw ExitCode(recording.termination.shellStatus)
+    throw ExitCode(recorded.runs[0].termination.shellStatus)
+  }
+
+  /// How many times `--amend` adds calls and verifies again at most.
+  static let amendRounds = 3
+
+  /// What an amendment round added and why: each call with its first denial's arguments.
+  func amendLines(_ amendment: Amendment, denials: [Denial]) -> [String] {
+    var lines: [String] = []
+    for (arch, names) in amendment.calls.sorted(by: { $0.key.name < $1.key.name }) {
+      for name in names.sorted() {
+        let d = denials.first { $0.arch == arch && $0.name == name }
+        let argsText = d.map { " args " + $0.arguments.map { "0x" + String($0, radix: 16) }.joined(separator: ", ") } ?? ""
+        lines.append("round \(amendment.round): added \(name) (\(arch.name)): denied in verification\(argsText)")
+      }
+    }
+    for (arch, calls) in amendment.arguments.sorted(by: { $0.key.name < $1.key.name }) {
+      for (name, keys) in calls.sorted(by: { $0.key < $1.key }) {
+        let values = keys.map { $0.map { "0x" + String($0, radix: 16) }.joined(separator: "/") }.sorted()
+        lines.append("round \(amendment.round): added an argument rule for \(name) (\(arch.name)) \(values.joined(separator: ", ")): denied in verification")
+      }
+    }
+    return lines
   }
 
   /// Starts the program and records it (ptrace, one or two stops, or against a baseline).
@@ -294,6 +404,8 @@ struct RecordCommand: ParsableCommand {
       var filter = Recorder.traceAll
       if let baseline {
         do {
+          // The baseline's calls do not stop, execve and file changes included: runtimes
+          // are detected from the program's own executable.
           filter = try Recorder.baselineFilter(baseline, tracing: args ? Set(ArgumentRules.arguments.keys) : [])
         } catch {
           throw fail("--baseline \(self.baseline ?? ""): cannot compile it: \(error)", code: ExitStatus.dataError)
@@ -321,22 +433,6 @@ struct RecordCommand: ParsableCommand {
     } catch {
       throw fail("\(error)", code: error.errno == ESRCH ? ExitStatus.usage : 125)
     }
-  }
-
-  /// `profile` with the baseline's conditional ALLOW entries added, for the calls the
-  /// profile does not allow unconditionally: the output is the baseline plus what is new.
-  func keepingArgumentRules(of baseline: [SyscallEntry], in profile: Profile) -> Profile {
-    var profile = profile
-    var syscalls = profile.syscalls ?? []
-    let allowed = Set(syscalls.filter { $0.action == .allow && ($0.args ?? []).isEmpty }.flatMap(\.names))
-    for entry in baseline where entry.action == .allow && !(entry.args ?? []).isEmpty {
-      var kept = entry
-      kept.names = entry.names.filter { !allowed.contains($0) }
-      let duplicate = syscalls.contains { $0.names == kept.names && $0.args == kept.args && $0.action == kept.action }
-      if !kept.names.isEmpty && !duplicate { syscalls.append(kept) }
-    }
-    profile.syscalls = syscalls.isEmpty ? nil : syscalls
-    return profile
   }
 
   /// Loads --baseline; bad input ends the command with 65.
@@ -396,24 +492,20 @@ struct RecordCommand: ParsableCommand {
     throw fail("cannot make a Kubernetes name from '\(output ?? "")'; give --name", code: ExitStatus.usage)
   }
 
-  /// Runs the program again under the profile, its standard output discarded, and reports.
-  func runVerification(_ path: String, _ argv: [String], profile: Profile, recorded: Termination) -> Verification? {
+  /// Runs the program again under the profile, with the first run's standard input and
+  /// a standard output of the same kind (discarded), and reports.
+  func runVerification(
+    _ path: String, _ argv: [String], profile: Profile, recorded: Termination, replay: ReplayConditions?
+  ) -> Verification? {
     let noNewPrivileges = runtime == nil || geteuid() != 0
     if runtime != nil && geteuid() != 0 {
       printError("syscage: verify: without root the filter needs no_new_privs; a \(runtime!.rawValue) container with noNewPrivileges false runs without it")
     }
-    let savedStdout = dup(1)
-    let null = open("/dev/null", O_WRONLY | O_CLOEXEC)
-    if savedStdout >= 0 && null >= 0 { dup2(null, 1) }
-    defer {
-      if savedStdout >= 0 {
-        dup2(savedStdout, 1)
-        close(savedStdout)
-      }
-      if null >= 0 { close(null) }
-    }
     do {
-      let v = try Verifier.verify(executable: path, arguments: argv, profile: profile, noNewPrivileges: noNewPrivileges)
+      let run = { () throws(Recorder.Failure) -> Verification in
+        try Verifier.verify(executable: path, arguments: argv, profile: profile, noNewPrivileges: noNewPrivileges)
+      }
+      let v = try replay.map { r in try r.again { try run() } } ?? run()
       for d in v.denials { printError("syscage: denied: \(d.description)") }
       if v.deniedCount > v.denials.count {
         printError("syscage: … and \(v.deniedCount - v.denials.count) more denied calls")
@@ -434,14 +526,15 @@ struct RecordCommand: ParsableCommand {
     }
   }
 
-  func jsonObject(_ r: Recording) -> [String: Any] {
+  func jsonObject(_ r: Recording, recorded: RecordedRuns, assembled: AssembledProfile) -> [String: Any] {
+    let runCounts = recorded.runCounts
     var arches: [String: Any] = [:]
     for arch in r.arches {
       var calls: [String: Any] = [:]
       for e in r.entries where e.arch == arch {
         calls[e.name] = [
           "number": Int(e.number.rawValue), "calls": e.statistics.calls, "errors": e.statistics.errors,
-          "seconds": e.statistics.seconds,
+          "seconds": e.statistics.seconds, "runs": runCounts[arch]?[e.name] ?? 0,
         ]
       }
       arches[arch.name] = calls
@@ -455,6 +548,11 @@ struct RecordCommand: ParsableCommand {
     return [
       "pid": Int(r.pid), "termination": termination, "arches": arches, "profile": output.map { $0 as Any } ?? NSNull(), "tracees": r.tracees,
       "stops": backend == .ebpf ? "none" : (r.oneStop ? "one" : "two"), "backend": backend.rawValue,
+      "runs": recorded.runs.count,
+      "runtimes": Dictionary(uniqueKeysWithValues: assembled.runtimes.map { rt in
+        (rt.rawValue, assembled.runtimeCalls.first { $0.runtime == rt }?.calls ?? [])
+      }),
+      "occasional": assembled.occasional,
     ]
   }
 }

@@ -1,0 +1,273 @@
+import Enforcement
+import Foundation
+import Seccomp
+import Syscalls
+
+/// One or more recordings of the same program, and what their observers collected.
+public struct RecordedRuns: Sendable {
+  /// The runs, the first one first (its termination is the command's).
+  public var runs: [Recording]
+  /// The capability arguments seen in any run (`record --args`), per ABI and call.
+  public var arguments: [Arch: [String: Set<[UInt64]>]]
+  /// The executables the runs started (execve, execveat), in the order first seen.
+  public var executables: [String]
+
+  public init(runs: [Recording], arguments: [Arch: [String: Set<[UInt64]>]] = [:], executables: [String] = []) {
+    self.runs = runs
+    self.arguments = arguments
+    self.executables = executables
+  }
+
+  /// Per ABI, per call name, how many runs made it.
+  public var runCounts: [Arch: [String: Int]] {
+    var counts: [Arch: [String: Int]] = [:]
+    for run in runs {
+      for (arch, calls) in run.syscallsByArch {
+        for name in calls.keys { counts[arch, default: [:]][name, default: 0] += 1 }
+      }
+    }
+    return counts
+  }
+
+  /// Per call name (any ABI), how many runs made it.
+  public var runCountsByName: [String: Int] {
+    var counts: [String: Int] = [:]
+    for run in runs {
+      for name in Set(run.syscallsByArch.values.flatMap(\.keys)) { counts[name, default: 0] += 1 }
+    }
+    return counts
+  }
+
+  /// The runs as one recording: statistics summed per ABI and number, the first run's
+  /// termination and pid.
+  public var merged: Recording {
+    guard var first = runs.first else { return Recording(entries: [], termination: .exited(0)) }
+    var sums: [Recording.Entry] = []
+    var index: [Int64: Int] = [:]
+    for run in runs {
+      for e in run.entries {
+        let key = Int64(Arch.all.firstIndex(of: e.arch) ?? 0) << 32 | Int64(e.number.rawValue)
+        if let i = index[key] {
+          sums[i].statistics = sums[i].statistics + e.statistics
+        } else {
+          index[key] = sums.count
+          sums.append(e)
+        }
+      }
+    }
+    first.entries = sums
+    first.unplaced = runs.reduce(0) { $0 + $1.unplaced }
+    first.tracees = runs.reduce(0) { $0 + $1.tracees }
+    return first
+  }
+}
+
+/// Calls added to a profile after a verification run denied them (`record --verify --amend`).
+public struct Amendment: Sendable, Hashable {
+  /// The verification round (1 for the first) whose denials these are.
+  public var round: Int
+  /// The denied calls, per ABI.
+  public var calls: [Arch: Set<String>]
+  /// The capability arguments of denied calls that have argument rules, per ABI and call.
+  public var arguments: [Arch: [String: Set<[UInt64]>]]
+
+  /// The amendment for `denials`: every named call, and for a call with argument rules
+  /// (when `argumentRules`) the denied value instead of the whole call.
+  public init(round: Int, denials: [Denial], argumentRules: Bool) {
+    self.round = round
+    var calls: [Arch: Set<String>] = [:]
+    var arguments: [Arch: [String: Set<[UInt64]>]] = [:]
+    for d in denials where d.arch.number(of: d.name) != nil {
+      let call = TracedCall(thread: d.thread, arch: d.arch, number: d.number, arguments: d.arguments)
+      if argumentRules, let key = ArgumentRules.key(of: call) {
+        arguments[d.arch, default: [:]][d.name, default: []].insert(key)
+      } else {
+        calls[d.arch, default: []].insert(d.name)
+      }
+    }
+    self.calls = calls
+    self.arguments = arguments
+  }
+
+  /// Whether it adds nothing.
+  public var isEmpty: Bool { calls.values.allSatisfy(\.isEmpty) && arguments.values.allSatisfy(\.isEmpty) }
+}
+
+/// How `ProfileAssembly.assemble` makes a profile.
+public struct ProfileOptions: Sendable {
+  /// The action for calls not allowed, and its errno for ERRNO.
+  public var defaultAction: ActionName
+  public var defaultErrnoRet: UInt32?
+  /// A profile whose calls (and argument rules) the output keeps (`--baseline`).
+  public var baseline: Profile?
+  /// A container runtime whose calls after installing the filter are allowed (`--for`).
+  public var containerRuntime: ContainerRuntime?
+  /// Argument rules from the recorded capability arguments (`--args`).
+  public var argumentRules: Bool
+  /// Allow the occasional calls of the language runtimes the executables are built on.
+  public var languageRuntimes: Bool
+
+  public init(
+    defaultAction: ActionName = .errno, defaultErrnoRet: UInt32? = nil, baseline: Profile? = nil,
+    containerRuntime: ContainerRuntime? = nil, argumentRules: Bool = false, languageRuntimes: Bool = true
+  ) {
+    self.defaultAction = defaultAction
+    self.defaultErrnoRet = defaultErrnoRet
+    self.baseline = baseline
+    self.containerRuntime = containerRuntime
+    self.argumentRules = argumentRules
+    self.languageRuntimes = languageRuntimes
+  }
+}
+
+/// A profile and what went into it beyond the calls every run made.
+public struct AssembledProfile: Sendable {
+  public var profile: Profile
+  /// Notes for the user (argument rules).
+  public var notes: [String]
+  /// Per detected runtime, the calls its entry adds (not made in every run), sorted.
+  public var runtimeCalls: [(runtime: LanguageRuntime, calls: [String])]
+  /// The calls made in some runs only and explained by no runtime: name → runs.
+  public var occasional: [String: Int]
+  /// The runtimes detected in the executables, whether or not they added a call.
+  public var runtimes: [LanguageRuntime]
+}
+
+/// Turns recordings and options into the profile `record` writes.
+///
+/// The entries: one ALLOW entry for the calls every run made plus the guard rails (and
+/// the baseline's and container runtime's calls); one ALLOW entry per detected language
+/// runtime for its occasional calls that not every run made, its comment saying why; with
+/// several runs, one ALLOW entry per count for the other calls some runs made ("seen in 2
+/// of 5 recorded runs"); one per amendment round ("denied in verification round 1");
+/// ERRNO(ENOSYS) for the libc fallbacks not seen; then the argument rules (`--args`) and
+/// the baseline's conditional entries.
+public enum ProfileAssembly {
+  public static func assemble(_ recorded: RecordedRuns, options: ProfileOptions, amendments: [Amendment] = [])
+    -> AssembledProfile
+  {
+    let runCount = max(1, recorded.runs.count)
+    var seen: [Arch: Set<String>] = [:]
+    for (arch, calls) in recorded.runCounts { seen[arch, default: []].formUnion(calls.keys) }
+    let byName = recorded.runCountsByName
+
+    // Calls that stay allowed whatever their arguments, and that no run-count marks.
+    var unconditional: Set<String> = []
+    let baselineEntries = options.baseline?.expanded(for: .dockerDefault()).syscalls ?? []
+    if let baseline = options.baseline {
+      let names = Set(baselineEntries.filter { $0.action == .allow && ($0.args ?? []).isEmpty }.flatMap(\.names))
+      for arch in baseline.filterArches(native: .native) { seen[arch, default: []].formUnion(names) }
+      unconditional.formUnion(names)
+    }
+    if let runtime = options.containerRuntime {
+      seen[.native, default: []].formUnion(runtime.callsAfterFilter)
+      unconditional.formUnion(runtime.callsAfterFilter)
+    }
+    let always = Set(byName.filter { $0.value >= runCount }.keys).union(unconditional)
+
+    // Language runtimes, per ABI of the executable that has them.
+    var runtimes: [LanguageRuntime] = []
+    var runtimeNames: [(LanguageRuntime, Set<String>)] = []
+    if options.languageRuntimes {
+      var claimed = always
+      var arches: [LanguageRuntime: Set<Arch>] = [:]
+      for path in recorded.executables {
+        let arch = LanguageRuntime.arch(of: path) ?? .native
+        for runtime in LanguageRuntime.detect(executable: path) { arches[runtime, default: []].insert(arch) }
+      }
+      let seenNames = Set(byName.keys)
+      for runtime in LanguageRuntime.allCases {
+        guard let inArches = arches[runtime] else { continue }
+        if let needs = runtime.needsAnyOf, needs.isDisjoint(with: seenNames) { continue }
+        runtimes.append(runtime)
+        let added = Set(runtime.occasionalCalls).subtracting(claimed)
+        for arch in inArches {
+          seen[arch, default: []].formUnion(added.filter { arch.number(of: $0) != nil })
+        }
+        claimed.formUnion(added)
+        unconditional.formUnion(runtime.occasionalCalls)
+        runtimeNames.append((runtime, added))
+      }
+    }
+    var amended: [(Int, Set<String>)] = []
+    var arguments = recorded.arguments
+    for a in amendments {
+      for (arch, names) in a.calls { seen[arch, default: []].formUnion(names) }
+      for (arch, calls) in a.arguments {
+        for (name, keys) in calls { arguments[arch, default: [:]][name, default: []].formUnion(keys) }
+      }
+      amended.append((a.round, Set(a.calls.values.joined())))
+    }
+
+    let builder = ProfileBuilder(defaultAction: options.defaultAction, defaultErrnoRet: options.defaultErrnoRet)
+    var profile = builder.build(seen)
+    var syscalls = profile.syscalls ?? []
+    var extra: [SyscallEntry] = []
+    var runtimeCalls: [(runtime: LanguageRuntime, calls: [String])] = []
+    var occasional: [String: Int] = [:]
+    if let main = syscalls.firstIndex(where: { $0.action == .allow }) {
+      var remaining = Set(syscalls[main].names)
+      func take(_ names: Set<String>) -> [String] {
+        let taken = remaining.intersection(names)
+        remaining.subtract(taken)
+        return taken.sorted()
+      }
+      for (runtime, names) in runtimeNames {
+        let calls = take(names)
+        if !calls.isEmpty {
+          extra.append(SyscallEntry(names: calls, action: .allow, comment: runtime.comment))
+          runtimeCalls.append((runtime, calls))
+        }
+      }
+      for (round, names) in amended {
+        let calls = take(names)
+        if !calls.isEmpty {
+          extra.append(
+            SyscallEntry(
+              names: calls, action: .allow,
+              comment: "denied in verification round \(round): not made while recording (record --amend)"))
+        }
+      }
+      if runCount > 1 {
+        let partial = byName.filter { $0.value < runCount && !always.contains($0.key) }
+        for count in Set(partial.values).sorted(by: >) {
+          let calls = take(Set(partial.filter { $0.value == count }.keys))
+          for c in calls { occasional[c] = count }
+          if !calls.isEmpty {
+            extra.append(SyscallEntry(names: calls, action: .allow, comment: "seen in \(count) of \(runCount) recorded runs"))
+          }
+        }
+      }
+      syscalls[main].names = syscalls[main].names.filter { remaining.contains($0) }
+      syscalls.insert(contentsOf: extra, at: main + 1)
+      syscalls.removeAll { $0.names.isEmpty }
+    }
+    profile.syscalls = syscalls.isEmpty ? nil : syscalls
+
+    var notes: [String] = []
+    if options.argumentRules {
+      let (ruled, ruleNotes) = ArgumentRules.apply(arguments, to: profile, unconditional: unconditional)
+      profile = ruled
+      notes = ruleNotes
+    }
+    profile = keepingArgumentRules(of: baselineEntries, in: profile)
+    return AssembledProfile(
+      profile: profile, notes: notes, runtimeCalls: runtimeCalls, occasional: occasional, runtimes: runtimes)
+  }
+
+  /// `profile` with the baseline's conditional ALLOW entries added, for the calls the
+  /// profile does not allow unconditionally: the output is the baseline plus what is new.
+  public static func keepingArgumentRules(of baseline: [SyscallEntry], in profile: Profile) -> Profile {
+    var profile = profile
+    var syscalls = profile.syscalls ?? []
+    let allowed = Set(syscalls.filter { $0.action == .allow && ($0.args ?? []).isEmpty }.flatMap(\.names))
+    for entry in baseline where entry.action == .allow && !(entry.args ?? []).isEmpty {
+      var kept = entry
+      kept.names = entry.names.filter { !allowed.contains($0) }
+      let duplicate = syscalls.contains { $0.names == kept.names && $0.args == kept.args && $0.action == kept.action }
+      if !kept.names.isEmpty && !duplicate { syscalls.append(kept) }
+    }
+    profile.syscalls = syscalls.isEmpty ? nil : syscalls
+    return profile
+  }
+}
