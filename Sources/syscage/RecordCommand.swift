@@ -277,7 +277,7 @@ struct RecordCommand: ParsableCommand {
       }
       return try Recorder.record(
         executable: path, arguments: argv, timing: timing, oneStop: !timing, filter: filter, observer: observer,
-        cpus: cpus ?? .auto)
+        cpus: cpus ?? .auto, notice: { printError("syscage: \($0)") })
     } catch let error as Recorder.Failure {
       throw fail("\(argv[0]): \(error)", code: error.exitStatus)
     }

@@ -73,15 +73,17 @@ struct RunCommand: ParsableCommand {
       throw ExitCode(error.exitStatus)
     }
     if let kill = outcome.seccompKill {
-      let decision = policy.decide(arch: kill.arch, number: kill.number)
-      let why: String
-      switch decision.reason {
-      case .rule(let i): why = "by \(decision.arch.flatMap { policy.policy(for: $0)?.rules[i].source } ?? "a rule") of \(profile)"
-      case .defaultAction: why = "not allowed by \(profile) (default action \(decision.action))"
-      case .badArch, .x32Rejected: why = "\(kill.arch) calls are not allowed by \(profile) (\(policy.badArchAction) for other ABIs)"
-      default: why = "by \(profile) (\(decision))"
-      }
-      printError("syscage: killed by seccomp: \(kill.name ?? "syscall") (\(kill.number), \(kill.arch)), \(why)")
+      let decision = policy.decide(arch: kill.arch, number: kill.number, args: kill.arguments)
+      let count = kill.name.flatMap { kill.arch.argumentTypes(of: $0)?.count } ?? 6
+      let shown = kill.arguments.prefix(count).map { "0x" + String($0, radix: 16) }.joined(separator: ", ")
+      printError(
+        "syscage: killed by seccomp: \(kill.name ?? "syscall") (\(kill.number), \(kill.arch)) with arguments (\(shown)): "
+          + "\(profile) says \(decision.action) (\(policy.explanation(of: decision, arch: kill.arch)))")
+    }
+    if let strict = outcome.strictModeRequest {
+      printError(
+        "syscage: the program asked for seccomp strict mode (\(strict)); the kernel refused it (EINVAL) because "
+          + "syscage's filter was already installed: it ran past that point, as it would not unwrapped")
     }
     throw ExitCode(outcome.termination.shellStatus)
   }
