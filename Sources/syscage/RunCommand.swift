@@ -37,6 +37,9 @@ struct RunCommand: ParsableCommand {
   @Flag(help: "Treat warnings as errors.")
   var strict = false
 
+  @Flag(help: "Do not warn when the profile refuses a call the dynamic loader makes before main.")
+  var noLoaderWarning = false
+
   @Argument(parsing: .captureForPassthrough, help: "The program and its arguments (after --).")
   var command: [String] = []
 
@@ -44,12 +47,20 @@ struct RunCommand: ParsableCommand {
     let argv = try wrappedCommand(command)
     let name = argv[0]
     let (_, policy) = try loadForWrapping(profile, strict: strict, enosysStub: !noEnosysStub)
-    for f in Preflight.check(policy) {
-      if f.isFatal {
-        printError("syscage: \(profile) does not allow execve on \(f.arch) (\(f.decision.action)): the program cannot start; allow execve")
-        throw ExitCode(125)
-      }
-      printError("syscage: warning: \(profile) refuses \(f.syscall) (\(f.decision.action)), which the loader and libc usually call before main")
+    let resolved = Launcher.resolve(name)
+    let linking = resolved.map(Preflight.linking(of:)) ?? .unknown
+    let findings = Preflight.check(policy, linking: linking)
+    if let f = findings.first(where: \.isFatal) {
+      printError("syscage: \(profile) does not allow execve on \(f.arch) (\(f.decision.action)): the program cannot start; allow execve")
+      throw ExitCode(125)
+    }
+    let loaderRefusals = noLoaderWarning ? [] : findings
+    if !loaderRefusals.isEmpty, case .dynamic(let interpreter) = linking {
+      let list = loaderRefusals.map { "\($0.syscall) (\($0.decision.action))" }.joined(separator: ", ")
+      printError(
+        "syscage: warning: \(profile) refuses \(list), which the dynamic loader"
+          + (interpreter.isEmpty ? "" : " (\(interpreter))") + " makes before main: \(name) will probably not start; "
+          + "allow \(loaderRefusals.count == 1 ? "it" : "them"), or give --no-loader-warning")
     }
     let program: [BPFInstruction]
     do {
@@ -58,7 +69,7 @@ struct RunCommand: ParsableCommand {
       printError("syscage: \(profile): \(error)")
       throw ExitCode(125)
     }
-    guard let path = Launcher.resolve(name) else {
+    guard let path = resolved else {
       printError("syscage: \(name): command not found")
       throw ExitCode(127)
     }
@@ -72,6 +83,8 @@ struct RunCommand: ParsableCommand {
       printError("syscage: \(name): \(error)")
       throw ExitCode(error.exitStatus)
     }
+    let warned = Set(loaderRefusals.map(\.syscall))
+    var explained = false
     if let kill = outcome.seccompKill {
       let decision = policy.decide(arch: kill.arch, number: kill.number, args: kill.arguments)
       let count = kill.name.flatMap { kill.arch.argumentTypes(of: $0)?.count } ?? 6
@@ -79,6 +92,15 @@ struct RunCommand: ParsableCommand {
       printError(
         "syscage: killed by seccomp: \(kill.name ?? "syscall") (\(kill.number), \(kill.arch)) with arguments (\(shown)): "
           + "\(profile) says \(decision.action) (\(policy.explanation(of: decision, arch: kill.arch)))")
+      if let killed = kill.name, kill.arch == .native, warned.contains(killed) {
+        printError("syscage: \(killed) is the loader's call warned about before the start: allow it in \(profile)")
+        explained = true
+      }
+    }
+    if !warned.isEmpty, !explained, outcome.termination != .exited(0) {
+      printError(
+        "syscage: \(name) \(outcome.termination) after the warning above: the loader probably failed at "
+          + "\(warned.count == 1 ? "the refused call" : "one of the refused calls") (\(loaderRefusals.map(\.syscall).joined(separator: ", ")))")
     }
     if let strict = outcome.strictModeRequest {
       printError(
