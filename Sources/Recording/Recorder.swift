@@ -377,16 +377,16 @@ public enum Recorder {
 
   /// `filter` with a request for strict mode (`Launcher.strictModeDetector`'s calls) sent to
   /// the tracer first, as SECCOMP_RET_TRACE with `Launcher.strictModeData`, whatever
-  /// `filter` says; every other call goes on to `filter` (which then starts with A = 0 and
-  /// fresh scratch memory, as it would alone). Calls other than prctl and seccomp stay as
-  /// cacheable as in `filter`.
+  /// `filter` says; every other call goes on to `filter`, which must load before it reads
+  /// the accumulator (syscage's filters start with a load or a `ret`; an `ld #0` would
+  /// cost the kernel's cache). Calls other than prctl and seccomp stay as cacheable as in
+  /// `filter`.
   public static func stoppingAtStrictMode(_ filter: [BPFInstruction]) -> [BPFInstruction] {
     let detector = Launcher.strictModeDetector
     let allow = BPFInstruction.ret(SeccompAction.allow)
-    var prefix: [BPFInstruction] = detector.enumerated().map { i, insn in
-      insn == allow ? .jump(UInt32(detector.count - i - 1)) : insn  // to the `ld #0` after the prefix
+    let prefix: [BPFInstruction] = detector.enumerated().map { i, insn in
+      insn == allow ? .jump(UInt32(detector.count - i - 1)) : insn  // to the filter's first instruction
     }
-    prefix.append(BPFInstruction(code: BPF.ld | BPF.imm, k: 0))
     return prefix + filter
   }
 
