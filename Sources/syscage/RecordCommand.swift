@@ -261,7 +261,7 @@ struct RecordCommand: ParsableCommand {
   func launch(_ path: String, _ argv: [String], baseline: Profile?, observer: CallObserver?) throws -> Recording {
     if backend == .ebpf {
       do {
-        return try EBPFRecorder.record(executable: path, arguments: argv)
+        return try EBPFRecorder.record(executable: path, arguments: argv, notice: { printError("syscage: \($0)") })
       } catch {
         throw fail("\(argv[0]): \(error)", code: error.exitStatus)
       }

@@ -147,7 +147,9 @@ import TestSupport
     let out = dir.appendingPathComponent("out.json").path
     for how in ["prctl", "seccomp"] {
       // record: the one-stop run is ended at the request and made again with two stops.
-      for extra in [[], ["--baseline", profile]] {
+      var ways: [[String]] = [[], ["--baseline", profile]]
+      if Peer.root.isAvailable { ways.append(["--backend", "ebpf"]) }
+      for extra in ways {
         let r = run(syscageExecutable, ["record", "-o", out] + extra + ["--", program, how])
         #expect(r.status == 137, "record \(extra) \(how): \(r.stderr)")
         #expect(!r.stdout.contains("You will not see"), "\(r.stdout)")
