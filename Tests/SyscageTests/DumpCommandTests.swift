@@ -18,7 +18,7 @@ import TestSupport
     let out = Pipe()
     p.standardOutput = out
     p.standardError = FileHandle.nullDevice
-    try p.run()
+    try startUnblocked(p)
     var line = Data()
     while !line.contains(10) {
       let chunk = out.fileHandleForReading.availableData
