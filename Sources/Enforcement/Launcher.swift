@@ -74,11 +74,14 @@ public enum Launcher {
     /// Watch the program's threads for their exit with ptrace, to name the syscall of a seccomp
     /// kill, and note a request for strict mode (`strictModeDetector` is stacked below `program`).
     public var watchForKill: Bool
+    /// With `watchForKill`, stack `strictModeDetector` below `program` (false: `program` alone).
+    public var detectStrictMode: Bool
 
     public init(
       executable: String, arguments: [String], environment: [String]? = nil, program: [BPFInstruction],
-      flags: UInt32 = 0, noNewPrivileges: Bool = true, watchForKill: Bool = true
+      flags: UInt32 = 0, noNewPrivileges: Bool = true, watchForKill: Bool = true, detectStrictMode: Bool = true
     ) {
+      self.detectStrictMode = detectStrictMode
       self.executable = executable
       self.arguments = arguments
       self.environment = environment
@@ -206,7 +209,8 @@ public enum Launcher {
         request.program.withUnsafeBytes { prog in
           strictModeDetector.withUnsafeBytes { detector in
             clinux_run_stacked(
-              request.executable, argv, envp, detector.baseAddress, UInt32(strictModeDetector.count),
+              request.executable, argv, envp, detector.baseAddress,
+              request.detectStrictMode ? UInt32(strictModeDetector.count) : 0,
               prog.baseAddress, UInt32(request.program.count), request.flags,
               request.noNewPrivileges ? 1 : 0, request.watchForKill ? 1 : 0, &result)
           }

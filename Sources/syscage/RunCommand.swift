@@ -40,6 +40,9 @@ struct RunCommand: ParsableCommand {
   @Flag(help: "Do not warn when the profile refuses a call the dynamic loader makes before main.")
   var noLoaderWarning = false
 
+  @Flag(help: "Load the profile's filter alone, without the strict-mode detector below it.")
+  var singleFilter = false
+
   @Argument(parsing: .captureForPassthrough, help: "The program and its arguments (after --).")
   var command: [String] = []
 
@@ -75,7 +78,8 @@ struct RunCommand: ParsableCommand {
     }
     var flags = policy.flags.filter { $0 != .tsync }.reduce(UInt32(0)) { $0 | $1.bit }
     if logDenials { flags |= FilterFlag.log.bit }
-    let request = Launcher.Request(executable: path, arguments: argv, program: program, flags: flags, noNewPrivileges: !allowNewPrivs)
+    let request = Launcher.Request(executable: path, arguments: argv, program: program, flags: flags, noNewPrivileges: !allowNewPrivs,
+      detectStrictMode: !singleFilter)
     let outcome: Launcher.Outcome
     do {
       outcome = try Launcher.run(request)

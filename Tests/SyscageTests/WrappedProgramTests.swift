@@ -163,6 +163,9 @@ import TestSupport
       let name = how == "prctl" ? "prctl PR_SET_SECCOMP" : "seccomp SECCOMP_SET_MODE_STRICT"
       #expect(r.stderr.contains("asked for seccomp strict mode (\(name)") && r.stderr.contains("EINVAL"), "\(r.stderr)")
     }
+    // --single-filter: the profile's filter alone; nothing is noticed.
+    let single = run(syscageExecutable, ["run", "--single-filter", "--profile", profile, "--", program])
+    #expect(single.status == 0 && !single.stderr.contains("strict mode"), "\(single)")
     // A program that makes other prctl and seccomp calls is not said to ask for strict mode.
     let other = run(syscageExecutable, ["run", "--profile", profile, "--", "/usr/bin/python3", "-c",
       "import ctypes; l = ctypes.CDLL(None); print(l.prctl(15, b'x', 0, 0, 0), l.syscall(317, 2, 0, 0))"])
