@@ -12,8 +12,16 @@ struct RunCommand: ParsableCommand {
       Compiles the profile for this machine's ABIs, sets no_new_privs (unless \
       --allow-new-privs), loads the filter in the child just before execve, and exits \
       with the program's status (128 + signal when it was killed). When seccomp kills \
-      the program, says which syscall did it. syscage's own failures exit 125 (bad \
-      profile, filter refused), 126 (cannot execute) and 127 (not found).
+      the program, says which syscall did it and which rule decided (as `check` says \
+      it). syscage's own failures exit 125 (bad profile, filter refused), 126 (cannot \
+      execute) and 127 (not found).
+
+      The program keeps the signals syscage was given ignored and blocked (nohup's \
+      SIGHUP), as with env. A dynamically linked program whose loader calls the profile \
+      refuses gets one warning before the start (--no-loader-warning). A request for \
+      seccomp strict mode fails under any filter (EINVAL): a second filter stacked below \
+      the profile's notices it, and syscage says so after the run (--single-filter \
+      leaves it out).
 
       The expansion assumes the capabilities syscage itself has and the running kernel.
 
