@@ -106,7 +106,7 @@ var peakSyscageKB = 0
 var untracedKB = 0
 for w in workloads {
   print("\n\(w.name)")
-  print("  method                     seconds     ratio   peak RSS")
+  print("  method                       seconds     ratio   peak RSS")
   var results: [String: Double] = [:]
   // The complete baseline: this workload recorded once.
   _ = measure([syscage, "record", "-o", baseline, "--"] + w.argv)
@@ -127,7 +127,7 @@ for w in workloads {
     let ratio = t / (results["untraced"] ?? t)
     let note = status == 0 ? "" : "  (status \(status))"
     print(
-      "  " + m.name.padding(toLength: 24, withPad: " ", startingAt: 0)
+      "  " + m.name.padding(toLength: 26, withPad: " ", startingAt: 0)
         + String(format: "%10.3f %8.1f× %7.1f MB", t, ratio, Double(rss) / 1024) + note)
   }
   if let s = results["strace -c -f"], let o = results["record (one stop)"] {
@@ -140,7 +140,10 @@ for w in workloads {
     targets.append(String(format: "%@: --baseline = %.2f × untraced (target ≤ 1.2)", w.name, b / u))
   }
   if let u = results["untraced"], let r = results["run --profile (recorded)"], let wt = results["watch --profile (recorded)"] {
-    targets.append(String(format: "%@: watch = %.2f × untraced, %.2f × run", w.name, wt / u, wt / r))
+    targets.append(
+      String(
+        format: "%@: untraced %.3f s, run %.3f s, watch %.3f s: run = %.2f × untraced, watch = %.2f × untraced = %.2f × run",
+        w.name, u, r, wt, r / u, wt / u, wt / r))
   }
   if let u = results["untraced"], let e = results["record --backend ebpf"] {
     targets.append(String(format: "%@: --backend ebpf = %.2f × untraced (target ≤ 2)", w.name, e / u))

@@ -20,13 +20,59 @@
 #define PTRACE_EVENT_STOP 128
 #endif
 
+#ifndef PTRACE_EVENT_SECCOMP
+#define PTRACE_EVENT_SECCOMP 7
+#endif
+#ifndef PTRACE_O_TRACESECCOMP
+#define PTRACE_O_TRACESECCOMP (1 << PTRACE_EVENT_SECCOMP)
+#endif
+
+#if defined(__x86_64__)
+// A seccomp stop: the strict-mode detector's (note the request, let the call run: the
+// kernel refuses it), or a TRACE of the program's own filter, which without a tracer
+// fails with ENOSYS: it still does.
+static void seccomp_stop(pid_t w, struct clinux_run_result *out) {
+  struct {
+    uint8_t op, pad[3];
+    uint32_t arch;
+    uint64_t ip, sp;
+    uint64_t nr;
+    uint64_t args[6];
+    uint32_t ret_data;
+  } info;
+  memset(&info, 0, sizeof(info));
+  long got = ptrace((enum __ptrace_request)0x420e /* PTRACE_GET_SYSCALL_INFO */, w, sizeof(info), &info);
+  if (got > 0 && info.op == 3 /* SECCOMP */ && info.ret_data == CLINUX_RUN_STRICT_DATA) {
+    if (!out->strict_request) {
+      uint64_t nr = info.nr & ~0x40000000ULL;
+      out->strict_request = (nr == 157 || nr == 172) ? 1 : 2;  // prctl (x86_64/x32, ia32), else seccomp
+      out->strict_tid = w;
+    }
+    return;
+  }
+  struct user_regs_struct regs;
+  if (ptrace(PTRACE_GETREGS, w, 0, &regs) == 0) {
+    regs.orig_rax = (unsigned long long)-1;
+    regs.rax = (unsigned long long)(-(long long)ENOSYS);
+    ptrace(PTRACE_SETREGS, w, 0, &regs);
+  }
+}
+#endif
+
 int clinux_run(const char *path, char *const argv[], char *const envp[],
                const void *prog, unsigned int len, unsigned int flags,
                int no_new_privs, int trace, struct clinux_run_result *out) {
+  return clinux_run_stacked(path, argv, envp, NULL, 0, prog, len, flags, no_new_privs, trace, out);
+}
+
+int clinux_run_stacked(const char *path, char *const argv[], char *const envp[], const void *detector,
+                       unsigned int detector_len, const void *prog, unsigned int len, unsigned int flags,
+                       int no_new_privs, int trace, struct clinux_run_result *out) {
   memset(out, 0, sizeof(*out));
   struct clinux_spawn spawn;
   int step = 0, error = 0;
-  if (clinux_spawn_start(path, argv, envp, no_new_privs, prog, len, flags, &spawn, &step, &error) != 0) {
+  if (clinux_spawn_start_stacked(path, argv, envp, no_new_privs, detector, detector_len, prog, len, flags, &spawn,
+                                 &step, &error) != 0) {
     out->failed_step = step;
     out->error = error;
     return -1;
@@ -36,9 +82,12 @@ int clinux_run(const char *path, char *const argv[], char *const envp[],
   clinux_spawn_forward_signals(&spawn);
   int traced = 0;
   if (trace) {
-    if (ptrace(PTRACE_SEIZE, pid, 0, PTRACE_O_TRACEEXIT | PTRACE_O_TRACECLONE) == 0) traced = 1;
+    long options = PTRACE_O_TRACEEXIT | PTRACE_O_TRACECLONE | (detector_len ? PTRACE_O_TRACESECCOMP : 0);
+    if (ptrace(PTRACE_SEIZE, pid, 0, options) == 0) traced = 1;
   }
-  clinux_spawn_release(&spawn);
+  // The detector only with a tracer to stop at: without one its calls would fail with ENOSYS.
+  out->detector = traced && detector_len > 0;
+  clinux_spawn_release_with(&spawn, out->detector ? CLINUX_SPAWN_GO_STACKED : CLINUX_SPAWN_GO);
   int failed = clinux_spawn_exec_status(&spawn, &step, &error) != 0;
   for (;;) {
     int st;
@@ -82,10 +131,23 @@ int clinux_run(const char *path, char *const argv[], char *const envp[],
             if (ptrace((enum __ptrace_request)0x420e /* PTRACE_GET_SYSCALL_INFO */, w, sizeof(info), &info) > 0 && info.arch)
               out->arch = info.arch;
             out->tid = w;
+            // The arguments as the filter saw them (entry registers, kept at the kill).
+            if (out->arch == AUDIT_ARCH_I386) {
+              uint64_t a[6] = {regs.rbx, regs.rcx, regs.rdx, regs.rsi, regs.rdi, regs.rbp};
+              for (int i = 0; i < 6; i++) out->args[i] = (uint32_t)a[i];
+            } else {
+              uint64_t a[6] = {regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9};
+              memcpy(out->args, a, sizeof(a));
+            }
           }
         }
 #endif
       }
+      ptrace(PTRACE_CONT, w, 0, 0);
+    } else if (event == PTRACE_EVENT_SECCOMP) {
+#if defined(__x86_64__)
+      seccomp_stop(w, out);
+#endif
       ptrace(PTRACE_CONT, w, 0, 0);
     } else if (event == PTRACE_EVENT_STOP) {
       if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU)

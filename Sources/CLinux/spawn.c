@@ -37,14 +37,20 @@ static void forward_signal(int sig, siginfo_t *info, void *ctx) {
 }
 
 // In the child: blocks until the parent lets it go; exits unrun if the parent gave up.
-static void wait_for_go(int fd) {
+// Returns the byte the parent sent.
+static char wait_for_go(int fd) {
   char go = 0;
   ssize_t n;
   while ((n = read(fd, &go, 1)) < 0 && errno == EINTR) {
   }
   if (n != 1) _exit(127);
   close(fd);
+  return go;
 }
+
+#ifndef SECCOMP_FILTER_FLAG_SPEC_ALLOW
+#define SECCOMP_FILTER_FLAG_SPEC_ALLOW (1UL << 2)
+#endif
 
 static const int forwarded[6] = {SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2};
 
@@ -55,8 +61,9 @@ static void child_fail(int fd, int step) {
   _exit(127);
 }
 
-static int start(const char *path, char *const argv[], char *const envp[], int no_new_privs, const void *prog,
-                 unsigned int len, unsigned int flags, int listener, struct clinux_spawn *s, int *step, int *error) {
+static int start(const char *path, char *const argv[], char *const envp[], int no_new_privs, const void *first,
+                 unsigned int firstlen, const void *prog, unsigned int len, unsigned int flags, int listener,
+                 struct clinux_spawn *s, int *step, int *error) {
   memset(s, 0, sizeof(*s));
   s->errfd = s->gofd = -1;
   int errpipe[2], gopipe[2];
@@ -80,15 +87,27 @@ static int start(const char *path, char *const argv[], char *const envp[], int n
   if (pid == 0) {
     close(errpipe[0]);
     close(gopipe[1]);
-    struct sigaction dfl;
+    // As execve would, but before the steps that run here: a caught signal gets its
+    // default action back, an ignored one stays ignored (nohup's SIGHUP, a background
+    // job's SIGINT and SIGQUIT), and the mask is the caller's from before the block.
+    // The forwarding handlers are installed only after the fork: never inherited.
+    struct sigaction dfl, cur;
     memset(&dfl, 0, sizeof(dfl));
     dfl.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < NSIG; sig++) sigaction(sig, &dfl, NULL);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    if (!listener) wait_for_go(gopipe[0]);
+    for (int sig = 1; sig < NSIG; sig++) {
+      if (sigaction(sig, NULL, &cur) != 0) continue;
+      if (cur.sa_handler != SIG_IGN && cur.sa_handler != SIG_DFL) sigaction(sig, &dfl, NULL);
+    }
+    sigprocmask(SIG_SETMASK, &s->saved, NULL);
+    char go = listener ? 0 : wait_for_go(gopipe[0]);
     if (no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) child_fail(errpipe[1], CLINUX_RUN_STEP_NO_NEW_PRIVS);
+    if (go == CLINUX_SPAWN_GO_STACKED && firstlen > 0) {
+      // Below the program's filter: on a tie of actions that one's data wins. Spectre
+      // mitigations as the program's filter asks (one load without SPEC_ALLOW sets them).
+      struct sock_fprog fprog = {.len = (unsigned short)firstlen, .filter = (struct sock_filter *)first};
+      if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags & SECCOMP_FILTER_FLAG_SPEC_ALLOW, &fprog) != 0)
+        child_fail(errpipe[1], CLINUX_RUN_STEP_FILTER);
+    }
     if (listener) {
       // The lowest free fd is the number seccomp will return; report it while unfiltered.
       int lowest = fcntl(errpipe[1], F_DUPFD, 0);
@@ -134,13 +153,19 @@ static int start(const char *path, char *const argv[], char *const envp[], int n
 int clinux_spawn_start(const char *path, char *const argv[], char *const envp[], int no_new_privs,
                        const void *prog, unsigned int len, unsigned int flags, struct clinux_spawn *s,
                        int *step, int *error) {
-  return start(path, argv, envp, no_new_privs, prog, len, flags, 0, s, step, error);
+  return start(path, argv, envp, no_new_privs, NULL, 0, prog, len, flags, 0, s, step, error);
+}
+
+int clinux_spawn_start_stacked(const char *path, char *const argv[], char *const envp[], int no_new_privs,
+                               const void *first, unsigned int firstlen, const void *prog, unsigned int len,
+                               unsigned int flags, struct clinux_spawn *s, int *step, int *error) {
+  return start(path, argv, envp, no_new_privs, first, firstlen, prog, len, flags, 0, s, step, error);
 }
 
 int clinux_spawn_start_listener(const char *path, char *const argv[], char *const envp[], int no_new_privs,
                                 const void *prog, unsigned int len, unsigned int flags, struct clinux_spawn *s,
                                 int *step, int *error) {
-  return start(path, argv, envp, no_new_privs, prog, len, flags, 1, s, step, error);
+  return start(path, argv, envp, no_new_privs, NULL, 0, prog, len, flags, 1, s, step, error);
 }
 
 int clinux_spawn_listener_number(struct clinux_spawn *s, int *number, int *step, int *error) {
@@ -165,10 +190,14 @@ void clinux_spawn_forward_signals(struct clinux_spawn *s) {
   sa.sa_flags = SA_SIGINFO | SA_RESTART;
   sigemptyset(&sa.sa_mask);
   forward_to = s->pid;
-  for (int i = 0; i < 6; i++) sigaction(forwarded[i], &sa, &s->old[i]);
-  // Forwarded signals must reach the handler even if our caller blocked them.
   sigset_t waiting = s->saved;
-  for (int i = 0; i < 6; i++) sigdelset(&waiting, forwarded[i]);
+  for (int i = 0; i < 6; i++) {
+    // An ignored signal stays ignored here as in the child (nohup, a background job).
+    if (sigaction(forwarded[i], NULL, &s->old[i]) != 0 || s->old[i].sa_handler == SIG_IGN) continue;
+    sigaction(forwarded[i], &sa, NULL);
+    // Forwarded signals must reach the handler even if our caller blocked them.
+    sigdelset(&waiting, forwarded[i]);
+  }
   sigprocmask(SIG_SETMASK, &waiting, NULL);
   s->forwarding = 1;
 }
@@ -185,9 +214,11 @@ unsigned long clinux_spawn_take_held(int *count) {
   return __atomic_exchange_n(&held, 0UL, __ATOMIC_SEQ_CST);
 }
 
-void clinux_spawn_release(struct clinux_spawn *s) {
+void clinux_spawn_release(struct clinux_spawn *s) { clinux_spawn_release_with(s, CLINUX_SPAWN_GO); }
+
+void clinux_spawn_release_with(struct clinux_spawn *s, char go) {
   if (s->gofd < 0) return;
-  ssize_t ignored = write(s->gofd, "g", 1);
+  ssize_t ignored = write(s->gofd, &go, 1);
   (void)ignored;
   close(s->gofd);
   s->gofd = -1;

@@ -15,15 +15,26 @@ struct clinux_spawn {
   int forwarding;
 };
 
-/// Forks a child that waits for clinux_spawn_release, resets every signal,
+/// Forks a child that waits for clinux_spawn_release, gives every caught signal its
+/// default action back (ignored ones stay ignored, the signal mask stays the caller's),
 /// sets no_new_privs (if asked), loads `prog` (len > 0) with seccomp `flags`,
 /// and execs. Returns 0, or -1 with *step (CLINUX_RUN_STEP_*) and *error set.
 int clinux_spawn_start(const char *path, char *const argv[], char *const envp[], int no_new_privs,
                        const void *prog, unsigned int len, unsigned int flags, struct clinux_spawn *s,
                        int *step, int *error);
 
+/// The byte clinux_spawn_release_with sends: go on; go on and load the first filter too.
+enum { CLINUX_SPAWN_GO = 'g', CLINUX_SPAWN_GO_STACKED = 's' };
+
+/// As clinux_spawn_start, with a second filter `first` (`firstlen` instructions) the child
+/// loads before `prog` when released with CLINUX_SPAWN_GO_STACKED (not with
+/// CLINUX_SPAWN_GO), with SPEC_ALLOW if `flags` has it and no other flag.
+int clinux_spawn_start_stacked(const char *path, char *const argv[], char *const envp[], int no_new_privs,
+                               const void *first, unsigned int firstlen, const void *prog, unsigned int len,
+                               unsigned int flags, struct clinux_spawn *s, int *step, int *error);
+
 /// As clinux_spawn_start, for a filter whose listener the parent takes (`syscage watch`):
-/// the child resets every signal, sets no_new_privs (if asked), reports through the error
+/// the child resets caught signals (as clinux_spawn_start), sets no_new_privs (if asked), reports through the error
 /// pipe the fd number n the listener will get (the lowest free one: the kernel hands out
 /// the lowest, and the child is single-threaded) as {0, n}, loads `prog` with
 /// SECCOMP_FILTER_FLAG_NEW_LISTENER | `flags`, and only then waits for
@@ -40,7 +51,8 @@ int clinux_spawn_start_listener(const char *path, char *const argv[], char *cons
 int clinux_spawn_listener_number(struct clinux_spawn *s, int *number, int *step, int *error);
 
 /// Forwards SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGUSR1 and SIGUSR2 sent by other
-/// processes to the child (terminal signals reach its process group directly).
+/// processes to the child (terminal signals reach its process group directly); one
+/// this process ignores stays ignored (and the child ignores it too).
 void clinux_spawn_forward_signals(struct clinux_spawn *s);
 
 /// Stops forwarding (call it before the child is reaped: its pid could be reused) and
@@ -53,8 +65,11 @@ void clinux_spawn_hold_signals(struct clinux_spawn *s);
 /// NULL) how many arrived. Clears both.
 unsigned long clinux_spawn_take_held(int *count);
 
-/// Lets the child go on to exec.
+/// Lets the child go on to exec (CLINUX_SPAWN_GO).
 void clinux_spawn_release(struct clinux_spawn *s);
+
+/// Lets the child go on with `go` (CLINUX_SPAWN_GO or CLINUX_SPAWN_GO_STACKED).
+void clinux_spawn_release_with(struct clinux_spawn *s, char go);
 
 /// Reads how the exec went: 0 when it happened (the pipe closed), else -1 with
 /// *step and *error. Blocks until the child execs or fails.

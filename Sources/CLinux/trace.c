@@ -1,4 +1,5 @@
 #include "clinux_trace.h"
+#include "clinux_run.h"
 #include "spawn.h"
 
 #include <errno.h>
@@ -134,6 +135,7 @@ struct session {
   int started;             // the program's first execve was seen
   int exec_reported;
   int tracees;
+  int killing;        // a recording that met a request for strict mode: every tracee is killed
   int pin;            // CLINUX_TRACE_PIN_*
   int pinned;         // the program still runs on the tracer's CPU only
   cpu_set_t cpus;     // the tracer's CPUs before pinning: the program's again after
@@ -161,14 +163,30 @@ static void report_call(struct session *s, pid_t tid, int index, uint32_t arch, 
   h->on_call(h->ctx, tid, arch, nr, args);
 }
 
+// Ends a recording: SIGKILL to every tracee known (the program, and every process and
+// thread it started); those not seen yet are killed at their first stop.
+static void kill_tracees(struct session *s) {
+  s->killing = 1;
+  kill(s->pid, SIGKILL);
+  for (size_t i = 0; i < s->threads.count; i++) kill(s->threads.items[i].tid, SIGKILL);
+}
+
 // A seccomp stop: count the call; in verification, fail the calls the filter
-// sent with a known code.
+// sent with a known code. In a recording, a request for strict mode (the stop of
+// the detector's data) ends the run: under the filter the kernel would refuse it.
 static void seccomp_stop(struct session *s, pid_t w) {
   struct syscall_info info;
   memset(&info, 0, sizeof(info));
   long got = ptrace((enum __ptrace_request)TRACE_GET_SYSCALL_INFO, w, sizeof(info), &info);
   if (got <= 0 || info.op != INFO_SECCOMP) {
     s->counts->unknown++;
+    return;
+  }
+  if (!s->errnos && info.seccomp.ret_data == CLINUX_RUN_STRICT_DATA) {
+    uint64_t nr = info.seccomp.nr & ~X32_BIT;
+    s->out->strict_request = (nr == SYS_prctl || (info.arch == AUDIT_ARCH_I386 && nr == 172)) ? 1 : 2;
+    s->out->strict_tid = w;
+    kill_tracees(s);
     return;
   }
   int index = slot_index(info.arch, info.seccomp.nr);
@@ -269,6 +287,11 @@ static void handle(struct session *s, pid_t w, int st, struct clinux_spawn *spaw
   s->counts->stops++;
   int sig = WSTOPSIG(st);
   int event = (unsigned)st >> 16;
+  if (s->killing) {  // a tracee not killed yet (new), or one stopped on its way out
+    kill(w, SIGKILL);
+    ptrace(PTRACE_CONT, w, 0, 0);
+    return;
+  }
   if (s->attached) thread_find(&s->threads, w, 1);
   if (sig == (SIGTRAP | 0x80) && event == 0) {
     syscall_stop(s, w);
@@ -293,8 +316,10 @@ static void handle(struct session *s, pid_t w, int st, struct clinux_spawn *spaw
   } else if (event == PTRACE_EVENT_FORK || event == PTRACE_EVENT_VFORK || event == PTRACE_EVENT_CLONE) {
     s->tracees++;
     unsigned long child = 0;
-    if ((s->attached || s->pinned) && ptrace(PTRACE_GETEVENTMSG, w, 0, &child) == 0 && child) {
-      if (s->attached) thread_find(&s->threads, (pid_t)child, 1);
+    // A one-stop recording knows every tracee too: a request for strict mode kills them all.
+    int keep = s->attached || (s->seccomp && !s->errnos);
+    if ((keep || s->pinned) && ptrace(PTRACE_GETEVENTMSG, w, 0, &child) == 0 && child) {
+      if (keep) thread_find(&s->threads, (pid_t)child, 1);
       unpin(s, w, (pid_t)child);
     }
     ptrace(resume, w, 0, 0);

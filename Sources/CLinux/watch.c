@@ -109,10 +109,11 @@ int clinux_watch_start(const char *path, char *const argv[], char *const envp[],
   w->spawn = priv;
   // An inherited SIGCHLD = SIG_IGN (or SA_NOCLDWAIT) would auto-reap the program and make
   // waitpid block until every child (orphans included, as subreaper) is gone.
+  // Set after the fork: the program keeps an ignored SIGCHLD as it was given.
   struct sigaction dflchld;
   memset(&dflchld, 0, sizeof(dflchld));
   dflchld.sa_handler = SIG_DFL;
-  sigaction(SIGCHLD, &dflchld, &priv->oldchld);
+  sigaction(SIGCHLD, NULL, &priv->oldchld);
   prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
   int step = 0, error = 0;
   if (clinux_spawn_start_listener(path, argv, envp, no_new_privs, prog, len, flags, s, &step, &error) != 0) {
@@ -120,6 +121,7 @@ int clinux_watch_start(const char *path, char *const argv[], char *const envp[],
     w->error = error;
     return -1;
   }
+  sigaction(SIGCHLD, &dflchld, NULL);
   priv->started = 1;
   w->pid = s->pid;
   w->errfd = s->errfd;

@@ -34,8 +34,26 @@ public struct SeccompKill: Hashable, Sendable {
   public var arch: Arch
   public var number: SyscallNumber
   public var thread: Int32
+  /// Its six arguments as the filter saw them.
+  public var arguments: [UInt64] = []
   /// The syscall's name in its ABI, if known.
   public var name: String? { arch.name(of: number) }
+}
+
+/// How a program asked for seccomp strict mode, which the kernel refuses (EINVAL) once a
+/// filter is installed: under syscage's filter the program runs past that point.
+public enum StrictModeRequest: String, Hashable, Sendable, CustomStringConvertible {
+  /// `prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT)`
+  case prctl
+  /// `seccomp(SECCOMP_SET_MODE_STRICT, 0, NULL)`
+  case seccomp
+
+  public var description: String {
+    switch self {
+    case .prctl: "prctl PR_SET_SECCOMP, SECCOMP_MODE_STRICT"
+    case .seccomp: "seccomp SECCOMP_SET_MODE_STRICT"
+    }
+  }
 }
 
 /// Runs programs under compiled seccomp filters.
@@ -53,13 +71,17 @@ public enum Launcher {
     public var flags: UInt32
     /// Set no_new_privs before loading (else the caller needs CAP_SYS_ADMIN, as Docker does).
     public var noNewPrivileges: Bool
-    /// Watch the program's threads for their exit with ptrace, to name the syscall of a seccomp kill.
+    /// Watch the program's threads for their exit with ptrace, to name the syscall of a seccomp
+    /// kill, and note a request for strict mode (`strictModeDetector` is stacked below `program`).
     public var watchForKill: Bool
+    /// With `watchForKill`, stack `strictModeDetector` below `program` (false: `program` alone).
+    public var detectStrictMode: Bool
 
     public init(
       executable: String, arguments: [String], environment: [String]? = nil, program: [BPFInstruction],
-      flags: UInt32 = 0, noNewPrivileges: Bool = true, watchForKill: Bool = true
+      flags: UInt32 = 0, noNewPrivileges: Bool = true, watchForKill: Bool = true, detectStrictMode: Bool = true
     ) {
+      self.detectStrictMode = detectStrictMode
       self.executable = executable
       self.arguments = arguments
       self.environment = environment
@@ -76,7 +98,50 @@ public enum Launcher {
     /// Set when a thread died of SIGSYS at a syscall's entry: seccomp's KILL or an unhandled TRAP.
     public var seccompKill: SeccompKill?
     public var pid: Int32
+    /// The program asked for strict mode, and the kernel refused it because of the filter
+    /// (seen by `strictModeDetector`; the first request).
+    public var strictModeRequest: StrictModeRequest?
   }
+
+  /// The SECCOMP_RET_DATA of `strictModeDetector`'s TRACE.
+  public static let strictModeData = UInt16(CLINUX_RUN_STRICT_DATA)
+
+  /// A filter stacked below the program's when the launcher traces it (`watchForKill`):
+  /// SECCOMP_RET_TRACE for a request for strict mode (prctl(PR_SET_SECCOMP,
+  /// SECCOMP_MODE_STRICT) and seccomp(SECCOMP_SET_MODE_STRICT), of x86_64, x32 and ia32),
+  /// ALLOW for everything else. It reads arguments only for prctl and seccomp, so every
+  /// other call stays in the kernel's seccomp cache; a call of another ABI is allowed.
+  public static let strictModeDetector: [BPFInstruction] = {
+    let x32 = UInt32(SyscallNumber.x32Bit)
+    func arg(_ i: Int, high: Bool = false) -> BPFInstruction {
+      .load(SeccompDataLayout.argument(i, high: high, endianness: .little))
+    }
+    return [
+      .load(SeccompDataLayout.arch),  // 0
+      .jump(BPF.jeq, Arch.x86_64.auditArch.rawValue, 0, 6),
+      .load(SeccompDataLayout.nr),
+      .jump(BPF.jeq, 157, 9, 0),  // prctl
+      .jump(BPF.jeq, x32 | 157, 8, 0),
+      .jump(BPF.jeq, 317, 13, 0),  // seccomp
+      .jump(BPF.jeq, x32 | 317, 12, 0),
+      .ret(SeccompAction.allow),
+      .jump(BPF.jeq, Arch.x86.auditArch.rawValue, 0, 3),  // 8
+      .load(SeccompDataLayout.nr),
+      .jump(BPF.jeq, 172, 2, 0),  // ia32 prctl
+      .jump(BPF.jeq, 354, 7, 0),  // ia32 seccomp
+      .ret(SeccompAction.allow),
+      arg(0),  // 13: prctl(PR_SET_SECCOMP (22), SECCOMP_MODE_STRICT (1))
+      .jump(BPF.jeq, 22, 0, 6),
+      arg(1),
+      .jump(BPF.jeq, 1, 0, 4),
+      arg(1, high: true),
+      .jump(BPF.jeq, 0, 3, 2),
+      arg(0),  // 19: seccomp(SECCOMP_SET_MODE_STRICT (0), ...)
+      .jump(BPF.jeq, 0, 1, 0),
+      .ret(SeccompAction.allow),  // 21
+      .ret(SeccompAction.trace(strictModeData)),
+    ]
+  }()
 
   /// A step before the program ran failed.
   public struct Failure: Error, Sendable, CustomStringConvertible {
@@ -142,9 +207,13 @@ public enum Launcher {
     let rc = withCStrings(request.arguments) { argv in
       withCStrings(env) { envp in
         request.program.withUnsafeBytes { prog in
-          clinux_run(
-            request.executable, argv, envp, prog.baseAddress, UInt32(request.program.count), request.flags,
-            request.noNewPrivileges ? 1 : 0, request.watchForKill ? 1 : 0, &result)
+          strictModeDetector.withUnsafeBytes { detector in
+            clinux_run_stacked(
+              request.executable, argv, envp, detector.baseAddress,
+              request.detectStrictMode ? UInt32(strictModeDetector.count) : 0,
+              prog.baseAddress, UInt32(request.program.count), request.flags,
+              request.noNewPrivileges ? 1 : 0, request.watchForKill ? 1 : 0, &result)
+          }
         }
       }
     }
@@ -156,9 +225,17 @@ public enum Launcher {
     var kill: SeccompKill? = nil
     if result.seccomp_kill == 1 {
       let arch = Arch(auditArch: result.arch, number: result.nr) ?? Arch.native
-      kill = SeccompKill(arch: arch, number: SyscallNumber(Int32(truncatingIfNeeded: result.nr)), thread: result.tid)
+      let args = withUnsafeBytes(of: result.args) { Array($0.bindMemory(to: UInt64.self)) }
+      kill = SeccompKill(
+        arch: arch, number: SyscallNumber(Int32(truncatingIfNeeded: result.nr)), thread: result.tid, arguments: args)
     }
-    return Outcome(termination: termination, seccompKill: kill, pid: result.pid)
+    let strict: StrictModeRequest? =
+      switch result.strict_request {
+      case 1: .prctl
+      case 2: .seccomp
+      default: nil
+      }
+    return Outcome(termination: termination, seccompKill: kill, pid: result.pid, strictModeRequest: strict)
   }
 }
 

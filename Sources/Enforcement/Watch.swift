@@ -62,13 +62,18 @@ public struct Violation: Sendable {
   public var args: [UInt64]
   /// What the profile says about the call.
   public var decision: Decision
+  /// What made the decision, as `check` says it (`Policy.explanation(of:arch:)`).
+  public var explanation: String
+  /// The deciding rule's place in the profile (`syscalls[2]`), when a rule decided.
+  public var rule: String?
   public var response: WatchResponse
 
   /// A violation as the supervisor builds it; `arch` is `.x32` for an x86_64 call with the
   /// x32 bit, and `nr` the number as the kernel gave it (with that bit).
   public init(
     time: Date, pid: Int32, tid: Int32, comm: String?, exe: String?, arch: Arch?, auditArch: UInt32, nr: Int32,
-    name: String?, args: [UInt64], decision: Decision, response: WatchResponse
+    name: String?, args: [UInt64], decision: Decision, explanation: String? = nil, rule: String? = nil,
+    response: WatchResponse
   ) {
     self.time = time
     self.pid = pid
@@ -81,7 +86,19 @@ public struct Violation: Sendable {
     self.name = name
     self.args = args
     self.decision = decision
+    self.explanation = explanation ?? Self.fallbackExplanation(decision)
+    self.rule = rule
     self.response = response
+  }
+
+  /// What `explanation` says without the policy at hand.
+  static func fallbackExplanation(_ decision: Decision) -> String {
+    switch decision.reason {
+    case .rule(let i): "rule \(i)"
+    case .defaultAction: "default action"
+    case .enosysStub: "newer than every syscall the profile names"
+    case .badArch, .x32Rejected: "ABI not in the profile"
+    }
   }
 
   /// The profile's decision the way a profile spells it: `SCMP_ACT_ERRNO(1)`.
@@ -113,6 +130,8 @@ public struct Violation: Sendable {
     fields.append(("decision", quote(actionName.rawValue)))
     if let errno { fields.append(("errno", "\(errno)")) }
     fields.append(("reason", quote(decisionReason)))
+    if let rule { fields.append(("rule", quote(rule))) }
+    fields.append(("explanation", quote(explanation)))
     fields.append(("action", quote(response.tag)))
     if case .denied(let e, let sub) = response {
       fields.append(("returned_errno", "\(e)"))
@@ -127,7 +146,7 @@ public struct Violation: Sendable {
     case .badArch: "abi-not-in-profile"
     case .x32Rejected: "x32-not-in-profile"
     case .enosysStub: "enosys-stub"
-    case .rule(let i): "rule \(i)"
+    case .rule: "rule"
     case .defaultAction: "default"
     }
   }
@@ -136,15 +155,8 @@ public struct Violation: Sendable {
   public var summary: String {
     let who = "\(comm ?? "?")[\(pid)\(tid != pid ? "/\(tid)" : "")]"
     let call = "\(name ?? "syscall") (\(arch == .x32 ? nr & ~Int32(SyscallNumber.x32Bit) : nr), \(arch?.name ?? "arch 0x" + String(auditArch, radix: 16)))"
-    let why: String
-    switch decision.reason {
-    case .rule(let i): why = "rule \(i)"
-    case .defaultAction: why = "default action"
-    case .enosysStub: why = "newer than every syscall the profile names"
-    case .badArch, .x32Rejected: why = "ABI not in the profile"
-    }
     let shown = args.prefix(6).map { "0x" + String($0, radix: 16) }.joined(separator: ", ")
-    return "syscage: watch: \(who) \(call)(\(shown)): profile says \(decisionText) (\(why)); \(response)"
+    return "syscage: watch: \(who) \(call)(\(shown)): profile says \(decisionText) (\(explanation)); \(response)"
   }
 }
 
@@ -303,7 +315,9 @@ public enum Watcher {
         let name = arch.flatMap { $0.name(of: SyscallNumber(n.nr)) }
         var v = Violation(
           time: Date(), pid: tgid(of: tid) ?? tid, tid: tid, comm: procComm(tid), exe: procExe(tid), arch: arch,
-          auditArch: n.arch, nr: n.nr, name: name, args: args, decision: decision, response: .gone)
+          auditArch: n.arch, nr: n.nr, name: name, args: args, decision: decision,
+          explanation: policy.explanation(of: decision, arch: arch), rule: policy.rule(of: decision).flatMap { $0.source.isEmpty ? nil : $0.source },
+          response: .gone)
         // The /proc reads above are about this call only if it is still waiting.
         if decision.action.permits {
           // Cannot happen with a filter from watchPolicy; let it run unreported.

@@ -99,15 +99,20 @@ public enum EBPFRecorder {
   /// calls in the kernel with eBPF and the rest with ptrace. The calling thread blocks
   /// meanwhile and the calling process must not wait for children of its own (as
   /// `Recorder.record`). No errors or times: counts only.
-  public static func record(executable: String, arguments: [String], environment: [String]? = nil)
-    throws(Failure) -> Recording
-  {
-    try record(executable: executable, arguments: arguments, environment: environment, attachment: .rawTracepoint)
+  public static func record(
+    executable: String, arguments: [String], environment: [String]? = nil, notice: ((String) -> Void)? = nil
+  ) throws(Failure) -> Recording {
+    try record(
+      executable: executable, arguments: arguments, environment: environment, attachment: .rawTracepoint,
+      notice: notice)
   }
 
   /// `record(executable:arguments:environment:)` with the sys_enter program attached as chosen.
+  /// A program that asks for seccomp strict mode is recorded again by ptrace alone, with two
+  /// stops and no filter (`Recorder.record`; `notice` is told).
   public static func record(
-    executable: String, arguments: [String], environment: [String]?, attachment: EBPFSyscallCounter.Attachment
+    executable: String, arguments: [String], environment: [String]?, attachment: EBPFSyscallCounter.Attachment,
+    notice: ((String) -> Void)? = nil
   ) throws(Failure) -> Recording {
     #if arch(x86_64)
       let counter = try EBPFSyscallCounter(attachment: attachment)
@@ -123,11 +128,13 @@ public enum EBPFRecorder {
       do throws(Recorder.Failure) {
         traced = try Recorder.record(
           executable: executable, arguments: arguments, environment: environment, timing: false, oneStop: true,
-          filter: nonNativeFilter, observer: observer, cpus: .all)
+          filter: nonNativeFilter, observer: observer, cpus: .all, notice: notice)
       } catch {
         throw Failure(.launch(error), error.description)
       }
       if let failure = state.failure { throw failure }
+      // Recorded again with two stops: ptrace saw every call; the counts are the ended run's.
+      if traced.strictModeRequest != nil { return traced }
       var counts = try counter.counts()
       counter.close()
       if state.execed { counts[Int(Arch.x86_64.number(of: "execve")?.rawValue ?? 59)] += 1 }

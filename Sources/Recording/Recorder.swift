@@ -63,6 +63,10 @@ public struct Recording: Sendable {
   /// Whether an attached recording ended by detaching (the processes run on; `termination`
   /// is then meaningless).
   public var detached: Bool
+  /// The program asked for seccomp strict mode in a one-stop recording, where the kernel
+  /// refuses it because of the recorder's filter: that run was ended and this recording
+  /// made again from the start with two stops and no filter (`oneStop` is false).
+  public var strictModeRequest: StrictModeRequest?
 
   public init(
     entries: [Entry], termination: Termination, pid: Int32 = 0, timing: Bool = false, unplaced: Int = 0, tracees: Int = 1,
@@ -267,10 +271,18 @@ public enum Recorder {
   /// unseen and uncounted. Timing needs the exit stop as well, so `timing` always uses two
   /// stops (`oneStop` and `filter` are ignored). `observer` sees the calls it asks for;
   /// `cpus` says where the program runs.
+  ///
+  /// A program that asks for seccomp strict mode cannot get it under a filter (EINVAL) and
+  /// would run on where it would die unwrapped: in one-stop mode every request stops
+  /// (`stoppingAtStrictMode`), the run is ended there (every process killed), and the
+  /// program is recorded again from the start with two stops and no filter, so that it
+  /// behaves as it does unwrapped (`Recording.strictModeRequest`); `notice` is told so
+  /// before the second run starts. What the first run did (its output, its files) happens
+  /// twice.
   public static func record(
     executable: String, arguments: [String], environment: [String]? = nil, timing: Bool = false,
     oneStop: Bool? = nil, filter: [BPFInstruction] = Recorder.traceAll, observer: CallObserver? = nil,
-    cpus: CPUPlacement = .auto
+    cpus: CPUPlacement = .auto, notice: ((String) -> Void)? = nil
   ) throws(Failure) -> Recording {
     let seccomp = !timing && (oneStop ?? true)
     #if arch(x86_64)
@@ -282,10 +294,11 @@ public enum Recorder {
           CallObserver.withHooks(observer) { hooks in
             counters.withCounts { counts in
               if seccomp {
-                return filter.withUnsafeBytes { prog in
+                let stopping = stoppingAtStrictMode(filter)
+                return stopping.withUnsafeBytes { prog in
                   clinux_trace_seccomp(
-                    executable, argv, envp, prog.baseAddress, UInt32(filter.count), 1, nil, 0, cpus.c, hooks, &counts, nil,
-                    &result)
+                    executable, argv, envp, prog.baseAddress, UInt32(stopping.count), 1, nil, 0, cpus.c, hooks, &counts,
+                    nil, &result)
                 }
               }
               return clinux_trace(executable, argv, envp, timing ? 1 : 0, cpus.c, hooks, &counts, &result)
@@ -295,6 +308,18 @@ public enum Recorder {
       }
       if rc != 0 {
         throw Failure(step: Failure.Step(rawValue: result.failed_step) ?? .fork, errno: result.error)
+      }
+      if seccomp, result.strict_request != 0 {
+        let request: StrictModeRequest = result.strict_request == 1 ? .prctl : .seccomp
+        notice?(
+          "the program asked for seccomp strict mode (\(request)), which the kernel refuses under the recorder's "
+            + "filter (EINVAL): recording it again from the start with two stops and no filter, so that it runs as "
+            + "it does unwrapped (what it did up to there happens twice)")
+        var again = try record(
+          executable: executable, arguments: arguments, environment: environment, timing: false, oneStop: false,
+          observer: observer, cpus: cpus)
+        again.strictModeRequest = request
+        return again
       }
       return Recording(
         entries: counters.entries, termination: Termination(waitStatus: result.wait_status),
@@ -348,6 +373,21 @@ public enum Recorder {
     #else
       throw AttachFailure(pid: pids.first ?? 0, errno: ENOSYS)
     #endif
+  }
+
+  /// `filter` with a request for strict mode (`Launcher.strictModeDetector`'s calls) sent to
+  /// the tracer first, as SECCOMP_RET_TRACE with `Launcher.strictModeData`, whatever
+  /// `filter` says; every other call goes on to `filter`, which must load before it reads
+  /// the accumulator (syscage's filters start with a load or a `ret`; an `ld #0` would
+  /// cost the kernel's cache). Calls other than prctl and seccomp stay as cacheable as in
+  /// `filter`.
+  public static func stoppingAtStrictMode(_ filter: [BPFInstruction]) -> [BPFInstruction] {
+    let detector = Launcher.strictModeDetector
+    let allow = BPFInstruction.ret(SeccompAction.allow)
+    let prefix: [BPFInstruction] = detector.enumerated().map { i, insn in
+      insn == allow ? .jump(UInt32(detector.count - i - 1)) : insn  // to the filter's first instruction
+    }
+    return prefix + filter
   }
 
   /// The filter of one-stop recording: every call, of every ABI, goes to the tracer.

@@ -83,3 +83,29 @@ extension ArchPolicy {
     return Decision(action: defaultAction, reason: .defaultAction, arch: arch)
   }
 }
+
+extension Policy {
+  /// The rule that made `decision`, when a rule did.
+  public func rule(of decision: Decision) -> Rule? {
+    guard case .rule(let i) = decision.reason, let arch = decision.arch, let p = policy(for: arch), p.rules.indices.contains(i)
+    else { return nil }
+    return p.rules[i]
+  }
+
+  /// What made `decision` for a call of `arch`, said the one way every command says it
+  /// (`check`, `run`, `watch`): "default action", "syscalls[2]: write(a0 == 0x1) -> KILL_PROCESS",
+  /// "x86 is not an ABI of this filter", ...
+  public func explanation(of decision: Decision, arch: Arch?) -> String {
+    switch decision.reason {
+    case .badArch: return "\(arch.map { "\($0)" } ?? "this ABI") is not an ABI of this filter"
+    case .x32Rejected: return "x32 calls are not allowed by this filter"
+    case .enosysStub: return "the number is above every syscall the profile names (ENOSYS, so libc can fall back)"
+    case .defaultAction: return "default action"
+    case .rule(let i):
+      guard var rule = rule(of: decision) else { return "rule \(i)" }
+      let source = rule.source
+      rule.source = ""
+      return source.isEmpty ? "\(rule)" : "\(source): \(rule)"
+    }
+  }
+}

@@ -54,17 +54,8 @@ struct CheckCommand: ParsableCommand {
     let decision = policy.decide(arch: arch, number: number, args: values)
     let name = arch.name(of: number) ?? "syscall \(number)"
     let call = "\(name)(\(values.map { "0x" + String($0, radix: 16) }.joined(separator: ", ")))"
-    var because: String
-    var rule: Rule? = nil
-    switch decision.reason {
-    case .badArch: because = "\(arch) is not an ABI of this filter"
-    case .x32Rejected: because = "x32 calls are not allowed by this filter"
-    case .enosysStub: because = "the number is above every syscall the profile names (ENOSYS, so libc can fall back)"
-    case .defaultAction: because = "default action"
-    case .rule(let i):
-      rule = decision.arch.flatMap { policy.policy(for: $0)?.rules[i] }
-      because = rule.map { "\($0.source): \($0)" } ?? "rule \(i)"
-    }
+    var because = policy.explanation(of: decision, arch: arch)
+    let rule = policy.rule(of: decision)
     if arch == .x86_64 && (name == "uretprobe" || name == "uprobe") {
       because += "; note: the kernel lets native \(name) calls bypass seccomp, whatever the filter says"
     }

@@ -395,7 +395,7 @@ struct RecordCommand: ParsableCommand {
   func launch(_ path: String, _ argv: [String], baseline: Profile?, observer: CallObserver?) throws -> Recording {
     if backend == .ebpf {
       do {
-        return try EBPFRecorder.record(executable: path, arguments: argv)
+        return try EBPFRecorder.record(executable: path, arguments: argv, notice: { printError("syscage: \($0)") })
       } catch {
         throw fail("\(argv[0]): \(error)", code: error.exitStatus)
       }
@@ -413,7 +413,7 @@ struct RecordCommand: ParsableCommand {
       }
       return try Recorder.record(
         executable: path, arguments: argv, timing: timing, oneStop: !timing, filter: filter, observer: observer,
-        cpus: cpus ?? .auto)
+        cpus: cpus ?? .auto, notice: { printError("syscage: \($0)") })
     } catch let error as Recorder.Failure {
       throw fail("\(argv[0]): \(error)", code: error.exitStatus)
     }

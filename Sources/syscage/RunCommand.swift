@@ -12,8 +12,16 @@ struct RunCommand: ParsableCommand {
       Compiles the profile for this machine's ABIs, sets no_new_privs (unless \
       --allow-new-privs), loads the filter in the child just before execve, and exits \
       with the program's status (128 + signal when it was killed). When seccomp kills \
-      the program, says which syscall did it. syscage's own failures exit 125 (bad \
-      profile, filter refused), 126 (cannot execute) and 127 (not found).
+      the program, says which syscall did it and which rule decided (as `check` says \
+      it). syscage's own failures exit 125 (bad profile, filter refused), 126 (cannot \
+      execute) and 127 (not found).
+
+      The program keeps the signals syscage was given ignored and blocked (nohup's \
+      SIGHUP), as with env. A dynamically linked program whose loader calls the profile \
+      refuses gets one warning before the start (--no-loader-warning). A request for \
+      seccomp strict mode fails under any filter (EINVAL): a second filter stacked below \
+      the profile's notices it, and syscage says so after the run (--single-filter \
+      leaves it out).
 
       The expansion assumes the capabilities syscage itself has and the running kernel.
 
@@ -37,6 +45,12 @@ struct RunCommand: ParsableCommand {
   @Flag(help: "Treat warnings as errors.")
   var strict = false
 
+  @Flag(help: "Do not warn when the profile refuses a call the dynamic loader makes before main.")
+  var noLoaderWarning = false
+
+  @Flag(help: "Load the profile's filter alone, without the strict-mode detector below it.")
+  var singleFilter = false
+
   @Argument(parsing: .captureForPassthrough, help: "The program and its arguments (after --).")
   var command: [String] = []
 
@@ -49,12 +63,20 @@ struct RunCommand: ParsableCommand {
     let argv = try wrappedCommand(command)
     let name = argv[0]
     let (_, policy) = try loadForWrapping(profile, strict: strict, enosysStub: !noEnosysStub)
-    for f in Preflight.check(policy) {
-      if f.isFatal {
-        printError("syscage: \(profile) does not allow execve on \(f.arch) (\(f.decision.action)): the program cannot start; allow execve")
-        throw ExitCode(125)
-      }
-      printError("syscage: warning: \(profile) refuses \(f.syscall) (\(f.decision.action)), which the loader and libc usually call before main")
+    let resolved = Launcher.resolve(name)
+    let linking = resolved.map(Preflight.linking(of:)) ?? .unknown
+    let findings = Preflight.check(policy, linking: linking)
+    if let f = findings.first(where: \.isFatal) {
+      printError("syscage: \(profile) does not allow execve on \(f.arch) (\(f.decision.action)): the program cannot start; allow execve")
+      throw ExitCode(125)
+    }
+    let loaderRefusals = noLoaderWarning ? [] : findings
+    if !loaderRefusals.isEmpty, case .dynamic(let interpreter) = linking {
+      let list = loaderRefusals.map { "\($0.syscall) (\($0.decision.action))" }.joined(separator: ", ")
+      printError(
+        "syscage: warning: \(profile) refuses \(list), which the dynamic loader"
+          + (interpreter.isEmpty ? "" : " (\(interpreter))") + " makes before main: \(name) will probably not start; "
+          + "allow \(loaderRefusals.count == 1 ? "it" : "them"), or give --no-loader-warning")
     }
     let program: [BPFInstruction]
     do {
@@ -63,13 +85,14 @@ struct RunCommand: ParsableCommand {
       printError("syscage: \(profile): \(error)")
       throw ExitCode(125)
     }
-    guard let path = Launcher.resolve(name) else {
+    guard let path = resolved else {
       printError("syscage: \(name): command not found")
       throw ExitCode(127)
     }
     var flags = policy.flags.filter { $0 != .tsync }.reduce(UInt32(0)) { $0 | $1.bit }
     if logDenials { flags |= FilterFlag.log.bit }
-    let request = Launcher.Request(executable: path, arguments: argv, program: program, flags: flags, noNewPrivileges: !allowNewPrivs)
+    let request = Launcher.Request(executable: path, arguments: argv, program: program, flags: flags, noNewPrivileges: !allowNewPrivs,
+      detectStrictMode: !singleFilter)
     let outcome: Launcher.Outcome
     do {
       outcome = try Launcher.run(request)
@@ -77,16 +100,29 @@ struct RunCommand: ParsableCommand {
       printError("syscage: \(name): \(error)")
       throw ExitCode(error.exitStatus)
     }
+    let warned = Set(loaderRefusals.map(\.syscall))
+    var explained = false
     if let kill = outcome.seccompKill {
-      let decision = policy.decide(arch: kill.arch, number: kill.number)
-      let why: String
-      switch decision.reason {
-      case .rule(let i): why = "by \(decision.arch.flatMap { policy.policy(for: $0)?.rules[i].source } ?? "a rule") of \(profile)"
-      case .defaultAction: why = "not allowed by \(profile) (default action \(decision.action))"
-      case .badArch, .x32Rejected: why = "\(kill.arch) calls are not allowed by \(profile) (\(policy.badArchAction) for other ABIs)"
-      default: why = "by \(profile) (\(decision))"
+      let decision = policy.decide(arch: kill.arch, number: kill.number, args: kill.arguments)
+      let count = kill.name.flatMap { kill.arch.argumentTypes(of: $0)?.count } ?? 6
+      let shown = kill.arguments.prefix(count).map { "0x" + String($0, radix: 16) }.joined(separator: ", ")
+      printError(
+        "syscage: killed by seccomp: \(kill.name ?? "syscall") (\(kill.number), \(kill.arch)) with arguments (\(shown)): "
+          + "\(profile) says \(decision.action) (\(policy.explanation(of: decision, arch: kill.arch)))")
+      if let killed = kill.name, kill.arch == .native, warned.contains(killed) {
+        printError("syscage: \(killed) is the loader's call warned about before the start: allow it in \(profile)")
+        explained = true
       }
-      printError("syscage: killed by seccomp: \(kill.name ?? "syscall") (\(kill.number), \(kill.arch)), \(why)")
+    }
+    if !warned.isEmpty, !explained, outcome.termination != .exited(0) {
+      printError(
+        "syscage: \(name) \(outcome.termination) after the warning above: the loader probably failed at "
+          + "\(warned.count == 1 ? "the refused call" : "one of the refused calls") (\(loaderRefusals.map(\.syscall).joined(separator: ", ")))")
+    }
+    if let strict = outcome.strictModeRequest {
+      printError(
+        "syscage: the program asked for seccomp strict mode (\(strict)); the kernel refused it (EINVAL) because "
+          + "syscage's filter was already installed: it ran past that point, as it would not unwrapped")
     }
     throw ExitCode(outcome.termination.shellStatus)
   }

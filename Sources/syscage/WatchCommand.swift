@@ -83,7 +83,7 @@ struct WatchCommand: ParsableCommand {
     let alertsOutput = try alerts.map { try checkedOutput($0, inputs: [profile]) }
     if let learn { _ = try checkedOutput(learn, inputs: [profile]) }
     let (loadedProfile, policy) = try loadForWrapping(profile, strict: strict, enosysStub: true)
-    for f in Preflight.check(policy) where f.isFatal && onViolation != .alert {
+    for f in Preflight.check(policy, linking: .unknown) where f.isFatal && onViolation != .alert {
       printError("syscage: \(profile) does not allow execve on \(f.arch) (\(f.decision.action)): the program cannot start; allow execve or use --on-violation alert")
       throw ExitCode(125)
     }

@@ -107,7 +107,7 @@ import TestSupport
     p.standardInput = FileHandle.nullDevice
     p.standardOutput = output ?? FileHandle.nullDevice
     p.standardError = output ?? FileHandle.nullDevice
-    try p.run()
+    try startUnblocked(p)
     return p
   }
 

@@ -120,7 +120,7 @@ import TestSupport
       let out = out, err = err
       o.fileHandleForReading.readabilityHandler = { out.append($0.availableData) }
       e.fileHandleForReading.readabilityHandler = { err.append($0.availableData) }
-      try p.run()
+      try startUnblocked(p)
       process = p
     }
 

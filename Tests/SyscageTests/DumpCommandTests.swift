@@ -14,11 +14,11 @@ import TestSupport
   func startFiltered(_ profile: String) throws -> (Process, Int32) {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: syscageExecutable)
-    p.arguments = ["run", "--profile", profile, "--", "sh", "-c", "sleep 30 & echo $!; wait"]
+    p.arguments = ["run", "--single-filter", "--profile", profile, "--", "sh", "-c", "sleep 30 & echo $!; wait"]
     let out = Pipe()
     p.standardOutput = out
     p.standardError = FileHandle.nullDevice
-    try p.run()
+    try startUnblocked(p)
     var line = Data()
     while !line.contains(10) {
       let chunk = out.fileHandleForReading.availableData

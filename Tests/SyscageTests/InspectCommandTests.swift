@@ -15,7 +15,7 @@ import TestSupport
   @Test func statusShowsModeFiltersAndNoNewPrivs() throws {
     let (p, dir) = try profile(#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}]}"#)
     defer { try? FileManager.default.removeItem(at: dir) }
-    // A process under `syscage run` reports itself: mode 2, one filter, no_new_privs set.
+    // A process under `syscage run` reports itself: mode 2, two filters, no_new_privs set.
     let inside = run(syscageExecutable, ["run", "--profile", p, "--", syscageExecutable, "status", "--json", "self"])
     #expect(inside.status == 64)  // "self" is not a pid: usage error
     let shell = run(syscageExecutable, ["run", "--profile", p, "--", "sh", "-c", "\(syscageExecutable) status --json $$"])
@@ -23,7 +23,7 @@ import TestSupport
     let obj = try JSONSerialization.jsonObject(with: Data(shell.stdout.utf8)) as? [String: Any]
     let proc = try #require((obj?["processes"] as? [[String: Any]])?.first)
     #expect(proc["seccomp"] as? Int == 2)
-    #expect(proc["filters"] as? Int == 1)
+    #expect(proc["filters"] as? Int == 2)  // the profile's and run's strict-mode detector
     #expect(proc["no_new_privs"] as? Bool == true)
     #expect(proc["comm"] as? String == "sh")
     let outside = run(syscageExecutable, ["status", "--json", String(getpid())])

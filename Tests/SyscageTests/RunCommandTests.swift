@@ -100,7 +100,7 @@ import TestSupport
     let process = Process()
     process.executableURL = URL(fileURLWithPath: syscageExecutable)
     process.arguments = ["run", "--profile", p, "--", "sleep", "30"]
-    try process.run()
+    try startUnblocked(process)
     usleep(300_000)
     kill(process.processIdentifier, SIGTERM)
     process.waitUntilExit()

@@ -53,6 +53,17 @@ public struct ProcessResult: Sendable {
   public var stderr: String
 }
 
+/// Starts `process` with no signal blocked, as a shell starts a program: the test runner's
+/// worker threads block most signals, and a child inherits the mask of the thread that
+/// spawns it (syscage passes it on to the programs it wraps, as env does).
+public func startUnblocked(_ process: Process) throws {
+  var none = sigset_t(), old = sigset_t()
+  sigemptyset(&none)
+  pthread_sigmask(SIG_SETMASK, &none, &old)
+  defer { pthread_sigmask(SIG_SETMASK, &old, nil) }
+  try process.run()
+}
+
 /// Runs `path` with `arguments`, feeding `stdin`, and waits up to `timeout` seconds
 /// (then kills it and reports status -1).
 public func run(_ path: String, _ arguments: [String], stdin: String? = nil, timeout: Double = 120) -> ProcessResult {
@@ -63,7 +74,7 @@ public func run(_ path: String, _ arguments: [String], stdin: String? = nil, tim
   p.standardOutput = out
   p.standardError = err
   p.standardInput = inp
-  do { try p.run() } catch { return ProcessResult(status: 127, stdout: "", stderr: "\(error)") }
+  do { try startUnblocked(p) } catch { return ProcessResult(status: 127, stdout: "", stderr: "\(error)") }
   if let stdin { inp.fileHandleForWriting.write(Data(stdin.utf8)) }
   try? inp.fileHandleForWriting.close()
   let group = DispatchGroup()

@@ -1,7 +1,8 @@
 #ifndef CLINUX_TRACE_H
 #define CLINUX_TRACE_H
 // Records every syscall a program (with its children and threads) makes, the
-// strace way: fork; in the child wait on a go-pipe, reset signals, execve; in
+// strace way: fork; in the child wait on a go-pipe, reset caught signals (ignored
+// ones and the signal mask stay as they were, as strace and env leave them), execve; in
 // the parent PTRACE_SEIZE with TRACESYSGOOD|TRACEFORK|TRACEVFORK|TRACECLONE|
 // TRACEEXEC|TRACEEXIT|EXITKILL, then PTRACE_SYSCALL from stop to stop, reading
 // each call with PTRACE_GET_SYSCALL_INFO. Counting starts at the program's
@@ -51,6 +52,9 @@ struct clinux_trace_result {
   int wait_status;  ///< the program's wait(2) status
   int32_t pid;      ///< the program's pid
   int32_t tracees;  ///< threads and processes traced in all
+  int strict_request;  ///< one-stop recording only: the program asked for strict mode (1 prctl, 2 seccomp)
+                       ///< at a stop of data CLINUX_RUN_STRICT_DATA, and every tracee was killed
+  int32_t strict_tid;  ///< the thread that asked
 };
 
 /// Optional extras of a trace (all fields may be NULL).
@@ -134,7 +138,10 @@ struct clinux_trace_denials {
 /// PTRACE_GET_SYSCALL_INFO. The filter is inherited by every child and thread.
 ///
 /// Without `errnos` (profile-only recording) every seccomp stop is counted in
-/// `counts->calls` and the call runs. With `errnos` (verification) a stop whose
+/// `counts->calls` and the call runs, except a stop with SECCOMP_RET_DATA
+/// CLINUX_RUN_STRICT_DATA (a request for strict mode, which the kernel refuses under a
+/// filter): it ends the recording (every tracee is killed, out->strict_request says how
+/// the program asked). With `errnos` (verification) a stop whose
 /// SECCOMP_RET_DATA code is below `ncodes` is recorded in `denials` and the
 /// call is skipped (orig_rax = -1) and returns -errnos[code]; it is also counted
 /// in `counts->calls`. Returns 0, or -1 when the program never ran.
