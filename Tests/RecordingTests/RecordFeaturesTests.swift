@@ -201,7 +201,7 @@ import TestSupport
     syscage.standardInput = FileHandle.nullDevice
     syscage.standardOutput = FileHandle.nullDevice
     syscage.standardError = err
-    try syscage.run()
+    try startUnblocked(syscage)
     let tracer = syscage.processIdentifier
     let traced = eventually {
       let t = tracers(of: target.processIdentifier)

@@ -187,7 +187,7 @@ import TestSupport
     p.arguments = ["-c", script]
     let out = Pipe()
     p.standardOutput = out
-    try p.run()
+    try startUnblocked(p)
     defer { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
     var data = Data()
     while !data.contains(10) {
@@ -232,7 +232,7 @@ import TestSupport
     let sleeper = Process()
     sleeper.executableURL = URL(fileURLWithPath: "/bin/sleep")
     sleeper.arguments = ["30"]
-    try sleeper.run()
+    try startUnblocked(sleeper)
     defer { kill(sleeper.processIdentifier, SIGKILL); sleeper.waitUntilExit() }
     let r = run(syscageExecutable, ["dump", String(sleeper.processIdentifier)])
     #expect(r.status == 0 && r.stdout.contains("no seccomp filter"))

@@ -36,7 +36,7 @@ import TestSupport
     let out = Pipe(), input = Pipe()
     p.standardOutput = out
     p.standardInput = input
-    try p.run()
+    try startUnblocked(p)
     var line = Data()
     while !line.contains(10) {
       let chunk = out.fileHandleForReading.availableData

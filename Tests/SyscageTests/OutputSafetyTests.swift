@@ -74,7 +74,7 @@ import TestSupport
     let sleeper = Process()
     sleeper.executableURL = URL(fileURLWithPath: "/bin/sleep")
     sleeper.arguments = ["30"]
-    try sleeper.run()
+    try startUnblocked(sleeper)
     defer {
       sleeper.terminate()
       sleeper.waitUntilExit()
@@ -105,7 +105,7 @@ import TestSupport
     reader.executableURL = URL(fileURLWithPath: "/bin/cat")
     reader.arguments = [fifo]
     reader.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: file))
-    try reader.run()
+    try startUnblocked(reader)
     let r = body()
     if let st = lstatOf(fifo), (st.st_mode & S_IFMT) == S_IFIFO {
       // Releases a reader still waiting for a writer when syscage failed before opening the FIFO.
