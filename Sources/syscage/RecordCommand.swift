@@ -247,13 +247,14 @@ struct RecordCommand: ParsableCommand {
     }
     let baselineProfile = try baseline.map(loadBaseline)
     let collector = args ? ArgumentCollector() : nil
+    let baselineCollector = baselineProfile.map(BaselineCollector.init)
     let later = verify || runs > 1
     let replay = path != nil && later ? ReplayConditions() : nil
     var recorded = RecordedRuns(runs: [])
     var changes: RunObserver?
     for index in 0..<max(1, runs) {
       let watcher = RunObserver(watchChanges: index == 0 && later)
-      let observer = backend == .ebpf ? nil : CallObserver.combined([collector?.observer(), watcher.observer()].compactMap { $0 })
+      let observer = backend == .ebpf ? nil : CallObserver.combined([collector?.observer(), baselineCollector?.observer(), watcher.observer()].compactMap { $0 })
       let recording: Recording
       if let path {
         if let replay, index > 0 {
@@ -282,6 +283,7 @@ struct RecordCommand: ParsableCommand {
       }
     }
     recorded.arguments = collector?.seen ?? [:]
+    recorded.baselineRefused = backend == .ebpf ? nil : baselineCollector?.refused
     let recording = recorded.merged
     if let changes, changes.changeCount > 0 {
       let shown = changes.changedFiles.prefix(3).joined(separator: ", ")
