@@ -15,6 +15,9 @@ public struct RecordedRuns: Sendable {
   /// a run made with arguments the baseline refuses (`BaselineCollector`); nil when not
   /// observed (then such a call counts as refused).
   public var baselineRefused: [Arch: Set<String>]?
+  /// The calls whose distinct capability arguments went over what `ArgumentCollector`
+  /// keeps: they get no argument rules.
+  public var argumentsOverflowed: Set<String> = []
 
   public init(runs: [Recording], arguments: [Arch: [String: Set<[UInt64]>]] = [:], executables: [String] = []) {
     self.runs = runs
@@ -274,17 +277,65 @@ public enum ProfileAssembly {
 
     var notes: [String] = []
     if options.argumentRules {
-      let (ruled, ruleNotes) = ArgumentRules.apply(arguments, to: profile, unconditional: unconditional)
+      let overflowed = recorded.argumentsOverflowed.subtracting(unconditional)
+      for name in overflowed.sorted() {
+        notes.append(
+          "\(name): more than \(BPF.maxInstructions / 2) distinct values of its arguments, more rules than a filter can hold: allowed whatever its arguments")
+      }
+      let (ruled, ruleNotes) = ArgumentRules.apply(arguments, to: profile, unconditional: unconditional.union(overflowed))
       profile = ruled
-      notes = ruleNotes
+      notes += ruleNotes
+      if options.baseline == nil {
+        let (fitted, fitNotes) = fitting(profile)
+        profile = fitted
+        notes += fitNotes
+      }
     }
     if let baseline = options.baseline {
       let (extended, extensionNotes) = extending(baseline, with: profile, refused: recorded.baselineRefused)
       profile = extended
-      notes += extensionNotes
+      notes = extensionNotes + notes
+      if options.argumentRules {
+        let (fitted, fitNotes) = fitting(profile, keeping: baseline.syscalls?.count ?? 0)
+        profile = fitted
+        notes += fitNotes
+      }
     }
     return AssembledProfile(
       profile: profile, notes: notes, runtimeCalls: runtimeCalls, occasional: occasional, runtimes: runtimes)
+  }
+
+  /// `profile` made to fit the kernel's limit on every ABI it lists: while its filter is
+  /// too long, the call with the most single-call conditional ALLOW entries (argument
+  /// rules) loses them for one unconditional ALLOW entry, with a note. The first `keeping`
+  /// entries (a baseline's) are never changed.
+  public static func fitting(_ profile: Profile, keeping: Int = 0) -> (Profile, [String]) {
+    var profile = profile
+    var notes: [String] = []
+    var size = ProgramSize(profile: profile)
+    while !size.fits {
+      var syscalls = profile.syscalls ?? []
+      var counts: [String: Int] = [:]
+      for entry in syscalls.dropFirst(keeping)
+      where entry.action == .allow && entry.names.count == 1 && !(entry.args ?? []).isEmpty {
+        counts[entry.names[0], default: 0] += 1
+      }
+      guard let (name, count) = counts.max(by: { ($0.value, $1.key) < ($1.value, $0.key) }) else { break }
+      let before = size.longest
+      let kept = syscalls.prefix(keeping)
+      syscalls = Array(kept) + syscalls.dropFirst(keeping).filter { entry in
+        !(entry.action == .allow && entry.names == [name] && !(entry.args ?? []).isEmpty)
+      }
+      syscalls.append(
+        SyscallEntry(
+          names: [name], action: .allow,
+          comment: "\(count) argument rules did not fit the kernel's limit of \(BPF.maxInstructions) instructions: allowed whatever its arguments"))
+      profile.syscalls = syscalls
+      size = ProgramSize(profile: profile)
+      notes.append(
+        "\(name): its \(count) argument rules make a filter of \(before) instructions, more than the kernel's \(BPF.maxInstructions): allowed whatever its arguments (now \(size.longest))")
+    }
+    return (profile, notes)
   }
 
   /// `baseline` extended by the ALLOW entries of `recorded` (a profile assembled from the

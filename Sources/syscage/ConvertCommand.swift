@@ -155,6 +155,7 @@ struct ConvertCommand: ParsableCommand {
         "\(displayName): no defaultAction and no syscalls: the profile turns seccomp off; there is nothing to convert to \(target.rawValue)",
         code: ExitStatus.dataError)
     }
+    warnIfTooLong(source, what: displayName)
     if expanded { printError("syscage: expanded for " + expansionSummary(source, conversion)) }
     if expanded && target != .systemd, let note = conversion.leftOutNote(for: source) { printError("syscage: " + note) }
     let header = ["Converted by syscage from \(displayName)."]

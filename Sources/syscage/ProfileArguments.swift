@@ -101,3 +101,12 @@ func loadForWrapping(_ path: String, strict: Bool, enosysStub: Bool) throws -> (
   for w in loaded.profile.relevant(loaded.warnings, in: context) { printError(w.description) }
   return (loaded.profile, Policy(profile: loaded.profile, options: PolicyOptions(context: context, enosysStub: enosysStub)))
 }
+
+/// Warns when the filter of a profile syscage writes is longer than the kernel takes on
+/// some ABI it lists (the output is still written: the kernel refuses to load it, which
+/// fails closed, and another compiler may lay it out differently).
+func warnIfTooLong(_ profile: Profile, what: String) {
+  guard !profile.isDisabled else { return }
+  let size = ProgramSize(profile: profile)
+  if !size.fits { printError("syscage: warning: \(what): its filter is too long for the kernel to load: \(size)") }
+}

@@ -283,6 +283,7 @@ struct RecordCommand: ParsableCommand {
       }
     }
     recorded.arguments = collector?.seen ?? [:]
+    recorded.argumentsOverflowed = collector?.overflowed ?? []
     recorded.baselineRefused = backend == .ebpf ? nil : baselineCollector?.refused
     let recording = recorded.merged
     if let changes, changes.changeCount > 0 {
@@ -298,6 +299,7 @@ struct RecordCommand: ParsableCommand {
       containerRuntime: runtime, argumentRules: args, languageRuntimes: !noRuntimes)
     var assembled = ProfileAssembly.assemble(recorded, options: options)
     for note in assembled.notes { printError("syscage: note: \(note)") }
+    warnIfTooLong(assembled.profile, what: "the recorded profile")
     for (runtime, calls) in assembled.runtimeCalls {
       printError("syscage: note: \(runtime.rawValue) runtime detected: also allowing \(calls.joined(separator: ", ")) (\(runtime.comment))")
     }
