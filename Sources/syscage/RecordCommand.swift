@@ -441,13 +441,17 @@ struct RecordCommand: ParsableCommand {
 
   /// Loads --baseline; bad input ends the command with 65.
   func loadBaseline(_ path: String) throws -> Profile {
+    let loaded: (profile: Profile, warnings: [Diagnostic])
     do {
-      let loaded = try Profile.load(path: path)
-      for w in loaded.warnings { printError(w.description) }
-      return loaded.profile
+      loaded = try Profile.load(path: path)
     } catch {
       throw fail(error)
     }
+    for w in loaded.warnings { printError(w.description) }
+    if loaded.profile.isDisabled {
+      throw fail("--baseline " + disabledMessage(path, warnings: loaded.warnings) + ": there are no decisions to keep", code: ExitStatus.dataError)
+    }
+    return loaded.profile
   }
 
   /// Writes the profile to -o in --format (nothing without -o). When that fails after the

@@ -37,6 +37,9 @@ struct RunCommand: ParsableCommand {
   @Flag(help: "Treat warnings as errors.")
   var strict = false
 
+  @Flag(help: "Run the program even when the profile disables seccomp (no defaultAction and no syscalls).")
+  var unconfined = false
+
   @Argument(parsing: .captureForPassthrough, help: "The program and its arguments (after --).")
   var command: [String] = []
 
@@ -48,7 +51,7 @@ struct RunCommand: ParsableCommand {
   func run() throws {
     let argv = try wrappedCommand(command)
     let name = argv[0]
-    let (_, policy) = try loadForWrapping(profile, strict: strict, enosysStub: !noEnosysStub)
+    let (_, policy) = try loadForWrapping(profile, strict: strict, enosysStub: !noEnosysStub, unconfined: unconfined)
     for f in Preflight.check(policy) {
       if f.isFatal {
         printError("syscage: \(profile) does not allow execve on \(f.arch) (\(f.decision.action)): the program cannot start; allow execve")
