@@ -406,6 +406,11 @@ public enum ProfileAssembly {
     for var entry in recorded.syscalls ?? [] where entry.action == .allow {
       entry.names = entry.names.filter { added.contains($0) }
       guard !entry.names.isEmpty else { continue }
+      if let refusal = shadowingRefusal(of: entry, in: policy) {
+        notes.append(
+          "\(entry.names[0]) (\(entry.comment ?? "its recorded arguments")) was called but the baseline refuses it (\(entryIndex(entry.names[0]) { $0.action != .allow })): kept refused (\(refusal)); remove that rule from the baseline to allow it")
+        continue
+      }
       if (entry.args ?? []).isEmpty {
         entry.comment = entry.comment.map { "not allowed by the baseline: \($0)" } ?? "not allowed by the baseline: made while recording"
       }
@@ -413,6 +418,28 @@ public enum ProfileAssembly {
     }
     profile.syscalls = syscalls.isEmpty ? nil : syscalls
     return (profile, notes)
+  }
+
+  /// For a single-call entry with equality conditions (an argument rule of `--args`), the
+  /// action of a refusing rule of `policy` that decides its values: the entry would be
+  /// shadowed (the most restrictive match wins). nil when no rule refuses them.
+  static func shadowingRefusal(of entry: SyscallEntry, in policy: Policy) -> SeccompAction? {
+    guard entry.names.count == 1, let conditions = entry.args, !conditions.isEmpty else { return nil }
+    var args = [UInt64](repeating: 0, count: 6)
+    for c in conditions {
+      guard c.index < 6 else { return nil }
+      switch c.op {
+      case .equal: args[c.index] = c.value
+      case .maskedEqual: args[c.index] = (c.valueTwo ?? 0) & c.value
+      default: return nil
+      }
+    }
+    for arch in policy.arches {
+      guard let number = arch.arch.number(of: entry.names[0]) else { continue }
+      let decision = arch.decide(nr: number.word, args: args)
+      if case .rule = decision.reason, decision.action != .allow { return decision.action }
+    }
+    return nil
   }
 
   /// `profile` with the baseline's conditional ALLOW entries added, for the calls the

@@ -123,4 +123,24 @@ import TestSupport
     let write = try #require(Arch.x86_64.number(of: "write"))
     #expect(try policy(out).decide(arch: .x86_64, number: write, args: [2]).action == .killProcess)
   }
+
+  /// With --args, an argument rule for values the baseline refuses by a rule is left out
+  /// (it would be shadowed) and said; the other values get their rules.
+  @Test(.enabled(if: Peer.root.shouldRun, Comment(rawValue: Peer.root.skipReason)))
+  func argumentRulesTheBaselineRefusesAreLeftOut() throws {
+    let dir = try tempDir()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let base = try writeBaseline(in: dir)
+    let out = dir.appendingPathComponent("out.json").path
+    let code = "import socket\nsocket.socket(2, 1)\ntry:\n socket.socket(40, 1)\nexcept OSError:\n pass"
+    let r = run(syscageExecutable, ["record", "--args", "--baseline", base, "-o", out, "--", "/usr/bin/python3", "-c", code])
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(r.stderr.contains("socket (address family 40, socket type 1) was called but the baseline refuses it"), "\(r.stderr)")
+    let o = try Profile.load(path: out).profile
+    let socketRules = (o.syscalls ?? []).filter { $0.names == ["socket"] && $0.action == .allow }
+    #expect(socketRules.count == 1 && socketRules.first?.args?.first?.value == 2, "\(socketRules)")
+    let check = "import socket\nsocket.socket(2, 1)\ntry:\n socket.socket(40, 1)\n print('made')\nexcept OSError as e:\n print(e.errno)"
+    let again = run(syscageExecutable, ["run", "--profile", out, "--", "/usr/bin/python3", "-c", check])
+    #expect(again.status == 0 && again.stdout == "97\n", "\(again.stdout) \(again.stderr)")
+  }
 }
