@@ -1,4 +1,5 @@
 import Foundation
+import Recording
 import Seccomp
 import Syscalls
 import Testing
@@ -142,5 +143,34 @@ import TestSupport
     let check = "import socket\nsocket.socket(2, 1)\ntry:\n socket.socket(40, 1)\n print('made')\nexcept OSError as e:\n print(e.errno)"
     let again = run(syscageExecutable, ["run", "--profile", out, "--", "/usr/bin/python3", "-c", check])
     #expect(again.status == 0 && again.stdout == "97\n", "\(again.stdout) \(again.stderr)")
+  }
+}
+
+/// `ProfileAssembly.fitting`: argument rules that make the filter too long become one
+/// unconditional ALLOW, biggest call first, leaving a baseline's entries alone.
+@Suite struct FittingTests {
+  @Test func collapsesTheBiggestCallAndKeepsTheBaseline() {
+    let kept = [
+      SyscallEntry(names: ["read"], action: .allow),
+      SyscallEntry(names: ["socket"], action: .errno, errnoRet: 97, args: [ArgumentCondition(index: 0, value: 40, op: .equal)]),
+      SyscallEntry(names: ["ioctl"], action: .allow, args: [ArgumentCondition(index: 1, value: 7, op: .equal)]),
+    ]
+    let ioctls = (0..<2500).map { i in
+      SyscallEntry(names: ["ioctl"], action: .allow, args: [ArgumentCondition(index: 1, value: UInt64(0x10000 + 3 * i), op: .equal)])
+    }
+    let prctls = (0..<3).map { i in
+      SyscallEntry(names: ["prctl"], action: .allow, args: [ArgumentCondition(index: 0, value: UInt64(i), op: .equal)])
+    }
+    var profile = Profile(defaultAction: .errno)
+    profile.architectures = [.x86_64]
+    profile.syscalls = kept + ioctls + prctls
+    #expect(!ProgramSize(profile: profile).fits)
+    let (fitted, notes) = ProfileAssembly.fitting(profile, keeping: kept.count)
+    #expect(ProgramSize(profile: fitted).fits)
+    let entries = fitted.syscalls ?? []
+    #expect(Array(entries.prefix(kept.count)) == kept)
+    #expect(entries.dropFirst(kept.count).filter { $0.names == ["prctl"] }.count == 3, "the small call keeps its rules")
+    #expect(entries.dropFirst(kept.count).contains { $0.names == ["ioctl"] && $0.args == nil && $0.action == .allow })
+    #expect(notes.count == 1 && notes[0].hasPrefix("ioctl: its 2500 argument rules"), "\(notes)")
   }
 }
