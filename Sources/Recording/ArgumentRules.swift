@@ -136,17 +136,31 @@ public enum ArgumentRules {
   }
 }
 
-/// Collects the capability arguments of a recording (`record --args`).
+/// Collects the capability arguments of a recording (`record --args`), at most
+/// `limit` distinct values per ABI and call: a rule takes at least two instructions, so
+/// more than half the kernel's limit can never fit; beyond that only the count goes on.
 public final class ArgumentCollector: @unchecked Sendable {
-  /// Per ABI, per call, the distinct keys seen.
+  /// Per ABI, per call, the distinct keys seen (at most `limit`).
   public private(set) var seen: [Arch: [String: Set<[UInt64]>]] = [:]
+  /// Per ABI, the calls that had more than `limit` distinct keys, and how many of their
+  /// calls came after the limit was reached.
+  public private(set) var overflow: [Arch: [String: Int]] = [:]
+  /// The distinct values kept per ABI and call.
+  public let limit: Int
 
-  public init() {}
+  public init(limit: Int = BPF.maxInstructions / 2) { self.limit = limit }
+
+  /// The calls whose values went over the limit, in any ABI.
+  public var overflowed: Set<String> { Set(overflow.values.flatMap(\.keys)) }
 
   /// The observer to pass to the recorder.
   public func observer(arches: [Arch] = [.x86_64, .x86, .x32]) -> CallObserver {
     CallObserver(calls: ArgumentRules.observed(in: arches)) { [self] call in
       guard let name = call.name, let key = ArgumentRules.key(of: call) else { return }
+      if let set = seen[call.arch]?[name], set.count >= limit, !set.contains(key) {
+        overflow[call.arch, default: [:]][name, default: 0] += 1
+        return
+      }
       seen[call.arch, default: [:]][name, default: []].insert(key)
     }
   }

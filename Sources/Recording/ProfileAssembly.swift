@@ -11,6 +11,13 @@ public struct RecordedRuns: Sendable {
   public var arguments: [Arch: [String: Set<[UInt64]>]]
   /// The executables the runs started (execve, execveat), in the order first seen.
   public var executables: [String]
+  /// With `--baseline`, per ABI, the calls the baseline decides by their arguments that
+  /// a run made with arguments the baseline refuses (`BaselineCollector`); nil when not
+  /// observed (then such a call counts as refused).
+  public var baselineRefused: [Arch: Set<String>]?
+  /// The calls whose distinct capability arguments went over what `ArgumentCollector`
+  /// keeps: they get no argument rules.
+  public var argumentsOverflowed: Set<String> = []
 
   public init(runs: [Recording], arguments: [Arch: [String: Set<[UInt64]>]] = [:], executables: [String] = []) {
     self.runs = runs
@@ -62,6 +69,29 @@ public struct RecordedRuns: Sendable {
   }
 }
 
+/// Which calls a run made with arguments a `--baseline` profile refuses, for the calls
+/// the baseline decides by their arguments (the others it allows or refuses whole).
+public final class BaselineCollector: @unchecked Sendable {
+  let policy: Policy
+  /// Per ABI, the calls made at least once with arguments the baseline refuses.
+  public private(set) var refused: [Arch: Set<String>] = [:]
+
+  public init(baseline: Profile) { policy = Policy(profile: baseline) }
+
+  /// The observer to pass to the recorder: it sees the calls that have conditional rules.
+  public func observer() -> CallObserver {
+    var calls: [Arch: Set<SyscallNumber>] = [:]
+    for arch in policy.arches { calls[arch.arch] = Set(arch.rules.filter { !$0.conditions.isEmpty }.map(\.number)) }
+    return CallObserver(calls: calls) { [self] call in
+      guard let name = call.name, let arch = policy.policy(for: call.arch) else { return }
+      let args = call.arguments + Array(repeating: 0, count: max(0, 6 - call.arguments.count))
+      if arch.decide(nr: call.number.word, args: args).action != .allow {
+        refused[call.arch, default: []].insert(name)
+      }
+    }
+  }
+}
+
 /// Calls added to a profile after a verification run denied them (`record --verify --amend`).
 public struct Amendment: Sendable, Hashable {
   /// The verification round (1 for the first) whose denials these are.
@@ -99,6 +129,9 @@ public struct ProfileOptions: Sendable {
   public var defaultAction: ActionName
   public var defaultErrnoRet: UInt32?
   /// A profile whose calls (and argument rules) the output keeps (`--baseline`).
+  /// With a baseline, the output is the baseline with the new calls added: its default
+  /// action, architectures, entries, argument conditions and comments are kept, and
+  /// `defaultAction` is not used.
   public var baseline: Profile?
   /// A container runtime whose calls after installing the filter are allowed (`--for`).
   public var containerRuntime: ContainerRuntime?
@@ -154,10 +187,8 @@ public enum ProfileAssembly {
     // Calls that stay allowed whatever their arguments, and that no run-count marks.
     var unconditional: Set<String> = []
     let baselineEntries = options.baseline?.expanded(for: .dockerDefault()).syscalls ?? []
-    if let baseline = options.baseline {
-      let names = Set(baselineEntries.filter { $0.action == .allow && ($0.args ?? []).isEmpty }.flatMap(\.names))
-      for arch in baseline.filterArches(native: .native) { seen[arch, default: []].formUnion(names) }
-      unconditional.formUnion(names)
+    if options.baseline != nil {
+      unconditional.formUnion(baselineEntries.filter { $0.action == .allow && ($0.args ?? []).isEmpty }.flatMap(\.names))
     }
     if let runtime = options.containerRuntime {
       seen[.native, default: []].formUnion(runtime.callsAfterFilter)
@@ -246,13 +277,169 @@ public enum ProfileAssembly {
 
     var notes: [String] = []
     if options.argumentRules {
-      let (ruled, ruleNotes) = ArgumentRules.apply(arguments, to: profile, unconditional: unconditional)
+      let overflowed = recorded.argumentsOverflowed.subtracting(unconditional)
+      for name in overflowed.sorted() {
+        notes.append(
+          "\(name): more than \(BPF.maxInstructions / 2) distinct values of its arguments, more rules than a filter can hold: allowed whatever its arguments")
+      }
+      let (ruled, ruleNotes) = ArgumentRules.apply(arguments, to: profile, unconditional: unconditional.union(overflowed))
       profile = ruled
-      notes = ruleNotes
+      notes += ruleNotes
+      if options.baseline == nil {
+        let (fitted, fitNotes) = fitting(profile)
+        profile = fitted
+        notes += fitNotes
+      }
     }
-    profile = keepingArgumentRules(of: baselineEntries, in: profile)
+    if let baseline = options.baseline {
+      let (extended, extensionNotes) = extending(baseline, with: profile, refused: recorded.baselineRefused)
+      profile = extended
+      notes = extensionNotes + notes
+      if options.argumentRules {
+        let (fitted, fitNotes) = fitting(profile, keeping: baseline.syscalls?.count ?? 0)
+        profile = fitted
+        notes += fitNotes
+      }
+    }
     return AssembledProfile(
       profile: profile, notes: notes, runtimeCalls: runtimeCalls, occasional: occasional, runtimes: runtimes)
+  }
+
+  /// `profile` made to fit the kernel's limit on every ABI it lists: while its filter is
+  /// too long, the call with the most single-call conditional ALLOW entries (argument
+  /// rules) loses them for one unconditional ALLOW entry, with a note. The first `keeping`
+  /// entries (a baseline's) are never changed.
+  public static func fitting(_ profile: Profile, keeping: Int = 0) -> (Profile, [String]) {
+    var profile = profile
+    var notes: [String] = []
+    var size = ProgramSize(profile: profile)
+    while !size.fits {
+      var syscalls = profile.syscalls ?? []
+      var counts: [String: Int] = [:]
+      for entry in syscalls.dropFirst(keeping)
+      where entry.action == .allow && entry.names.count == 1 && !(entry.args ?? []).isEmpty {
+        counts[entry.names[0], default: 0] += 1
+      }
+      guard let (name, count) = counts.max(by: { ($0.value, $1.key) < ($1.value, $0.key) }) else { break }
+      let before = size.longest
+      let kept = syscalls.prefix(keeping)
+      syscalls = Array(kept) + syscalls.dropFirst(keeping).filter { entry in
+        !(entry.action == .allow && entry.names == [name] && !(entry.args ?? []).isEmpty)
+      }
+      syscalls.append(
+        SyscallEntry(
+          names: [name], action: .allow,
+          comment: "\(count) argument rules did not fit the kernel's limit of \(BPF.maxInstructions) instructions: allowed whatever its arguments"))
+      profile.syscalls = syscalls
+      size = ProgramSize(profile: profile)
+      notes.append(
+        "\(name): its \(count) argument rules make a filter of \(before) instructions, more than the kernel's \(BPF.maxInstructions): allowed whatever its arguments (now \(size.longest))")
+    }
+    return (profile, notes)
+  }
+
+  /// `baseline` extended by the ALLOW entries of `recorded` (a profile assembled from the
+  /// recording alone), and a note per call that changes or is kept refused.
+  ///
+  /// Every decision of the baseline is kept except for the calls the recording made that
+  /// the baseline refuses by its default action: those are allowed (only for the recorded
+  /// values when `recorded` has argument rules for them). A call the baseline refuses by
+  /// an unconditional rule of its own stays refused; a conditional refusing rule keeps
+  /// winning for its arguments (the most restrictive match wins). A call the baseline
+  /// allows for some arguments only is added when the run made it with other arguments
+  /// (`refused`; nil counts every such call as made with refused arguments). The entries
+  /// of `recorded` that do not allow (ENOSYS fallbacks) are not added.
+  public static func extending(_ baseline: Profile, with recorded: Profile, refused: [Arch: Set<String>]?)
+    -> (Profile, [String])
+  {
+    let policy = Policy(profile: baseline)
+    let entries = baseline.syscalls ?? []
+    func entryIndex(_ name: String, where match: (SyscallEntry) -> Bool) -> String {
+      entries.firstIndex { $0.names.contains(name) && match($0) }.map { "syscalls[\($0)]" } ?? "its entries"
+    }
+    enum Status { case allowed, refusedByRule, added(conditional: Bool) }
+    func status(_ name: String) -> Status {
+      var conditionalRefusal = false
+      var refusedSomewhere = false
+      for arch in policy.arches {
+        guard let number = arch.arch.number(of: name) else { continue }
+        let rules = arch.rules(for: number)
+        if rules.contains(where: { $0.action != .allow && $0.conditions.isEmpty }) { return .refusedByRule }
+        if rules.contains(where: { $0.action == .allow && $0.conditions.isEmpty }) || arch.defaultAction == .allow {
+          continue
+        }
+        if rules.contains(where: { $0.action != .allow }) { conditionalRefusal = true }
+        if rules.contains(where: { $0.action == .allow }) {
+          if refused.map({ $0[arch.arch]?.contains(name) ?? false }) ?? true { refusedSomewhere = true }
+        } else {
+          refusedSomewhere = true
+        }
+      }
+      return refusedSomewhere ? .added(conditional: conditionalRefusal) : .allowed
+    }
+    var notes: [String] = []
+    var added: Set<String> = []
+    let names = Set((recorded.syscalls ?? []).filter { $0.action == .allow }.flatMap(\.names))
+    let defaultName = baseline.defaultAction?.rawValue ?? "SCMP_ACT_ALLOW"
+    var plain: [String] = []
+    for name in names.sorted() {
+      switch status(name) {
+      case .allowed: break
+      case .refusedByRule:
+        notes.append(
+          "\(name) was called but the baseline refuses it (\(entryIndex(name) { $0.action != .allow && ($0.args ?? []).isEmpty })); kept refused: remove that rule from the baseline to allow it")
+      case .added(let conditional):
+        added.insert(name)
+        if conditional {
+          notes.append(
+            "\(name) was called and the baseline's default action (\(defaultName)) refuses it: allowed, except for the arguments its rules refuse (\(entryIndex(name) { $0.action != .allow })), which still hold")
+        } else {
+          plain.append(name)
+        }
+      }
+    }
+    if !plain.isEmpty {
+      notes.insert("called and refused by the baseline's default action (\(defaultName)), now allowed: \(plain.joined(separator: ", "))", at: 0)
+    }
+    var profile = baseline
+    var syscalls = entries
+    for var entry in recorded.syscalls ?? [] where entry.action == .allow {
+      entry.names = entry.names.filter { added.contains($0) }
+      guard !entry.names.isEmpty else { continue }
+      if let refusal = shadowingRefusal(of: entry, in: policy) {
+        notes.append(
+          "\(entry.names[0]) (\(entry.comment ?? "its recorded arguments")) was called but the baseline refuses it (\(entryIndex(entry.names[0]) { $0.action != .allow })): kept refused (\(refusal)); remove that rule from the baseline to allow it")
+        continue
+      }
+      if (entry.args ?? []).isEmpty {
+        entry.comment = entry.comment.map { "not allowed by the baseline: \($0)" } ?? "not allowed by the baseline: made while recording"
+      }
+      syscalls.append(entry)
+    }
+    profile.syscalls = syscalls.isEmpty ? nil : syscalls
+    return (profile, notes)
+  }
+
+  /// For a single-call entry with equality conditions (an argument rule of `--args`), the
+  /// action of a refusing rule of `policy` that decides its values: the entry would be
+  /// shadowed (the most restrictive match wins). nil when no rule refuses them.
+  static func shadowingRefusal(of entry: SyscallEntry, in policy: Policy) -> SeccompAction? {
+    guard entry.names.count == 1, let conditions = entry.args, !conditions.isEmpty else { return nil }
+    var args = [UInt64](repeating: 0, count: 6)
+    for c in conditions {
+      guard c.index < 6 else { return nil }
+      switch c.op {
+      case .equal: args[c.index] = c.value
+      case .maskedEqual: args[c.index] = (c.valueTwo ?? 0) & c.value
+      default: return nil
+      }
+    }
+    for arch in policy.arches {
+      guard let number = arch.arch.number(of: entry.names[0]) else { continue }
+      let decision = arch.decide(nr: number.word, args: args)
+      if case .rule = decision.reason, decision.action != .allow { return decision.action }
+    }
+    return nil
   }
 
   /// `profile` with the baseline's conditional ALLOW entries added, for the calls the

@@ -40,7 +40,7 @@ struct CompileCommand: ParsableCommand {
     let start = clock.now
     let out = try output.map { try checkedOutput($0, inputs: [profile]) }
     let toTerminal = (out == nil || out?.kind == .standardOutput) && isatty(1) != 0
-    let (_, policy) = try policyArguments.load(profile)
+    let (_, policy) = try policyArguments.load(profile, refuseDisabled: true)
     let program: [BPFInstruction]
     do {
       program = try Compiler.compile(policy)

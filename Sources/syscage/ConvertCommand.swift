@@ -151,10 +151,12 @@ struct ConvertCommand: ParsableCommand {
     for w in expanded ? source.relevant(loaded.warnings, in: conversion.context) : loaded.warnings { printError(w.description) }
 
     if source.isDisabled && target != .docker {
-      throw fail(
-        "\(displayName): no defaultAction and no syscalls: the profile turns seccomp off; there is nothing to convert to \(target.rawValue)",
-        code: ExitStatus.dataError)
+      throw fail(disabledMessage(profile, warnings: loaded.warnings) + "; there is no filter to build", code: ExitStatus.dataError)
     }
+    if source.isDisabled {
+      printError("syscage: warning: \(disabledMessage(profile, warnings: loaded.warnings)); written back unchanged")
+    }
+    warnIfTooLong(source, what: displayName)
     if expanded { printError("syscage: expanded for " + expansionSummary(source, conversion)) }
     if expanded && target != .systemd, let note = conversion.leftOutNote(for: source) { printError("syscage: " + note) }
     let header = ["Converted by syscage from \(displayName)."]

@@ -177,6 +177,7 @@ struct ImportCommand: ParsableCommand {
     let profile = ProfileBuilder(defaultAction: action, defaultErrnoRet: errno).build(seen)
     let text = profile.encode(format: format.profileFormat)
     try emit(Array(text.utf8), to: out)
+    warnIfTooLong(profile, what: "the imported profile")
 
     let allowed = profile.syscalls?.first?.names ?? []
     let enosys = (profile.syscalls ?? []).dropFirst().flatMap(\.names)

@@ -47,6 +47,7 @@ struct MergeCommand: ParsableCommand {
     let result = ProfileMerge.merge(policies, labels: profiles, mode: intersect ? .intersection : .union)
     let text = result.profile.encode()
     try emit(Array(text.utf8), to: out)
+    warnIfTooLong(result.profile, what: "the merged profile")
     for note in result.notes { printError("syscage: merge not exact: \(note)") }
     let rules = result.profile.syscalls?.count ?? 0
     printError("syscage: \(intersect ? "intersection" : "union") of \(profiles.count) profiles: \(rules) entr\(rules == 1 ? "y" : "ies"), default \(result.profile.defaultAction?.rawValue ?? "-")")

@@ -48,7 +48,8 @@ struct PolicyArguments: ParsableArguments {
   }
 
   /// Loads a profile, prints its warnings, and builds its policy; bad input ends the command with 65.
-  func load(_ path: String) throws -> (profile: Profile, policy: Policy) {
+  /// With `refuseDisabled`, so does a profile that disables seccomp (`Profile.isDisabled`).
+  func load(_ path: String, refuseDisabled: Bool = false) throws -> (profile: Profile, policy: Policy) {
     let loaded: (profile: Profile, warnings: [Diagnostic])
     do {
       loaded = try Profile.load(path: path, strict: strict)
@@ -57,8 +58,11 @@ struct PolicyArguments: ParsableArguments {
     }
     let options = try options()
     for w in loaded.profile.relevant(loaded.warnings, in: options.context) { printError(w.description) }
+    if loaded.profile.isDisabled && refuseDisabled {
+      throw fail(disabledMessage(path, warnings: loaded.warnings) + "; there is no filter to build", code: ExitStatus.dataError)
+    }
     if loaded.profile.isDisabled {
-      printError("syscage: \(path): no defaultAction and no syscalls: seccomp is disabled for this profile")
+      printError("syscage: \(disabledMessage(path, warnings: loaded.warnings))")
     }
     let dependsOnHost = (loaded.profile.syscalls ?? []).contains { $0.includes != nil || $0.excludes != nil }
     if dependsOnHost {
@@ -89,7 +93,12 @@ func wrappedCommand(_ command: [String]) throws -> [String] {
 /// Loads a profile for a command that wraps a program: the expansion assumes syscage's
 /// own bounding capability set and the running kernel; a bad profile ends the command
 /// with 125, as `env` and `docker run` report their own failures.
-func loadForWrapping(_ path: String, strict: Bool, enosysStub: Bool) throws -> (profile: Profile, policy: Policy) {
+///
+/// A profile that disables seccomp (no defaultAction and no syscalls) is refused (125)
+/// unless `unconfined`: then the program runs without a filter, after a warning.
+func loadForWrapping(_ path: String, strict: Bool, enosysStub: Bool, unconfined: Bool = false) throws
+  -> (profile: Profile, policy: Policy)
+{
   let loaded: (profile: Profile, warnings: [Diagnostic])
   do {
     loaded = try Profile.load(path: path, strict: strict)
@@ -99,5 +108,37 @@ func loadForWrapping(_ path: String, strict: Bool, enosysStub: Bool) throws -> (
   }
   let context = ExpansionContext(native: .native, capabilities: Capabilities.bounding(), kernel: .running)
   for w in loaded.profile.relevant(loaded.warnings, in: context) { printError(w.description) }
+  if loaded.profile.isDisabled {
+    let message = disabledMessage(path, warnings: loaded.warnings)
+    guard unconfined else {
+      printError("syscage: \(message); refused: --unconfined runs the program without a filter anyway")
+      throw ExitCode(125)
+    }
+    printError("syscage: warning: \(message); --unconfined: the program runs without a filter")
+  }
   return (loaded.profile, Policy(profile: loaded.profile, options: PolicyOptions(context: context, enosysStub: enosysStub)))
+}
+
+/// Warns when the filter of a profile syscage writes is longer than the kernel takes on
+/// some ABI it lists (the output is still written: the kernel refuses to load it, which
+/// fails closed, and another compiler may lay it out differently).
+func warnIfTooLong(_ profile: Profile, what: String) {
+  guard !profile.isDisabled else { return }
+  let size = ProgramSize(profile: profile)
+  if !size.fits { printError("syscage: warning: \(what): its filter is too long for the kernel to load: \(size)") }
+}
+
+/// "P: the profile disables seccomp: it has no defaultAction and no syscalls", naming the
+/// top-level unknown keys that are near `defaultAction` or `syscalls` (a misspelling
+/// turns the filter off, as moby reads such a profile).
+func disabledMessage(_ path: String, warnings: [Diagnostic]) -> String {
+  let near = warnings.filter { w in
+    !w.path.isEmpty && !w.path.contains(".") && !w.path.contains("[")
+      && (w.message.contains("did you mean \"defaultAction\"") || w.message.contains("did you mean \"syscalls\""))
+  }
+  var text = "\(path == "-" ? "standard input" : path): the profile disables seccomp: it has no defaultAction and no syscalls"
+  if !near.isEmpty {
+    text += " (misspelled? \(near.map { "\"\($0.path)\"" }.joined(separator: ", ")) \(near.count == 1 ? "is not a key" : "are not keys"): ignored)"
+  }
+  return text
 }

@@ -247,13 +247,14 @@ struct RecordCommand: ParsableCommand {
     }
     let baselineProfile = try baseline.map(loadBaseline)
     let collector = args ? ArgumentCollector() : nil
+    let baselineCollector = baselineProfile.map(BaselineCollector.init)
     let later = verify || runs > 1
     let replay = path != nil && later ? ReplayConditions() : nil
     var recorded = RecordedRuns(runs: [])
     var changes: RunObserver?
     for index in 0..<max(1, runs) {
       let watcher = RunObserver(watchChanges: index == 0 && later)
-      let observer = backend == .ebpf ? nil : CallObserver.combined([collector?.observer(), watcher.observer()].compactMap { $0 })
+      let observer = backend == .ebpf ? nil : CallObserver.combined([collector?.observer(), baselineCollector?.observer(), watcher.observer()].compactMap { $0 })
       let recording: Recording
       if let path {
         if let replay, index > 0 {
@@ -282,6 +283,8 @@ struct RecordCommand: ParsableCommand {
       }
     }
     recorded.arguments = collector?.seen ?? [:]
+    recorded.argumentsOverflowed = collector?.overflowed ?? []
+    recorded.baselineRefused = backend == .ebpf ? nil : baselineCollector?.refused
     let recording = recorded.merged
     if let changes, changes.changeCount > 0 {
       let shown = changes.changedFiles.prefix(3).joined(separator: ", ")
@@ -296,6 +299,7 @@ struct RecordCommand: ParsableCommand {
       containerRuntime: runtime, argumentRules: args, languageRuntimes: !noRuntimes)
     var assembled = ProfileAssembly.assemble(recorded, options: options)
     for note in assembled.notes { printError("syscage: note: \(note)") }
+    warnIfTooLong(assembled.profile, what: "the recorded profile")
     for (runtime, calls) in assembled.runtimeCalls {
       printError("syscage: note: \(runtime.rawValue) runtime detected: also allowing \(calls.joined(separator: ", ")) (\(runtime.comment))")
     }
@@ -437,13 +441,17 @@ struct RecordCommand: ParsableCommand {
 
   /// Loads --baseline; bad input ends the command with 65.
   func loadBaseline(_ path: String) throws -> Profile {
+    let loaded: (profile: Profile, warnings: [Diagnostic])
     do {
-      let loaded = try Profile.load(path: path)
-      for w in loaded.warnings { printError(w.description) }
-      return loaded.profile
+      loaded = try Profile.load(path: path)
     } catch {
       throw fail(error)
     }
+    for w in loaded.warnings { printError(w.description) }
+    if loaded.profile.isDisabled {
+      throw fail("--baseline " + disabledMessage(path, warnings: loaded.warnings) + ": there are no decisions to keep", code: ExitStatus.dataError)
+    }
+    return loaded.profile
   }
 
   /// Writes the profile to -o in --format (nothing without -o). When that fails after the

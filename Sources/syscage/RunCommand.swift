@@ -51,6 +51,9 @@ struct RunCommand: ParsableCommand {
   @Flag(help: "Load the profile's filter alone, without the strict-mode detector below it.")
   var singleFilter = false
 
+  @Flag(help: "Run the program even when the profile disables seccomp (no defaultAction and no syscalls).")
+  var unconfined = false
+
   @Argument(parsing: .captureForPassthrough, help: "The program and its arguments (after --).")
   var command: [String] = []
 
@@ -62,7 +65,7 @@ struct RunCommand: ParsableCommand {
   func run() throws {
     let argv = try wrappedCommand(command)
     let name = argv[0]
-    let (_, policy) = try loadForWrapping(profile, strict: strict, enosysStub: !noEnosysStub)
+    let (_, policy) = try loadForWrapping(profile, strict: strict, enosysStub: !noEnosysStub, unconfined: unconfined)
     let resolved = Launcher.resolve(name)
     let linking = resolved.map(Preflight.linking(of:)) ?? .unknown
     let findings = Preflight.check(policy, linking: linking)

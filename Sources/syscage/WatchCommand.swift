@@ -65,6 +65,9 @@ struct WatchCommand: ParsableCommand {
   @Flag(help: "Treat warnings as errors.")
   var strict = false
 
+  @Flag(help: "Run the program even when the profile disables seccomp (no defaultAction and no syscalls).")
+  var unconfined = false
+
   @Argument(parsing: .captureForPassthrough, help: "The program and its arguments (after --).")
   var command: [String] = []
 
@@ -82,7 +85,7 @@ struct WatchCommand: ParsableCommand {
     }
     let alertsOutput = try alerts.map { try checkedOutput($0, inputs: [profile]) }
     if let learn { _ = try checkedOutput(learn, inputs: [profile]) }
-    let (loadedProfile, policy) = try loadForWrapping(profile, strict: strict, enosysStub: true)
+    let (loadedProfile, policy) = try loadForWrapping(profile, strict: strict, enosysStub: true, unconfined: unconfined)
     for f in Preflight.check(policy, linking: .unknown) where f.isFatal && onViolation != .alert {
       printError("syscage: \(profile) does not allow execve on \(f.arch) (\(f.decision.action)): the program cannot start; allow execve or use --on-violation alert")
       throw ExitCode(125)

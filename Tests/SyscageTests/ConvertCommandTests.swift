@@ -270,7 +270,7 @@ import TestSupport
     #expect(r.status == 65)
     #expect(r.stderr.contains("bad.json") && r.stderr.contains("syscalls[0].action"))
     let off = syscage("convert", "-", "--to", "oci", stdin: "{}")
-    #expect(off.status == 65 && off.stderr.contains("turns seccomp off"))
+    #expect(off.status == 65 && off.stderr.contains("disables seccomp"))
     let copy = dir.appendingPathComponent("p.json").path
     try FileManager.default.copyItem(atPath: Self.docker, toPath: copy)
     #expect(syscage("convert", copy, "--to", "docker", "-o", copy).status == 64)
