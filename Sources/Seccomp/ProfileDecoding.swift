@@ -195,7 +195,7 @@ private struct ProfileDecoder {
     var first: [String: (key: String, line: Int)] = [:]
     for m in members {
       let keyPath = join(path, m.key)
-      guard let match = known.first(where: { $0 == m.key }) ?? known.first(where: { goFoldMatches(m.key, $0) }) else {
+      guard let match = known.first(where: { sameBytes($0, m.key) }) ?? known.first(where: { goFoldMatches(m.key, $0) }) else {
         var message = "unknown key \(quote(m.key)) is ignored"
         if let near = nearest(m.key, in: known) { message += "; did you mean \(quote(near))?" }
         message += " (keys here: \(known.filter { format == .docker || !dockerOnly.contains($0) }.joined(separator: ", ")))"
@@ -215,7 +215,7 @@ private struct ProfileDecoder {
       } else {
         first[match] = (m.key, m.line)
       }
-      if match != m.key {
+      if !sameBytes(match, m.key) {
         warn(
           keyPath, m.line,
           "key \(quote(m.key)) is read as \(quote(match)) by Docker and runc (Go's encoding/json matches keys ignoring case, "
@@ -282,7 +282,7 @@ private struct ProfileDecoder {
 
   mutating func action(_ v: JSONValue, at path: String) -> ActionName? {
     guard let s = string(v, at: path) else { return nil }
-    guard let a = ActionName(rawValue: s) else {
+    guard let a = ActionName(rawValue: s), sameBytes(a.rawValue, s) else {
       error(
         path, v.line,
         "\(quote(s)) is not a seccomp action; expected one of \(actionList)")
@@ -295,7 +295,7 @@ private struct ProfileDecoder {
   /// name for (it refuses the profile when converting it) is an error in Docker
   /// profiles and a warning in OCI ones (other runtimes may take it).
   mutating func arch(_ s: String, _ v: JSONValue, at path: String, runcMustKnow: Bool = false) -> Arch? {
-    if let a = Arch(profileName: s) {
+    if let a = Arch(profileName: s), sameBytes(a.profileName, s) {
       if runcMustKnow, !runcArchitectures.contains(s) {
         let message = "runc has no architecture \(quote(s)) and refuses the profile (it knows \(runcArchitectures.joined(separator: ", ")))"
         if format == .docker {
@@ -356,7 +356,7 @@ private struct ProfileDecoder {
     }
     if let v = top["flags"], let names = strings(v, at: "flags", expected: "an array of SECCOMP_FILTER_FLAG_* names") {
       p.flags = names.compactMap { (s, item, path) in
-        if let flag = FilterFlag(rawValue: s) {
+        if let flag = FilterFlag(rawValue: s), sameBytes(flag.rawValue, s) {
           if !runcFlags.contains(s) {
             let message = "runc does not know the flag \(quote(s)) and refuses the profile (it knows \(runcFlags.joined(separator: ", ")))"
             if format == .docker {
@@ -546,7 +546,7 @@ private struct ProfileDecoder {
     if let ov = f["op"] {
       let p = join(path, "op")
       if let s = string(ov, at: p) {
-        op = ComparisonOperator(rawValue: s)
+        op = ComparisonOperator(rawValue: s).flatMap { sameBytes($0.rawValue, s) ? $0 : nil }
         if op == nil {
           error(
             p, ov.line,
@@ -567,7 +567,12 @@ private struct ProfileDecoder {
     var filter = EntryFilter()
     if let cv = f["caps"], let caps = strings(cv, at: join(path, "caps"), expected: "an array of capability names") {
       for (cap, item, p) in caps {
-        if knownCapabilities.contains(cap) { continue }
+        if knownCapabilities.contains(where: { sameBytes($0, cap) }) { continue }
+        if knownCapabilities.contains(cap) {
+          // Swift's == would match (canonical equivalence, e.g. U+212A for K); moby compares bytes.
+          error(p, item.line, "\(quote(cap)) is not written in ASCII and never matches in Docker, which compares capability names byte by byte; write it in ASCII")
+          continue
+        }
         let upper = cap.uppercased()
         let normal = upper.hasPrefix("CAP_") ? upper : "CAP_" + upper
         if knownCapabilities.contains(normal) {
@@ -584,7 +589,11 @@ private struct ProfileDecoder {
     }
     if let av = f["arches"], let arches = strings(av, at: join(path, "arches"), expected: "an array of architecture names") {
       let accepted = Arch.all.compactMap(\.dockerName)
-      for (name, item, p) in arches where !accepted.contains(name) {
+      for (name, item, p) in arches where !accepted.contains(where: { sameBytes($0, name) }) {
+        if accepted.contains(name) {
+          error(p, item.line, "\(quote(name)) is not written in ASCII and never matches in Docker, which compares arch names byte by byte; write it in ASCII")
+          continue
+        }
         var message = "\(quote(name)) is not an architecture moby compares against, so it never matches"
         if let near = Arch(named: name)?.dockerName { message += "; did you mean \(quote(near))?" }
         message += " (expected one of \(accepted.joined(separator: ", ")))"
@@ -726,6 +735,10 @@ private func describe(_ v: JSONValue) -> String {
   case .object: "an object"
   }
 }
+
+/// Byte equality: Go compares strings by their bytes, Swift's `==` by canonical
+/// equivalence ("\u{212A}" == "K").
+private func sameBytes(_ a: String, _ b: String) -> Bool { a.utf8.elementsEqual(b.utf8) }
 
 /// Whether Go's encoding/json reads the JSON key `key` as the struct field named `field`
 /// (an ASCII name): rune by rune, an ASCII rune equal to the field's byte but for ASCII

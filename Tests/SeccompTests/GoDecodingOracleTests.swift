@@ -36,6 +36,9 @@ enum GoOracleInputs {
     ("null-entry", #"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [null]}"#),
     ("null-cap", #"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW", "includes": {"caps": [null]}}]}"#),
     ("unknown-op", #"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_XX"}]}]}"#),
+    ("kelvin-action", "{\"defaultAction\": \"SCMP_ACT_\u{212A}ILL\", \"syscalls\": []}"),
+    ("kelvin-op", "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [{\"names\": [\"read\"], \"action\": \"SCMP_ACT_ALLOW\", \"args\": [{\"index\": 0, \"value\": 1, \"op\": \"SCMP_CMP_MAS\u{212A}ED_EQ\"}]}]}"),
+    ("kelvin-cap", "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [{\"names\": [\"kill\"], \"action\": \"SCMP_ACT_ALLOW\", \"includes\": {\"caps\": [\"CAP_\u{212A}ILL\"]}}]}"),
     ("top-null", "null"),
     ("disabled-with-bad-flag", #"{"defaultAction": "", "flags": ["NOPE"]}"#),
   ]
@@ -203,6 +206,7 @@ enum StricterClass: String, CaseIterable {
   case metadataWithoutPath = "listenerMetadata without listenerPath (the runtime-spec forbids it; runc does not check)"
   case indexInSkippedRule = "an argument index above 5 in a rule runc skips (its action is the default action)"
   case missingIndexOrValue = "an argument condition without index or value (Go reads 0)"
+  case notASCII = "a capability or arch name equal to a known one only as Unicode text (U+212A for K; Docker compares bytes)"
 
   static func of(_ d: Diagnostic, goSaid answer: GoOracle.Answer) -> StricterClass? {
     let m = d.message
@@ -219,6 +223,7 @@ enum StricterClass: String, CaseIterable {
     if d.path.hasPrefix("archMap[") { return .otherHostArchMap }
     if d.path == "listenerMetadata" { return .metadataWithoutPath }
     if m.contains("is out of range; expected 0...5") { return .indexInSkippedRule }
+    if m.contains("is not written in ASCII") { return .notASCII }
     if m.hasPrefix("index is required") || m.hasPrefix("value is required") { return .missingIndexOrValue }
     return nil
   }
