@@ -24,9 +24,10 @@ extension Profile {
   ///
   /// Every problem found is reported, with its JSON path (`syscalls[12].args[0].op`), its
   /// line, the offending value and what is accepted. Keys are matched as moby's Go
-  /// decoder matches them (case-insensitively, the last duplicate wins, `null` is
-  /// absent); unknown keys are ignored with a warning. With `strict`, every warning is
-  /// an error.
+  /// decoder matches them (ASCII case, `ſ` for s and `K` for k, with a warning when
+  /// spelled otherwise; `null` is absent); a key repeated in one object is an error, and
+  /// unknown keys are ignored with a warning. Whatever Docker or runc would refuse is an
+  /// error. With `strict`, every warning is an error.
   ///
   /// - Returns: the profile and the warnings.
   /// - Throws: an `InputError` holding every error (and the warnings) when there is any
