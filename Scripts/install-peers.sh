@@ -2,7 +2,8 @@
 # Installs the peers syscage's tests compare against: libseccomp 2.5.4's Python
 # binding (an oracle for the syscall table and the compiler), strace, runc,
 # bubblewrap, a static busybox (for container rootfs), gcc (a strict-mode test
-# program) and Go (golang-go: the tests build Go programs to record).
+# program) and Go (golang-go: the tests build Go programs to record, and Go is the
+# oracle for how Docker and runc decode a profile).
 set -euo pipefail
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"

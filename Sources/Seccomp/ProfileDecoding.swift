@@ -24,9 +24,10 @@ extension Profile {
   ///
   /// Every problem found is reported, with its JSON path (`syscalls[12].args[0].op`), its
   /// line, the offending value and what is accepted. Keys are matched as moby's Go
-  /// decoder matches them (case-insensitively, the last duplicate wins, `null` is
-  /// absent); unknown keys are ignored with a warning. With `strict`, every warning is
-  /// an error.
+  /// decoder matches them (ASCII case, `ſ` for s and `K` for k, with a warning when
+  /// spelled otherwise; `null` is absent); a key repeated in one object is an error, and
+  /// unknown keys are ignored with a warning. Whatever Docker or runc would refuse is an
+  /// error. With `strict`, every warning is an error.
   ///
   /// - Returns: the profile and the warnings.
   /// - Throws: an `InputError` holding every error (and the warnings) when there is any
@@ -103,6 +104,17 @@ private let knownCapabilities: [String] = [
   "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
 ]
 
+/// The architectures runc converts (libcontainer/seccomp's table); it refuses others.
+private let runcArchitectures = [
+  "SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32", "SCMP_ARCH_ARM", "SCMP_ARCH_AARCH64", "SCMP_ARCH_MIPS",
+  "SCMP_ARCH_MIPS64", "SCMP_ARCH_MIPS64N32", "SCMP_ARCH_MIPSEL", "SCMP_ARCH_MIPSEL64", "SCMP_ARCH_MIPSEL64N32",
+  "SCMP_ARCH_PPC", "SCMP_ARCH_PPC64", "SCMP_ARCH_PPC64LE", "SCMP_ARCH_RISCV64", "SCMP_ARCH_S390", "SCMP_ARCH_S390X",
+  "SCMP_ARCH_LOONGARCH64",
+]
+
+/// The filter flags runc knows; it refuses a profile with any other.
+private let runcFlags = ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_LOG"]
+
 private let actionList = ActionName.allCases.map(\.rawValue).joined(separator: ", ")
 private let operatorList = ComparisonOperator.allCases.map(\.rawValue).joined(separator: ", ")
 
@@ -168,8 +180,10 @@ private struct ProfileDecoder {
   // MARK: Typed readers
 
   /// An object's members by known key, read the way Go's encoding/json reads a struct:
-  /// keys match case-insensitively, the last of duplicates wins, `null` means absent.
-  /// Unknown, duplicate and miscased keys are warnings; so are Docker-only keys in OCI.
+  /// a key is the field it folds to (ASCII case, `ſ` as s and `K` as k; see `goFoldMatches`),
+  /// `null` means absent. A key spelled otherwise than the field is a warning; two keys
+  /// read as one field are an error (Go would merge their values); unknown keys, and
+  /// Docker-only keys in OCI, are warnings.
   mutating func fields(
     _ v: JSONValue, at path: String, known: [String], dockerOnly: Set<String> = [],
     expected: String = "an object"
@@ -179,10 +193,10 @@ private struct ProfileDecoder {
       return nil
     }
     var result: [String: JSONValue] = [:]
-    var firstLine: [String: Int] = [:]
+    var first: [String: (key: String, line: Int)] = [:]
     for m in members {
-      var keyPath: String { join(path, m.key) }
-      guard let match = known.first(where: { $0 == m.key }) ?? caseInsensitiveMatch(m.key, in: known) else {
+      let keyPath = join(path, m.key)
+      guard let match = known.first(where: { sameBytes($0, m.key) }) ?? known.first(where: { goFoldMatches(m.key, $0) }) else {
         var message = "unknown key \(quote(m.key)) is ignored"
         if let near = nearest(m.key, in: known) { message += "; did you mean \(quote(near))?" }
         message += " (keys here: \(known.filter { format == .docker || !dockerOnly.contains($0) }.joined(separator: ", ")))"
@@ -193,15 +207,20 @@ private struct ProfileDecoder {
         warn(keyPath, m.line, "\(quote(m.key)) is a Docker profile field, not part of the OCI runtime-spec; runtimes ignore it")
         continue
       }
-      if match != m.key {
+      if let earlier = first[match] {
+        let also = earlier.key == m.key ? "" : " (spelled \(quote(earlier.key)) there)"
+        error(
+          keyPath, m.line,
+          "duplicate key \(join(path, match)): also set at \(join(path, earlier.key)) on line \(earlier.line)\(also); "
+            + "Docker and runc read both into one value (a later object's fields merge into the earlier one's), so write it once")
+      } else {
+        first[match] = (m.key, m.line)
+      }
+      if !sameBytes(match, m.key) {
         warn(
           keyPath, m.line,
-          "key \(quote(m.key)) is read as \(quote(match)) (Go's encoding/json matches keys regardless of case); spell it \(quote(match))")
-      }
-      if let earlier = firstLine[match] {
-        warn(keyPath, m.line, "\(quote(match)) is set more than once in this object (first on line \(earlier)); the last one is used, as moby does")
-      } else {
-        firstLine[match] = m.line
+          "key \(quote(m.key)) is read as \(quote(match)) by Docker and runc (Go's encoding/json matches keys ignoring case, "
+            + "with \u{17F} as s and \u{212A} as k); spell it \(quote(match))")
       }
       if case .null = m.value.kind {
         result[match] = nil
@@ -264,7 +283,7 @@ private struct ProfileDecoder {
 
   mutating func action(_ v: JSONValue, at path: String) -> ActionName? {
     guard let s = string(v, at: path) else { return nil }
-    guard let a = ActionName(rawValue: s) else {
+    guard let a = ActionName(rawValue: s), sameBytes(a.rawValue, s) else {
       error(
         path, v.line,
         "\(quote(s)) is not a seccomp action; expected one of \(actionList)")
@@ -273,8 +292,21 @@ private struct ProfileDecoder {
     return a
   }
 
-  mutating func arch(_ s: String, _ v: JSONValue, at path: String) -> Arch? {
-    if let a = Arch(profileName: s) { return a }
+  /// An architecture by its SCMP_ARCH_* name. With `runcMustKnow`, one runc has no
+  /// name for (it refuses the profile when converting it) is an error in Docker
+  /// profiles and a warning in OCI ones (other runtimes may take it).
+  mutating func arch(_ s: String, _ v: JSONValue, at path: String, runcMustKnow: Bool = false) -> Arch? {
+    if let a = Arch(profileName: s), sameBytes(a.profileName, s) {
+      if runcMustKnow, !runcArchitectures.contains(s) {
+        let message = "runc has no architecture \(quote(s)) and refuses the profile (it knows \(runcArchitectures.joined(separator: ", ")))"
+        if format == .docker {
+          error(path, v.line, message)
+          return nil
+        }
+        warn(path, v.line, message)
+      }
+      return a
+    }
     var message = "\(quote(s)) is not an architecture"
     if let near = Arch(named: s) { message += "; did you mean \(quote(near.profileName))?" }
     message += " (expected one of \(Arch.all.map(\.profileName).joined(separator: ", ")))"
@@ -313,19 +345,29 @@ private struct ProfileDecoder {
     p.defaultErrnoRet = errnoRet(top["defaultErrnoRet"], at: "defaultErrnoRet", action: p.defaultAction)
 
     if let v = top["architectures"], let names = strings(v, at: "architectures", expected: "an array of SCMP_ARCH_* names") {
-      p.architectures = names.compactMap { arch($0.0, $0.1, at: $0.2) }
+      p.architectures = names.compactMap { arch($0.0, $0.1, at: $0.2, runcMustKnow: true) }
     }
     if let v = top["archMap"] {
-      if top["architectures"] != nil {
-        error("archMap", v.line, "architectures and archMap are both set; moby rejects a profile with both, so use one")
-      }
       if let items = array(v, at: "archMap", expected: "an array of {architecture, subArchitectures} objects") {
+        if !items.isEmpty, let a = top["architectures"], case .array(let arches) = a.kind, !arches.isEmpty {
+          error("archMap", v.line, "architectures and archMap are both set; moby rejects a profile with both, so use one")
+        }
         p.archMap = items.enumerated().compactMap { decodeArchMapEntry($0.element, at: "archMap[\($0.offset)]") }
       }
     }
     if let v = top["flags"], let names = strings(v, at: "flags", expected: "an array of SECCOMP_FILTER_FLAG_* names") {
       p.flags = names.compactMap { (s, item, path) in
-        if let flag = FilterFlag(rawValue: s) { return flag }
+        if let flag = FilterFlag(rawValue: s), sameBytes(flag.rawValue, s) {
+          if !runcFlags.contains(s) {
+            let message = "runc does not know the flag \(quote(s)) and refuses the profile (it knows \(runcFlags.joined(separator: ", ")))"
+            if format == .docker {
+              error(path, item.line, message)
+              return nil
+            }
+            warn(path, item.line, message)
+          }
+          return flag
+        }
         error(
           path, item.line,
           "\(quote(s)) is not a seccomp filter flag; expected one of \(FilterFlag.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -365,7 +407,7 @@ private struct ProfileDecoder {
     if let sv = f["subArchitectures"],
       let names = strings(sv, at: join(path, "subArchitectures"), expected: "an array of SCMP_ARCH_* names or null")
     {
-      subs = names.compactMap { arch($0.0, $0.1, at: $0.2) }
+      subs = names.compactMap { arch($0.0, $0.1, at: $0.2, runcMustKnow: true) }
     }
     guard let av = f["architecture"] else {
       error(path, v.line, "architecture is required; expected a SCMP_ARCH_* name")
@@ -384,7 +426,18 @@ private struct ProfileDecoder {
     var names: [String] = []
     var namePaths: [(path: String, index: Int?, line: Int)] = []
     var usesNameField = false
-    switch (f["name"], f["names"]) {
+    var nameField = f["name"], namesField = f["names"]
+    if let n = nameField, let ns = namesField {
+      // moby refuses the two only when both say something: an empty one gives way.
+      if case .string("") = n.kind {
+        warn(join(path, "name"), n.line, "an empty name beside names is ignored, as moby ignores it; remove it")
+        nameField = nil
+      } else if case .array(let items) = ns.kind, items.isEmpty {
+        warn(join(path, "names"), ns.line, "an empty names beside name is ignored, as moby ignores it; remove it")
+        namesField = nil
+      }
+    }
+    switch (nameField, namesField) {
     case (nil, nil):
       let hint = format == .oci ? "" : " or \"name\": \"syscall\""
       error(path, v.line, "no syscall names: expected \"names\": [\"syscall\", ...]\(hint)")
@@ -494,7 +547,7 @@ private struct ProfileDecoder {
     if let ov = f["op"] {
       let p = join(path, "op")
       if let s = string(ov, at: p) {
-        op = ComparisonOperator(rawValue: s)
+        op = ComparisonOperator(rawValue: s).flatMap { sameBytes($0.rawValue, s) ? $0 : nil }
         if op == nil {
           error(
             p, ov.line,
@@ -515,7 +568,12 @@ private struct ProfileDecoder {
     var filter = EntryFilter()
     if let cv = f["caps"], let caps = strings(cv, at: join(path, "caps"), expected: "an array of capability names") {
       for (cap, item, p) in caps {
-        if knownCapabilities.contains(cap) { continue }
+        if knownCapabilities.contains(where: { sameBytes($0, cap) }) { continue }
+        if knownCapabilities.contains(cap) {
+          // Swift's == would match (canonical equivalence, e.g. U+212A for K); moby compares bytes.
+          error(p, item.line, "\(quote(cap)) is not written in ASCII and never matches in Docker, which compares capability names byte by byte; write it in ASCII")
+          continue
+        }
         let upper = cap.uppercased()
         let normal = upper.hasPrefix("CAP_") ? upper : "CAP_" + upper
         if knownCapabilities.contains(normal) {
@@ -532,7 +590,11 @@ private struct ProfileDecoder {
     }
     if let av = f["arches"], let arches = strings(av, at: join(path, "arches"), expected: "an array of architecture names") {
       let accepted = Arch.all.compactMap(\.dockerName)
-      for (name, item, p) in arches where !accepted.contains(name) {
+      for (name, item, p) in arches where !accepted.contains(where: { sameBytes($0, name) }) {
+        if accepted.contains(name) {
+          error(p, item.line, "\(quote(name)) is not written in ASCII and never matches in Docker, which compares arch names byte by byte; write it in ASCII")
+          continue
+        }
         var message = "\(quote(name)) is not an architecture moby compares against, so it never matches"
         if let near = Arch(named: name)?.dockerName { message += "; did you mean \(quote(near))?" }
         message += " (expected one of \(accepted.joined(separator: ", ")))"
@@ -542,8 +604,16 @@ private struct ProfileDecoder {
     }
     if let kv = f["minKernel"] {
       let p = join(path, "minKernel")
-      if let s = string(kv, at: p), !s.isEmpty {
-        if let k = parseMinKernel(s) {
+      if let s = string(kv, at: p) {
+        if s.isEmpty {
+          // moby reads "" as version 0.0, which every kernel satisfies.
+          filter.minKernel = KernelVersion(major: 0, minor: 0)
+          if path.hasSuffix("excludes") {
+            warn(
+              p, kv.line,
+              "an empty minKernel is version 0.0 to moby, which every kernel satisfies, so this entry never applies; remove the entry or the minKernel")
+          }
+        } else if let k = parseMinKernel(s) {
           filter.minKernel = k
         } else {
           error(p, kv.line, "\(quote(s)) is not a kernel version; expected \"X.Y\" with X and Y in 0...255, not \"0.0\" (e.g. \"4.8\")")
@@ -667,10 +737,34 @@ private func describe(_ v: JSONValue) -> String {
   }
 }
 
-/// The candidate equal to `key` but for case, as Go's encoding/json accepts it.
-private func caseInsensitiveMatch(_ key: String, in candidates: [String]) -> String? {
-  let folded = key.lowercased()
-  return candidates.first { $0.lowercased() == folded }
+/// Byte equality: Go compares strings by their bytes, Swift's `==` by canonical
+/// equivalence ("\u{212A}" == "K").
+private func sameBytes(_ a: String, _ b: String) -> Bool { a.utf8.elementsEqual(b.utf8) }
+
+/// Whether Go's encoding/json reads the JSON key `key` as the struct field named `field`
+/// (an ASCII name): rune by rune, an ASCII rune equal to the field's byte but for ASCII
+/// case, U+017F LATIN SMALL LETTER LONG S for s or S, or U+212A KELVIN SIGN for k or K;
+/// nothing else. This is Unicode simple case folding restricted to the runes that fold
+/// to ASCII letters, as Go 1.19's `equalFoldRight` and later `foldName` both decide.
+public func goFoldMatches(_ key: String, _ field: String) -> Bool {
+  var runes = key.unicodeScalars.makeIterator()
+  for f in field.utf8 {
+    guard let r = runes.next() else { return false }
+    let lower = f | 0x20
+    let isLetter = lower >= 0x61 && lower <= 0x7A
+    if r.value < 0x80 {
+      let k = UInt8(r.value)
+      if k == f { continue }
+      guard isLetter, k | 0x20 == lower else { return false }
+    } else if r.value == 0x17F {
+      guard lower == 0x73 else { return false }  // s
+    } else if r.value == 0x212A {
+      guard lower == 0x6B else { return false }  // k
+    } else {
+      return false
+    }
+  }
+  return runes.next() == nil
 }
 
 /// The candidate within a small edit distance of `word`, for "did you mean".

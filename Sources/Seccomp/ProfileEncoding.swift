@@ -90,7 +90,11 @@ extension EntryFilter {
     var members: [JSONValue.Member] = []
     if let caps { members.append(JSONValue.Member(key: "caps", value: .array(caps.map { .string($0) }))) }
     if let arches { members.append(JSONValue.Member(key: "arches", value: .array(arches.map { .string($0) }))) }
-    if let minKernel { members.append(JSONValue.Member(key: "minKernel", value: .string(minKernel.description))) }
+    if let minKernel {
+      // moby writes version 0.0 (read from "") as "".
+      let text = minKernel == KernelVersion(major: 0, minor: 0) ? "" : minKernel.description
+      members.append(JSONValue.Member(key: "minKernel", value: .string(text)))
+    }
     return .object(members)
   }
 }

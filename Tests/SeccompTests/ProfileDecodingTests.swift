@@ -282,6 +282,31 @@ func arg(_ body: String) -> String {
       at: "syscalls[1].includes.minKernel", mentions: ["\"\(version)\"", "X.Y"])
   }
 
+  @Test func emptyMinKernelInExcludesWarns() throws {
+    let (p, warnings) = try decoded(entry(#""names": ["mount"], "action": "SCMP_ACT_ERRNO", "excludes": {"minKernel": ""}"#))
+    #expect(p.syscalls?[1].excludes?.minKernel == KernelVersion(major: 0, minor: 0))
+    #expect(warnings.map(\.path) == ["syscalls[1].excludes.minKernel"])
+    #expect(warnings.first?.message.contains("never applies") == true)
+    #expect(p.encode().contains(#""minKernel": """#))
+  }
+
+  @Test func runcUnknownFlagsAndArchitectures() throws {
+    expectError(
+      #"{"defaultAction": "SCMP_ACT_ALLOW", "flags": ["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]}"#, at: "flags[0]",
+      mentions: ["runc does not know", "SECCOMP_FILTER_FLAG_LOG"])
+    expectError(#"{"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_PARISC"]}"#, at: "architectures[0]", mentions: ["runc has no architecture"])
+    let oci = try decoded(#"{"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_SH"]}"#, format: .oci)
+    #expect(oci.profile.architectures == [.sh] && oci.warnings.map(\.path) == ["architectures[0]"])
+  }
+
+  @Test func emptyNameOrNamesGivesWay() throws {
+    let (p, warnings) = try decoded(entry(#""name": "", "names": ["write"], "action": "SCMP_ACT_ALLOW""#))
+    #expect(p.syscalls?[1].names == ["write"] && warnings.map(\.path) == ["syscalls[1].name"])
+    let (q, _) = try decoded(entry(#""name": "write", "names": [], "action": "SCMP_ACT_ALLOW""#))
+    #expect(q.syscalls?[1].names == ["write"])
+    #expect(try decoded(#"{"defaultAction": "SCMP_ACT_ALLOW", "architectures": [], "archMap": [{"architecture": "SCMP_ARCH_X86_64", "subArchitectures": null}]}"#).profile.archMap?.count == 1)
+  }
+
   @Test func minKernelAcceptedForms() throws {
     func minKernel(_ json: String) throws -> KernelVersion? {
       try decoded(entry(#""names": ["read"], "action": "SCMP_ACT_ALLOW", "excludes": {"minKernel": \#(json)}"#))
@@ -291,7 +316,7 @@ func arg(_ body: String) -> String {
     #expect(try minKernel(#""04.08""#) == KernelVersion(major: 4, minor: 8))
     #expect(try minKernel(#""255.0""#) == KernelVersion(major: 255, minor: 0))
     #expect(try minKernel(#""0.1""#) == KernelVersion(major: 0, minor: 1))
-    #expect(try minKernel(#""""#) == nil)
+    #expect(try minKernel(#""""#) == KernelVersion(major: 0, minor: 0))  // moby's reading of ""
     #expect(try minKernel("null") == nil)
     expectError(
       entry(#""names": ["read"], "action": "SCMP_ACT_ALLOW", "excludes": {"minKernel": 4.8}"#),
@@ -352,16 +377,51 @@ func arg(_ body: String) -> String {
     #expect(decodeErrors(#"{"defaultAction": "SCMP_ACT_ALLOW", "extra": 1}"#, strict: true).map(\.path) == ["extra"])
   }
 
-  @Test func duplicateKeysWarnAndTheLastWins() throws {
-    let (p, warnings) = try decoded(
+  @Test func repeatedKeysAreErrorsNamingBothPaths() {
+    let errors = decodeErrors(
       """
       {"defaultAction": "SCMP_ACT_ERRNO",
        "defaultAction": "SCMP_ACT_ALLOW"}
       """)
-    #expect(p.defaultAction == .allow)
-    #expect(warnings.count == 1)
-    #expect(warnings.first?.line == 2)
-    #expect(warnings.first?.message.contains("line 1") == true)
+    #expect(errors.count == 1)
+    #expect(errors.first?.line == 2)
+    #expect(errors.first?.path == "defaultAction")
+    #expect(errors.first?.message.contains("duplicate key defaultAction: also set at defaultAction on line 1") == true)
+    #expect(errors.first?.message.contains("write it once") == true)
+
+    // Keys Go reads as one field are the same key, whatever their spelling.
+    let folded = decodeErrors(
+      entry(#""names": ["clone"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}],\#n"Args": []"#))
+    #expect(folded.map(\.path) == ["syscalls[1].Args"])
+    #expect(folded.first?.message.contains(#"duplicate key syscalls[1].args: also set at syscalls[1].args on line 6 (spelled "args" there)"#) == true, "\(folded)")
+    let deep = decodeErrors(arg(#""index": 0, "value": 1, "op": "SCMP_CMP_EQ", "ſ": 1, "OP": "SCMP_CMP_NE""#))
+    #expect(deep.map(\.path) == ["syscalls[1].args[0].OP"])
+    // Unknown keys may repeat: Go skips them.
+    #expect(throws: Never.self) { try decoded(#"{"defaultAction": "SCMP_ACT_ALLOW", "x": 1, "x": 2}"#) }
+  }
+
+  @Test func keysFoldAsGoFoldsThem() throws {
+    // ſ (U+017F) is s and K (U+212A KELVIN SIGN) is k to Go; other lookalikes are not.
+    let (p, warnings) = try decoded(
+      #"{"defaultAction": "SCMP_ACT_ERRNO", "ſyscalls": [{"NAMES": ["mount"], "action": "SCMP_ACT_ALLOW", "excludes": {"minKernel": "5.1"}, "includes": {"caps": ["CAP_SYS_ADMIN"]}}], "ѕyscalls": []}"#)
+    #expect(p.syscalls?.first?.names == ["mount"])
+    #expect(p.syscalls?.first?.excludes?.minKernel == KernelVersion(major: 5, minor: 1))
+    #expect(warnings.map(\.path) == [#"["ſyscalls"]"#, #"["ѕyscalls"]"#, "syscalls[0].NAMES", #"syscalls[0].excludes["minKernel"]"#])
+    #expect(warnings[0].message.hasPrefix(#"key "ſyscalls" is read as "syscalls" by Docker and runc"#))
+    #expect(warnings[1].message.hasPrefix(#"unknown key "ѕyscalls" is ignored"#))
+    #expect(warnings[3].message.contains(#"is read as "minKernel""#))
+    #expect(decodeErrors(#"{"defaultAction": "SCMP_ACT_ALLOW", "Syscalls": []}"#, strict: true).map(\.path) == ["Syscalls"])
+  }
+
+  @Test(arguments: [
+    ("syscalls", "syscalls", true), ("SYSCALLS", "syscalls", true), ("ſyscallſ", "syscalls", true),
+    ("\u{212A}", "k", true), ("minKernel", "minkernel", true),
+    ("mini\u{212A}ernel", "minKernel", false), ("min\u{212A}ernel", "minKernel", true), ("syscall", "syscalls", false),
+    ("syscallss", "syscalls", false), ("ѕyscalls", "syscalls", false), ("İndex", "index", false), ("ındex", "index", false),
+    ("in_ex", "index", false), ("@ction", "action", false), ("Action", "action", true), ("", "op", false),
+  ])
+  func goFolding(_ key: String, _ field: String, _ matches: Bool) {
+    #expect(goFoldMatches(key, field) == matches)
   }
 
   @Test func nullMeansAbsent() throws {

@@ -147,7 +147,10 @@ func checkDecodes(_ bytes: [UInt8], format: ProfileFormat = .docker, _ label: @a
       _ keys: [String], _ depth: Int, value: (inout Generator, String, Int) -> String
     ) -> String {
       var members: [String] = []
+      var used = Set<String>()
       for key in keys where rng.chance(60) {
+        // Mostly one spelling per field: two are a duplicate key, which is an error.
+        if !used.insert(key.lowercased()).inserted, rng.chance(80) { continue }
         members.append(quoted(key) + ": " + (rng.chance(85) ? value(&self, key, depth) : any(depth)))
       }
       return "{" + members.joined(separator: ",\n") + "}"
