@@ -74,7 +74,8 @@ public enum FilterDump {
         filters.append(program)
         index += 1
       }
-      result.append(ThreadFilters(tid: tid, filters: filters))
+      // The kernel's index 0 is the oldest filter; the kernel runs them newest first.
+      result.append(ThreadFilters(tid: tid, filters: filters.reversed()))
     }
     return result
   }

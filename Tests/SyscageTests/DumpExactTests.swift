@@ -239,6 +239,44 @@ import TestSupport
   }
 
   /// A process in strict mode has no filter: dump says strict mode, not "no filter".
+  /// Two stacked filters that give the same action with different data: the kernel takes
+  /// the newest filter's (it runs them newest first and keeps the first of equals), and
+  /// so must the dump, which lists the newest as filter 0.
+  @Test(.enabled(if: shouldRun, reason))
+  func theNewestFiltersDataWinsAmongEqualActions() throws {
+    let script = #"""
+      import errno, os, seccomp
+      for code, name in [(1, "mkdir"), (2, "mkdir")]:
+          f = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
+          f.add_rule(seccomp.ERRNO(code), name)
+          if code == 2:
+              f.add_rule(seccomp.ERRNO(3), "rmdir")
+          f.load()
+      try:
+          os.mkdir("/nonexistent-syscage-dir")
+          live = 0
+      except OSError as e:
+          live = e.errno
+      print(os.getpid(), live, flush=True)
+      os.read(0, 1)
+      """#
+    let (p, input, line) = try start("/usr/bin/python3", ["-c", script])
+    defer {
+      input.fileHandleForWriting.closeFile()
+      p.waitUntilExit()
+    }
+    let words = line.split(separator: " ")
+    let pid = try #require(words.first.flatMap { Int32($0) }, "python printed \(line)")
+    #expect(words.last == "2", "the kernel gave mkdir errno \(line)")
+    let listings = dumpedListings(pid)
+    #expect(listings.count == 2)
+    // Filter 0 is the newest: the one that also refuses rmdir.
+    #expect(listings.first?.contains { $0.contains("ERRNO(3)") } == true, "\(listings)")
+    let table = run(syscageExecutable, ["dump", String(pid), "--format", "table"])
+    let mkdir = table.stdout.split(separator: "\n").first { $0.contains("mkdir") && !$0.contains("mkdirat") }
+    #expect(mkdir?.contains("ERRNO(2)") == true, "\(table.stdout)")
+  }
+
   @Test(.enabled(if: Peer.root.shouldRun, Comment(rawValue: "needs root (ptrace) and gcc; required under CI=true")))
   func strictModeIsNamed() throws {
     try #require(Peer.root.isAvailable, "needs root")
