@@ -422,23 +422,79 @@ struct Linter {
     return nil
   }
 
+  /// What `mux(call, ...)` gets on one ABI under the policy, over every value of its
+  /// other arguments: the distinct actions in order of restrictiveness, each with what
+  /// decides it (`syscalls[0]`, `the default action`).
+  static func multiplexedOutcome(_ ap: ArchPolicy, mux: String, call: UInt64) -> [(action: SeccompAction, by: String)] {
+    guard let number = ap.arch.number(of: mux) else { return [] }
+    var witnesses: [[UInt64]] = []
+    if let d = try? SyscallDecisions.compute(arch: ap.arch, number: number, policies: [(ap, .killProcess)]) {
+      let first = d.arguments.firstIndex { $0.first?.index == 0 }
+      for r in 0..<d.regionCount {
+        if let first, !d.arguments[first][d.cellIndices(of: r)[first]].contains(call) { continue }
+        var w = d.witness(of: r)
+        w[0] = call
+        witnesses.append(w)
+      }
+    } else {
+      witnesses = [[call, 0, 0, 0, 0, 0]]
+    }
+    var out: [(action: SeccompAction, by: String)] = []
+    for w in witnesses {
+      let decision = ap.decide(nr: number.word, args: w)
+      guard !out.contains(where: { $0.action == decision.action }) else { continue }
+      let by: String
+      switch decision.reason {
+      case .rule(let i): by = Linter.entryPath(ap.rules[i].source)
+      case .enosysStub: by = "the ENOSYS stub"
+      default: by = "the default action"
+      }
+      out.append((decision.action, by))
+    }
+    return out.sorted { $0.action.kind < $1.action.kind }
+  }
+
   mutating func checkMultiplexed() {
     for (i, entry) in entries where !(entry.args ?? []).isEmpty {
       let action = entry.action.action(errnoRet: entry.errnoRet)
       for name in entry.names {
-        let on = arches.filter { $0.abi.hasMultiplexers && Linter.multiplexed(name, on: $0) != nil }
-        guard let first = on.first, let mux = Linter.multiplexed(name, on: first) else { continue }
-        let call = "\(mux.name)(\(mux.call), ...)"
-        let ap = policy.policy(for: first)
-        if action.permits {
-          add(.warning, "argument-rule-on-multiplexed-call", path: namePath("syscalls[\(i)]", name), arches: on,
-            "\(name) can also be called as \(call), whose arguments are behind a pointer, so this entry's argument checks cannot apply there. "
-              + "syscage fails closed: \(call) gets the default action \(ap?.defaultAction.description ?? "?"); runc + libseccomp let \(call) through whatever the arguments. "
-              + "If 32-bit programs matter, decide explicitly (deny \(mux.name), or allow it knowing the check is lost)")
-        } else {
-          add(.info, "argument-rule-on-multiplexed-call", path: namePath("syscalls[\(i)]", name), arches: on,
-            "\(name) can also be called as \(call), whose arguments are behind a pointer: syscage applies this \(action) rule to every \(call) call (fail closed), "
-              + "whatever the arguments")
+        // One finding per distinct outcome, with the ABIs that have it.
+        var byMessage: [(level: LintFinding.Level, message: String, arches: [Arch])] = []
+        for arch in arches where arch.abi.hasMultiplexers {
+          guard let mux = Linter.multiplexed(name, on: arch), let ap = policy.policy(for: arch) else { continue }
+          let call = "\(mux.name)(\(mux.call), ...)"
+          // What syscage decides for the multiplexed form, computed on the policy.
+          let outcome = Linter.multiplexedOutcome(ap, mux: mux.name, call: mux.call)
+          let gets = outcome.map { "\($0.action) (\($0.by))" }.joined(separator: " or ")
+          let varies = outcome.count > 1 ? ", depending on its other arguments" : ""
+          let level: LintFinding.Level
+          let message: String
+          if action.permits {
+            let through = outcome.contains { $0.action.permits }
+            let verdict = outcome.allSatisfy({ $0.action.permits })
+              ? "under syscage too it gets \(gets)\(varies): the argument checks are lost there. "
+                + "Deny \(mux.name) (or \(call)) if 32-bit programs must not get round them"
+              : through
+                ? "under syscage it gets \(gets)\(varies), so some calls get through unchecked. "
+                  + "Decide explicitly (deny \(mux.name), or allow it knowing the check is lost)"
+                : "syscage fails closed: it gets \(gets)\(varies), so no call gets through it. "
+                  + "If 32-bit programs matter, decide explicitly (deny \(mux.name), or allow it knowing the check is lost)"
+            level = .warning
+            message = "\(name) can also be called as \(call), whose arguments are behind a pointer, so this entry's argument checks cannot apply there; "
+              + "runc + libseccomp let \(call) through whatever the arguments, and \(verdict)"
+          } else {
+            level = .info
+            message = "\(name) can also be called as \(call), whose arguments are behind a pointer: syscage applies this \(action) rule to every \(call) call (fail closed), "
+              + "whatever the arguments: it gets \(gets)\(varies)"
+          }
+          if let k = byMessage.firstIndex(where: { $0.message == message }) {
+            byMessage[k].arches.append(arch)
+          } else {
+            byMessage.append((level, message, [arch]))
+          }
+        }
+        for m in byMessage {
+          add(m.level, "argument-rule-on-multiplexed-call", path: namePath("syscalls[\(i)]", name), arches: m.arches, m.message)
         }
       }
     }
