@@ -208,8 +208,10 @@ struct Allowance {
 
 extension ArchPolicy {
   /// Whether some call of `number` is allowed (ALLOW or LOG), and by what.
-  func allowance(of number: SyscallNumber) -> Allowance? {
-    let rules = rules(for: number)
+  func allowance(of number: SyscallNumber) -> Allowance? { allowance(of: number, rules: rules(for: number)) }
+
+  /// `allowance(of:)` given the rules for `number`, in file order.
+  func allowance(of number: SyscallNumber, rules: [Rule]) -> Allowance? {
     let permits = rules.filter { $0.action.permits }
     let denies = rules.filter { !$0.action.permits }
     if denies.contains(where: { $0.conditions.isEmpty }) { return nil }

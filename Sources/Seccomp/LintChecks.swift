@@ -7,6 +7,8 @@ struct Linter {
   let policy: Policy
   /// Entries that apply on the host the options describe, with their index in the file.
   let entries: [(index: Int, entry: SyscallEntry)]
+  /// Each ABI's rules by number, in file order (so no check scans every rule per call).
+  let rulesByNumber: [Arch: [SyscallNumber: [Rule]]]
   var findings: [LintFinding] = []
 
   init(profile: Profile, options: PolicyOptions) {
@@ -16,7 +18,16 @@ struct Linter {
     self.entries = (profile.syscalls ?? []).enumerated()
       .filter { Profile.entryApplies($0.element, in: options.context) }
       .map { ($0.offset, $0.element) }
+    var byNumber: [Arch: [SyscallNumber: [Rule]]] = [:]
+    for ap in policy.arches { byNumber[ap.arch] = Dictionary(grouping: ap.rules, by: \.number) }
+    self.rulesByNumber = byNumber
   }
+
+  /// `ap.rules(for: number)`, from the index.
+  func rules(_ ap: ArchPolicy, _ number: SyscallNumber) -> [Rule] { rulesByNumber[ap.arch]?[number] ?? [] }
+
+  /// `ap.allowance(of: number)`, from the index.
+  func allowance(_ ap: ArchPolicy, _ number: SyscallNumber) -> Allowance? { ap.allowance(of: number, rules: rules(ap, number)) }
 
   var arches: [Arch] { policy.arches.map(\.arch) }
   var defaultAction: SeccompAction { (profile.defaultAction ?? .allow).action(errnoRet: profile.defaultErrnoRet) }
@@ -95,7 +106,7 @@ struct Linter {
       var on: [Arch] = []
       var first: Allowance? = nil
       for ap in policy.arches {
-        guard let nr = ap.arch.number(of: name), let a = ap.allowance(of: nr) else { continue }
+        guard let nr = ap.arch.number(of: name), let a = allowance(ap, nr) else { continue }
         on.append(ap.arch)
         if first == nil || (first!.conditional && !a.conditional) { first = a }
       }
@@ -400,9 +411,9 @@ struct Linter {
     var order: [String] = []
     for ap in policy.arches {
       guard let clone = ap.arch.number(of: "clone"), let clone3 = ap.arch.number(of: "clone3"),
-        ap.allowance(of: clone3) != nil
+        allowance(ap, clone3) != nil
       else { continue }
-      for rule in ap.rules(for: clone) where !rule.conditions.isEmpty {
+      for rule in rules(ap, clone) where !rule.conditions.isEmpty {
         let path = Linter.entryPath(rule.source)
         if on[path] == nil { order.append(path) }
         if on[path]?.contains(ap.arch) != true { on[path, default: []].append(ap.arch) }
@@ -506,10 +517,11 @@ struct Linter {
       guard action == defaultAction else { continue }
       // Does it change a decision? Only if another rule for one of its names has a different action.
       var others: [String] = []
+      var seen: Set<String> = []
       for ap in policy.arches {
         for name in entry.names {
           guard let nr = ap.arch.number(of: name) else { continue }
-          for r in ap.rules(for: nr) where r.action != action && !others.contains(Linter.entryPath(r.source)) {
+          for r in rules(ap, nr) where r.action != action && seen.insert(Linter.entryPath(r.source)).inserted {
             others.append(Linter.entryPath(r.source))
           }
         }
@@ -613,7 +625,7 @@ struct Linter {
         let members = group.filter { ap.arch.number(of: $0) != nil }
         let denied = members.filter { deniedBy[$0] != nil }
         let missing = members.filter { m in
-          deniedBy[m] == nil && ap.allowance(of: ap.arch.number(of: m)!) != nil
+          deniedBy[m] == nil && allowance(ap, ap.arch.number(of: m)!) != nil
         }
         guard !denied.isEmpty, !missing.isEmpty else { continue }
         let key = "\(denied)|\(missing)"
@@ -671,7 +683,7 @@ struct Linter {
       for (name, nr) in SyscallTable.entries(in: ap.arch.abi) where seenNumbers.insert(nr).inserted {
         let mineZero = ap.decide(nr: nr.word, args: zero).action
         let theirsZero = rp.decide(nr: nr.word, args: zero).action
-        let mine = ap.allowance(of: nr)
+        let mine = allowance(ap, nr)
         let theirs = rp.allowance(of: nr)
         guard let mine else { continue }
         var level: LintFinding.Level

@@ -72,7 +72,9 @@ public enum SyscallTable {
     let scored = GeneratedSyscallTable.names.compactMap { n -> (String, Int, Bool)? in
       let bytes = Array(n.utf8)
       guard q.count <= bytes.count + cutoff else { return nil }
-      return (n, editDistance(q, bytes), containsBytes(bytes, q))
+      // The exact distance matters only for names kept; the rest stop once past the cutoff.
+      let contains = containsBytes(bytes, q)
+      return (n, contains ? editDistance(q, bytes) : editDistance(q, bytes, limit: cutoff), contains)
     }
     return scored.filter { $0.1 <= cutoff || $0.2 }
       .sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0 < $1.0 }
