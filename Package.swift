@@ -57,6 +57,10 @@ let package = Package(
       dependencies: ["Recording", "Seccomp", "Syscalls", "Enforcement"],
       path: "Benchmarks/RecordBenchmark",
       swiftSettings: strict),
+    .executableTarget(
+      name: "scaling-benchmark",
+      path: "Benchmarks/ScalingBenchmark",
+      swiftSettings: strict),
     .target(name: "TestSupport", path: "Tests/TestSupport"),
     .testTarget(
       name: "SyscallsTests",

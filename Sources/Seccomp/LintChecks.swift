@@ -189,19 +189,18 @@ struct Linter {
       "rt_sigreturn": "returning from any signal handler gets",
     ]
     for name in ["exit_group", "execve", "rt_sigreturn"] {
-      var on: [Arch] = []
-      var action: SeccompAction? = nil
+      // One finding per action: ABIs can differ (the ENOSYS stub is per ABI).
+      var byAction: [(action: SeccompAction, arches: [Arch])] = []
       for ap in policy.arches {
         guard let nr = ap.arch.number(of: name) else { continue }
         let d = ap.decide(nr: nr.word, args: [0, 0, 0, 0, 0, 0])
-        if !d.action.permits {
-          on.append(ap.arch)
-          action = action ?? d.action
-        }
+        guard !d.action.permits else { continue }
+        if let k = byAction.firstIndex(where: { $0.action == d.action }) { byAction[k].arches.append(ap.arch) } else { byAction.append((d.action, [ap.arch])) }
       }
-      guard let action else { continue }
-      add(.error, "allow-list-missing-essential", path: "syscalls", arches: on,
-        "the allow-list does not allow \(name): \(why[name]!) \(action). Add \(name) to an SCMP_ACT_ALLOW entry")
+      for (action, on) in byAction {
+        add(.error, "allow-list-missing-essential", path: "syscalls", arches: on,
+          "the allow-list does not allow \(name): \(why[name]!) \(action). Add \(name) to an SCMP_ACT_ALLOW entry")
+      }
     }
   }
 
@@ -679,12 +678,17 @@ struct Linter {
     let zero: [UInt64] = [0, 0, 0, 0, 0, 0]
     for ap in policy.arches {
       guard let rp = refPolicy.policy(for: ap.arch) else { continue }
+      let refRules = Dictionary(grouping: rp.rules, by: \.number)
+      // Decisions from the rules for the number alone: the same as deciding on every rule.
+      func decideZero(_ p: ArchPolicy, _ rules: [Rule], _ nr: SyscallNumber) -> SeccompAction {
+        ArchPolicy(arch: p.arch, defaultAction: p.defaultAction, rules: rules, enosysAbove: p.enosysAbove).decide(nr: nr.word, args: zero).action
+      }
       var seenNumbers = Set<SyscallNumber>()
       for (name, nr) in SyscallTable.entries(in: ap.arch.abi) where seenNumbers.insert(nr).inserted {
-        let mineZero = ap.decide(nr: nr.word, args: zero).action
-        let theirsZero = rp.decide(nr: nr.word, args: zero).action
+        let mineZero = decideZero(ap, rules(ap, nr), nr)
+        let theirsZero = decideZero(rp, refRules[nr] ?? [], nr)
         let mine = allowance(ap, nr)
-        let theirs = rp.allowance(of: nr)
+        let theirs = rp.allowance(of: nr, rules: refRules[nr] ?? [])
         guard let mine else { continue }
         var level: LintFinding.Level
         var text: String
