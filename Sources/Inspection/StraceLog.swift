@@ -169,7 +169,7 @@ public struct StraceLog: Sendable {
   /// Reads one log's bytes.
   public mutating func read(_ bytes: [UInt8], file: String?) {
     var state = FileState(file: file)
-    if let file, let dot = file.lastIndex(of: "."), let pid = Int(file[file.index(after: dot)...]), pid > 0,
+    if let file, let dot = file.lastIndex(of: "."), let pid = Int(file[file.index(after: dot)...]), pid > 0, pid <= Int(Int32.max),
       !file[file.index(after: dot)...].contains("/")
     {
       state.filePid = pid
