@@ -172,10 +172,13 @@ public struct AuditLog: Sendable {
         }
         r.serial = serial
         let timeText = stamp[..<colon]
-        guard let time = timestamp(timeText) else {
-          return .malformed("audit time \(timeText) is not SECONDS.MILLIS with seconds from 0 to \(Int64.max)")
+        // ausearch -i writes a date instead (`11/14/2023 22:13:20.123`): no timestamp then.
+        if timeText.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "+") }) {
+          guard let time = timestamp(timeText) else {
+            return .malformed("audit time \(timeText) is not SECONDS.MILLIS with seconds from 0 to \(Int64.max)")
+          }
+          r.timestamp = time
         }
-        r.timestamp = time
       }
       body = body[body.index(after: close)...]
     }
