@@ -83,20 +83,20 @@ import Testing
     var rng = SplitMix64(seed: 4242)
     let seeds = TestFiles.fixtures.map { TestFiles.bytes("Fixtures/" + $0) }
     var decoded = 0
-    for round in 0..<500 {
-      var bytes = round % 3 == 0 ? Array(Self.randomProfile(&rng).encode(format: .docker).utf8) : rng.pick(seeds)
-      for _ in 0...rng.below(3) { ProfileFuzzTests.mutate(&bytes, &rng) }
+    for round in 0..<240 {
+      var bytes = round % 2 == 0 ? Array(Self.randomProfile(&rng).encode(format: .docker).utf8) : rng.pick(seeds)
+      for _ in 0..<rng.below(3) { ProfileFuzzTests.mutate(&bytes, &rng) }
       guard let (profile, _) = try? Profile.decode(bytes, file: "fuzz", format: .docker) else { continue }
       decoded += 1
       let options = PolicyOptions(arches: [.x86_64, .x86])
       _ = Lint.run(profile, options: options).map(\.description)
       let policy = Policy(profile: profile, options: options)
-      if round % 8 == 0 {
+      if round % 12 == 0 {
         let merged = ProfileMerge.merge([policy, Policy(profile: .dockerDefault, options: options)], labels: ["a", "b"], mode: .intersection)
         _ = merged.profile.encode(format: .docker)
       }
       _ = DecisionMap(policies: [policy, Policy(profile: .dockerDefault, options: options)])
     }
-    #expect(decoded > 15)
+    #expect(decoded > 60, "\(decoded) decoded")
   }
 }
