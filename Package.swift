@@ -63,6 +63,10 @@ let package = Package(
       name: "record-stability",
       path: "Benchmarks/RecordStability",
       swiftSettings: strict),
+    .executableTarget(
+      name: "scaling-benchmark",
+      path: "Benchmarks/ScalingBenchmark",
+      swiftSettings: strict),
     .target(name: "TestSupport", path: "Tests/TestSupport"),
     .testTarget(
       name: "SyscallsTests",

@@ -166,8 +166,19 @@ public struct AuditLog: Sendable {
     if let open = body.firstRange(of: "audit("), let close = body[open.upperBound...].firstIndex(of: ")") {
       let stamp = body[open.upperBound..<close]
       if let colon = stamp.lastIndex(of: ":") {
-        r.serial = UInt64(stamp[stamp.index(after: colon)...])
-        r.timestamp = Double(stamp[..<colon])
+        let serialText = stamp[stamp.index(after: colon)...]
+        guard let serial = decimal(serialText, max: UInt64(UInt32.max)) else {
+          return .malformed("audit serial \(serialText) is not a number from 0 to \(UInt32.max) (the kernel's serials are 32-bit)")
+        }
+        r.serial = serial
+        let timeText = stamp[..<colon]
+        // ausearch -i writes a date instead (`11/14/2023 22:13:20.123`): no timestamp then.
+        if timeText.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "+") }) {
+          guard let time = timestamp(timeText) else {
+            return .malformed("audit time \(timeText) is not SECONDS.MILLIS with seconds from 0 to \(Int64.max)")
+          }
+          r.timestamp = time
+        }
       }
       body = body[body.index(after: close)...]
     }
@@ -180,6 +191,8 @@ public struct AuditLog: Sendable {
     var namedArch: Arch?
     if let value = UInt32(archText, radix: 16) {
       r.auditArch = value
+    } else if archText.allSatisfy(\.isHexDigit) {
+      return .malformed("arch=\(archText) is out of range (an AUDIT_ARCH value has 32 bits)")
     } else if let a = Arch(named: archText) {
       namedArch = a
       r.auditArch = a.auditArch.rawValue
@@ -191,6 +204,8 @@ public struct AuditLog: Sendable {
     // syscall: decimal, or a name (ausearch -i).
     if let n = Int32(syscallText) {
       r.number = n
+    } else if isInteger(syscallText) {
+      return .malformed("syscall=\(syscallText) is out of range (the number a filter sees is 32-bit, \(Int32.min) to \(Int32.max))")
     } else if namedArch != nil, syscallText.first?.isLetter == true {
       r.syscall = syscallText
     } else {
@@ -207,17 +222,36 @@ public struct AuditLog: Sendable {
     }
 
     if let pid = f["pid"] {
-      guard let p = Int(pid) else { return .malformed("pid=\(pid) is not a number") }
-      r.pid = p
+      guard isInteger(pid) else { return .malformed("pid=\(pid) is not a number") }
+      guard let p = decimal(pid, max: UInt64(Int32.max)) else { return .malformed("pid=\(pid) is out of range (0 to \(Int32.max))") }
+      r.pid = Int(p)
     }
-    r.uid = f["uid"].flatMap { UInt32($0) }
-    r.gid = f["gid"].flatMap { UInt32($0) }
-    r.auid = f["auid"].flatMap { UInt32($0) }.flatMap { $0 == UInt32.max ? nil : $0 }
+    // uid, gid, auid: numbers, or names in ausearch -i's interpreted form.
+    for key in ["uid", "gid", "auid"] {
+      guard let text = f[key], isInteger(text) else { continue }
+      guard let v = decimal(text, max: UInt64(UInt32.max)) else {
+        return .malformed("\(key)=\(text) is out of range (0 to \(UInt32.max))")
+      }
+      switch key {
+      case "uid": r.uid = UInt32(v)
+      case "gid": r.gid = UInt32(v)
+      default: r.auid = v == UInt64(UInt32.max) ? nil : UInt32(v)
+      }
+    }
     r.comm = f["comm"].flatMap { $0 == "(null)" || $0 == "?" ? nil : $0 }
     r.exe = f["exe"].flatMap { $0 == "(null)" || $0 == "?" ? nil : $0 }
-    r.signal = f["sig"].flatMap { Int($0) }
-    r.compat = f["compat"].flatMap { Int($0) }.map { $0 != 0 }
-    r.ip = f["ip"].flatMap { hex64($0) }
+    if let sig = f["sig"], isInteger(sig) {
+      guard let v = decimal(sig, max: 64) else { return .malformed("sig=\(sig) is out of range (a signal number, 0 to 64)") }
+      r.signal = Int(v)
+    }
+    if let compat = f["compat"] {
+      guard let v = decimal(compat, max: 1) else { return .malformed("compat=\(compat) is not 0 or 1") }
+      r.compat = v != 0
+    }
+    if let ip = f["ip"] {
+      guard let v = hex64(ip) else { return .malformed("ip=\(ip) is not an address of at most 64 bits in hex") }
+      r.ip = v
+    }
     if let code = f["code"] {
       if let value = hex64(code).flatMap({ UInt32(exactly: $0) }) {
         r.action = SeccompAction(returnValue: value)
@@ -295,6 +329,28 @@ public struct AuditLog: Sendable {
       i += 2
     }
     return String(decoding: bytes, as: UTF8.self)
+  }
+
+  /// Whether `s` is an optionally signed run of decimal digits.
+  static func isInteger(_ s: some StringProtocol) -> Bool {
+    let digits = s.first == "-" || s.first == "+" ? s.dropFirst() : s[...]
+    return !digits.isEmpty && digits.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
+  }
+
+  /// A decimal number from 0 to `max`, or nil (not digits, or out of range).
+  static func decimal(_ s: some StringProtocol, max: UInt64) -> UInt64? {
+    guard !s.isEmpty, s.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let v = UInt64(s), v <= max else { return nil }
+    return v
+  }
+
+  /// `SECONDS.MILLIS` (the fraction optional) as seconds since the epoch, or nil.
+  static func timestamp(_ s: some StringProtocol) -> Double? {
+    let parts = s.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+    guard decimal(parts[0], max: UInt64(Int64.max)) != nil else { return nil }
+    if parts.count == 2 {
+      guard (1...9).contains(parts[1].count), decimal(parts[1], max: UInt64.max) != nil else { return nil }
+    }
+    return Double(String(s))
   }
 
   private static func hex64(_ s: String) -> UInt64? {

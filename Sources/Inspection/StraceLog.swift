@@ -169,7 +169,7 @@ public struct StraceLog: Sendable {
   /// Reads one log's bytes.
   public mutating func read(_ bytes: [UInt8], file: String?) {
     var state = FileState(file: file)
-    if let file, let dot = file.lastIndex(of: "."), let pid = Int(file[file.index(after: dot)...]), pid > 0,
+    if let file, let dot = file.lastIndex(of: "."), let pid = Int(file[file.index(after: dot)...]), pid > 0, pid <= Int(Int32.max),
       !file[file.index(after: dot)...].contains("/")
     {
       state.filePid = pid
@@ -218,7 +218,9 @@ public struct StraceLog: Sendable {
     var pid: Int? = state.filePid
     if c.consume("[pid") {
       c.skipSpaces()
-      guard let p = c.integer() else { return malformed(line, number, "a pid after '[pid'", state: &state) }
+      guard let p = c.integer(), p <= Int(Int32.max) else {
+        return malformed(line, number, "a pid from 0 to \(Int32.max) after '[pid'", state: &state)
+      }
       c.skipDecoration()
       guard c.consume("]") else { return malformed(line, number, "']' after the pid", state: &state) }
       pid = p
@@ -287,16 +289,20 @@ public struct StraceLog: Sendable {
       warn(number, "a summary table row (numbers, then the syscall name)", state: &state, malformed: true)
       return
     }
+    guard calls <= Int(UInt32.max) else {
+      warn(number, "a call count of \(calls) is out of range (at most \(UInt32.max) per row); the row is skipped", state: &state, malformed: true)
+      return
+    }
     if name == "total" {
       state.table = nil
       return
     }
     syscallLines += 1
     guard let resolved = resolve(name, arch: table.arch, number: number, state: &state) else {
-      unknown[table.arch, default: [:]][name, default: 0] += calls
+      unknown[table.arch, default: [:]][name, default: 0].addSaturating(calls)
       return
     }
-    summaries[table.arch, default: [:]][resolved, default: 0] += calls
+    summaries[table.arch, default: [:]][resolved, default: 0].addSaturating(calls)
   }
 
   private mutating func personalityMarker(
@@ -447,8 +453,9 @@ struct Cursor {
     var n = 0
     while let b = rest.first, b >= UInt8(ascii: "0"), b <= UInt8(ascii: "9") {
       let (v, o) = value.multipliedReportingOverflow(by: 10)
-      guard !o else { return nil }
-      value = v + Int(b - UInt8(ascii: "0"))
+      let (w, o2) = v.addingReportingOverflow(Int(b - UInt8(ascii: "0")))
+      guard !o, !o2 else { return nil }
+      value = w
       rest = rest.dropFirst()
       n += 1
     }
@@ -468,7 +475,7 @@ struct Cursor {
   /// A `-f -o` pid: digits (and an optional `<comm>` of `--decode-pids=comm`) followed by a space.
   mutating func leadingPid() -> Int? {
     var probe = self
-    guard let pid = probe.integer() else { return nil }
+    guard let pid = probe.integer(), pid <= Int(Int32.max) else { return nil }
     probe.skipDecoration()
     guard probe.rest.first == UInt8(ascii: " ") else { return nil }
     self = probe
@@ -507,6 +514,14 @@ struct Cursor {
       rest = rest[(close + 1)...]
       skipSpaces()
     }
+  }
+}
+
+extension Int {
+  /// Adds `n`, stopping at `Int.max` (counts summed over a huge log never trap).
+  mutating func addSaturating(_ n: Int) {
+    let (sum, overflow) = addingReportingOverflow(n)
+    self = overflow ? (n > 0 ? .max : .min) : sum
   }
 }
 

@@ -154,12 +154,53 @@ public struct SyscallDecisions: Sendable {
     let name = arch.name(of: number) ?? "#\(number.rawValue)"
     var result = SyscallDecisions(arch: arch, number: number, name: name, arguments: arguments, actions: [])
     result.actions = policies.map { p in
-      (0..<total).map { r in
-        guard let ap = p.0 else { return p.1 }
-        return ap.decide(nr: number.word, args: result.witness(of: r)).action
-      }
+      guard let ap = p.0 else { return Array(repeating: p.1, count: total) }
+      return actions(of: ap, number: number, arguments: arguments, total: total)
     }
     return result
+  }
+
+  /// `ap.decide` on a witness of every region, computed rule by rule: a condition's truth
+  /// is the same on a whole cell, so each rule visits only the regions it matches (the
+  /// product of its matching cells) instead of every rule being tried on every region.
+  static func actions(of ap: ArchPolicy, number: SyscallNumber, arguments: [[ArgumentCell]], total: Int) -> [SeccompAction] {
+    let unmatched = ArchPolicy(arch: ap.arch, defaultAction: ap.defaultAction, rules: [], enosysAbove: ap.enosysAbove)
+      .decide(nr: number.word, args: [0, 0, 0, 0, 0, 0]).action
+    guard number.word != 0xffff_ffff else { return Array(repeating: unmatched, count: total) }
+    var best: [SeccompAction?] = Array(repeating: nil, count: total)
+    var strides = [Int](repeating: 1, count: arguments.count)
+    for a in stride(from: arguments.count - 2, through: 0, by: -1) { strides[a] = strides[a + 1] * arguments[a + 1].count }
+    let position = Dictionary(uniqueKeysWithValues: arguments.enumerated().compactMap { a in a.element.first.map { ($0.index, a.offset) } })
+    for rule in ap.rules where rule.number == number {
+      var lists: [[Int]] = arguments.map { Array($0.indices) }
+      var empty = false
+      for c in rule.conditions {
+        guard let p = position[c.index] else {
+          // An argument no cell splits: the condition holds for its witness 0 everywhere or nowhere.
+          if !c.holds(for: 0) { empty = true }
+          continue
+        }
+        lists[p] = lists[p].filter { c.holds(for: arguments[p][$0].witness) }
+        if lists[p].isEmpty { empty = true }
+      }
+      if empty { continue }
+      // Every region in the product of the matching cells.
+      var k = [Int](repeating: 0, count: lists.count)
+      while true {
+        var r = 0
+        for a in lists.indices { r += lists[a][k[a]] * strides[a] }
+        if best[r] == nil || rule.action.kind < best[r]!.kind { best[r] = rule.action }
+        var a = lists.count - 1
+        while a >= 0 {
+          k[a] += 1
+          if k[a] < lists[a].count { break }
+          k[a] = 0
+          a -= 1
+        }
+        if a < 0 { break }
+      }
+    }
+    return best.map { $0 ?? unmatched }
   }
 }
 

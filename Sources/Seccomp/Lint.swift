@@ -208,8 +208,24 @@ struct Allowance {
 
 extension ArchPolicy {
   /// Whether some call of `number` is allowed (ALLOW or LOG), and by what.
-  func allowance(of number: SyscallNumber) -> Allowance? {
-    let rules = rules(for: number)
+  func allowance(of number: SyscallNumber) -> Allowance? { allowance(of: number, rules: rules(for: number)) }
+
+  /// `allowance(of:)` given the rules for `number`, in file order: what the rules say,
+  /// checked on the decision map (a conditional allow that a deny with the same
+  /// conditions overrides allows nothing).
+  func allowance(of number: SyscallNumber, rules: [Rule]) -> Allowance? {
+    guard var a = writtenAllowance(of: number, rules: rules) else { return nil }
+    guard rules.contains(where: { !$0.conditions.isEmpty }) else { return a }
+    let only = ArchPolicy(arch: arch, defaultAction: defaultAction, rules: rules, enosysAbove: enosysAbove)
+    if let d = try? SyscallDecisions.compute(arch: arch, number: number, policies: [(only, .killProcess)]) {
+      let permitted = d.actions[0].filter(\.permits).count
+      if permitted == 0 { return nil }
+      a.conditional = permitted < d.regionCount
+    }
+    return a
+  }
+
+  func writtenAllowance(of number: SyscallNumber, rules: [Rule]) -> Allowance? {
     let permits = rules.filter { $0.action.permits }
     let denies = rules.filter { !$0.action.permits }
     if denies.contains(where: { $0.conditions.isEmpty }) { return nil }

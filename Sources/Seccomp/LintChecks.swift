@@ -7,6 +7,8 @@ struct Linter {
   let policy: Policy
   /// Entries that apply on the host the options describe, with their index in the file.
   let entries: [(index: Int, entry: SyscallEntry)]
+  /// Each ABI's rules by number, in file order (so no check scans every rule per call).
+  let rulesByNumber: [Arch: [SyscallNumber: [Rule]]]
   var findings: [LintFinding] = []
 
   init(profile: Profile, options: PolicyOptions) {
@@ -16,7 +18,16 @@ struct Linter {
     self.entries = (profile.syscalls ?? []).enumerated()
       .filter { Profile.entryApplies($0.element, in: options.context) }
       .map { ($0.offset, $0.element) }
+    var byNumber: [Arch: [SyscallNumber: [Rule]]] = [:]
+    for ap in policy.arches { byNumber[ap.arch] = Dictionary(grouping: ap.rules, by: \.number) }
+    self.rulesByNumber = byNumber
   }
+
+  /// `ap.rules(for: number)`, from the index.
+  func rules(_ ap: ArchPolicy, _ number: SyscallNumber) -> [Rule] { rulesByNumber[ap.arch]?[number] ?? [] }
+
+  /// `ap.allowance(of: number)`, from the index.
+  func allowance(_ ap: ArchPolicy, _ number: SyscallNumber) -> Allowance? { ap.allowance(of: number, rules: rules(ap, number)) }
 
   var arches: [Arch] { policy.arches.map(\.arch) }
   var defaultAction: SeccompAction { (profile.defaultAction ?? .allow).action(errnoRet: profile.defaultErrnoRet) }
@@ -95,7 +106,7 @@ struct Linter {
       var on: [Arch] = []
       var first: Allowance? = nil
       for ap in policy.arches {
-        guard let nr = ap.arch.number(of: name), let a = ap.allowance(of: nr) else { continue }
+        guard let nr = ap.arch.number(of: name), let a = allowance(ap, nr) else { continue }
         on.append(ap.arch)
         if first == nil || (first!.conditional && !a.conditional) { first = a }
       }
@@ -178,19 +189,18 @@ struct Linter {
       "rt_sigreturn": "returning from any signal handler gets",
     ]
     for name in ["exit_group", "execve", "rt_sigreturn"] {
-      var on: [Arch] = []
-      var action: SeccompAction? = nil
+      // One finding per action: ABIs can differ (the ENOSYS stub is per ABI).
+      var byAction: [(action: SeccompAction, arches: [Arch])] = []
       for ap in policy.arches {
         guard let nr = ap.arch.number(of: name) else { continue }
         let d = ap.decide(nr: nr.word, args: [0, 0, 0, 0, 0, 0])
-        if !d.action.permits {
-          on.append(ap.arch)
-          action = action ?? d.action
-        }
+        guard !d.action.permits else { continue }
+        if let k = byAction.firstIndex(where: { $0.action == d.action }) { byAction[k].arches.append(ap.arch) } else { byAction.append((d.action, [ap.arch])) }
       }
-      guard let action else { continue }
-      add(.error, "allow-list-missing-essential", path: "syscalls", arches: on,
-        "the allow-list does not allow \(name): \(why[name]!) \(action). Add \(name) to an SCMP_ACT_ALLOW entry")
+      for (action, on) in byAction {
+        add(.error, "allow-list-missing-essential", path: "syscalls", arches: on,
+          "the allow-list does not allow \(name): \(why[name]!) \(action). Add \(name) to an SCMP_ACT_ALLOW entry")
+      }
     }
   }
 
@@ -400,9 +410,9 @@ struct Linter {
     var order: [String] = []
     for ap in policy.arches {
       guard let clone = ap.arch.number(of: "clone"), let clone3 = ap.arch.number(of: "clone3"),
-        ap.allowance(of: clone3) != nil
+        allowance(ap, clone3) != nil
       else { continue }
-      for rule in ap.rules(for: clone) where !rule.conditions.isEmpty {
+      for rule in rules(ap, clone) where !rule.conditions.isEmpty {
         let path = Linter.entryPath(rule.source)
         if on[path] == nil { order.append(path) }
         if on[path]?.contains(ap.arch) != true { on[path, default: []].append(ap.arch) }
@@ -422,23 +432,79 @@ struct Linter {
     return nil
   }
 
+  /// What `mux(call, ...)` gets on one ABI under the policy, over every value of its
+  /// other arguments: the distinct actions in order of restrictiveness, each with what
+  /// decides it (`syscalls[0]`, `the default action`).
+  static func multiplexedOutcome(_ ap: ArchPolicy, mux: String, call: UInt64) -> [(action: SeccompAction, by: String)] {
+    guard let number = ap.arch.number(of: mux) else { return [] }
+    var witnesses: [[UInt64]] = []
+    if let d = try? SyscallDecisions.compute(arch: ap.arch, number: number, policies: [(ap, .killProcess)]) {
+      let first = d.arguments.firstIndex { $0.first?.index == 0 }
+      for r in 0..<d.regionCount {
+        if let first, !d.arguments[first][d.cellIndices(of: r)[first]].contains(call) { continue }
+        var w = d.witness(of: r)
+        w[0] = call
+        witnesses.append(w)
+      }
+    } else {
+      witnesses = [[call, 0, 0, 0, 0, 0]]
+    }
+    var out: [(action: SeccompAction, by: String)] = []
+    for w in witnesses {
+      let decision = ap.decide(nr: number.word, args: w)
+      guard !out.contains(where: { $0.action == decision.action }) else { continue }
+      let by: String
+      switch decision.reason {
+      case .rule(let i): by = Linter.entryPath(ap.rules[i].source)
+      case .enosysStub: by = "the ENOSYS stub"
+      default: by = "the default action"
+      }
+      out.append((decision.action, by))
+    }
+    return out.sorted { $0.action.kind < $1.action.kind }
+  }
+
   mutating func checkMultiplexed() {
     for (i, entry) in entries where !(entry.args ?? []).isEmpty {
       let action = entry.action.action(errnoRet: entry.errnoRet)
       for name in entry.names {
-        let on = arches.filter { $0.abi.hasMultiplexers && Linter.multiplexed(name, on: $0) != nil }
-        guard let first = on.first, let mux = Linter.multiplexed(name, on: first) else { continue }
-        let call = "\(mux.name)(\(mux.call), ...)"
-        let ap = policy.policy(for: first)
-        if action.permits {
-          add(.warning, "argument-rule-on-multiplexed-call", path: namePath("syscalls[\(i)]", name), arches: on,
-            "\(name) can also be called as \(call), whose arguments are behind a pointer, so this entry's argument checks cannot apply there. "
-              + "syscage fails closed: \(call) gets the default action \(ap?.defaultAction.description ?? "?"); runc + libseccomp let \(call) through whatever the arguments. "
-              + "If 32-bit programs matter, decide explicitly (deny \(mux.name), or allow it knowing the check is lost)")
-        } else {
-          add(.info, "argument-rule-on-multiplexed-call", path: namePath("syscalls[\(i)]", name), arches: on,
-            "\(name) can also be called as \(call), whose arguments are behind a pointer: syscage applies this \(action) rule to every \(call) call (fail closed), "
-              + "whatever the arguments")
+        // One finding per distinct outcome, with the ABIs that have it.
+        var byMessage: [(level: LintFinding.Level, message: String, arches: [Arch])] = []
+        for arch in arches where arch.abi.hasMultiplexers {
+          guard let mux = Linter.multiplexed(name, on: arch), let ap = policy.policy(for: arch) else { continue }
+          let call = "\(mux.name)(\(mux.call), ...)"
+          // What syscage decides for the multiplexed form, computed on the policy.
+          let outcome = Linter.multiplexedOutcome(ap, mux: mux.name, call: mux.call)
+          let gets = outcome.map { "\($0.action) (\($0.by))" }.joined(separator: " or ")
+          let varies = outcome.count > 1 ? ", depending on its other arguments" : ""
+          let level: LintFinding.Level
+          let message: String
+          if action.permits {
+            let through = outcome.contains { $0.action.permits }
+            let verdict = outcome.allSatisfy({ $0.action.permits })
+              ? "under syscage too it gets \(gets)\(varies): the argument checks are lost there. "
+                + "Deny \(mux.name) (or \(call)) if 32-bit programs must not get round them"
+              : through
+                ? "under syscage it gets \(gets)\(varies), so some calls get through unchecked. "
+                  + "Decide explicitly (deny \(mux.name), or allow it knowing the check is lost)"
+                : "syscage fails closed: it gets \(gets)\(varies), so no call gets through it. "
+                  + "If 32-bit programs matter, decide explicitly (deny \(mux.name), or allow it knowing the check is lost)"
+            level = .warning
+            message = "\(name) can also be called as \(call), whose arguments are behind a pointer, so this entry's argument checks cannot apply there; "
+              + "runc + libseccomp let \(call) through whatever the arguments, and \(verdict)"
+          } else {
+            level = .info
+            message = "\(name) can also be called as \(call), whose arguments are behind a pointer: syscage applies this \(action) rule to every \(call) call (fail closed), "
+              + "whatever the arguments: it gets \(gets)\(varies)"
+          }
+          if let k = byMessage.firstIndex(where: { $0.message == message }) {
+            byMessage[k].arches.append(arch)
+          } else {
+            byMessage.append((level, message, [arch]))
+          }
+        }
+        for m in byMessage {
+          add(m.level, "argument-rule-on-multiplexed-call", path: namePath("syscalls[\(i)]", name), arches: m.arches, m.message)
         }
       }
     }
@@ -450,10 +516,11 @@ struct Linter {
       guard action == defaultAction else { continue }
       // Does it change a decision? Only if another rule for one of its names has a different action.
       var others: [String] = []
+      var seen: Set<String> = []
       for ap in policy.arches {
         for name in entry.names {
           guard let nr = ap.arch.number(of: name) else { continue }
-          for r in ap.rules(for: nr) where r.action != action && !others.contains(Linter.entryPath(r.source)) {
+          for r in rules(ap, nr) where r.action != action && seen.insert(Linter.entryPath(r.source)).inserted {
             others.append(Linter.entryPath(r.source))
           }
         }
@@ -557,7 +624,7 @@ struct Linter {
         let members = group.filter { ap.arch.number(of: $0) != nil }
         let denied = members.filter { deniedBy[$0] != nil }
         let missing = members.filter { m in
-          deniedBy[m] == nil && ap.allowance(of: ap.arch.number(of: m)!) != nil
+          deniedBy[m] == nil && allowance(ap, ap.arch.number(of: m)!) != nil
         }
         guard !denied.isEmpty, !missing.isEmpty else { continue }
         let key = "\(denied)|\(missing)"
@@ -611,12 +678,17 @@ struct Linter {
     let zero: [UInt64] = [0, 0, 0, 0, 0, 0]
     for ap in policy.arches {
       guard let rp = refPolicy.policy(for: ap.arch) else { continue }
+      let refRules = Dictionary(grouping: rp.rules, by: \.number)
+      // Decisions from the rules for the number alone: the same as deciding on every rule.
+      func decideZero(_ p: ArchPolicy, _ rules: [Rule], _ nr: SyscallNumber) -> SeccompAction {
+        ArchPolicy(arch: p.arch, defaultAction: p.defaultAction, rules: rules, enosysAbove: p.enosysAbove).decide(nr: nr.word, args: zero).action
+      }
       var seenNumbers = Set<SyscallNumber>()
       for (name, nr) in SyscallTable.entries(in: ap.arch.abi) where seenNumbers.insert(nr).inserted {
-        let mineZero = ap.decide(nr: nr.word, args: zero).action
-        let theirsZero = rp.decide(nr: nr.word, args: zero).action
-        let mine = ap.allowance(of: nr)
-        let theirs = rp.allowance(of: nr)
+        let mineZero = decideZero(ap, rules(ap, nr), nr)
+        let theirsZero = decideZero(rp, refRules[nr] ?? [], nr)
+        let mine = allowance(ap, nr)
+        let theirs = rp.allowance(of: nr, rules: refRules[nr] ?? [])
         guard let mine else { continue }
         var level: LintFinding.Level
         var text: String

@@ -35,3 +35,32 @@ func editDistance(_ a: [UInt8], _ b: [UInt8]) -> Int {
   }
   return prev[b.count]
 }
+
+/// `editDistance` when it is at most `limit`, else some value above `limit` (the table
+/// stops once a whole row is past it, and words differing in length by more are not compared).
+func editDistance(_ a: [UInt8], _ b: [UInt8], limit: Int) -> Int {
+  if abs(a.count - b.count) > limit { return limit + 1 }
+  if a.isEmpty || b.isEmpty { return a.count + b.count }
+  var before = [Int](repeating: 0, count: b.count + 1)
+  var prev = [Int](repeating: 0, count: b.count + 1)
+  for j in 0..<prev.count { prev[j] = j }
+  var cur = [Int](repeating: 0, count: b.count + 1)
+  var prevMin = 0
+  for i in 1...a.count {
+    cur[0] = i
+    var rowMin = i
+    for j in 1...b.count {
+      let cost = a[i - 1] == b[j - 1] ? 0 : 1
+      cur[j] = Swift.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+      if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] {
+        cur[j] = Swift.min(cur[j], before[j - 2] + 1)
+      }
+      rowMin = Swift.min(rowMin, cur[j])
+    }
+    // A transposition reaches back two rows: stop only when both rows are past the limit.
+    if rowMin > limit && prevMin > limit { return limit + 1 }
+    prevMin = rowMin
+    (before, prev, cur) = (prev, cur, before)
+  }
+  return prev[b.count]
+}

@@ -68,9 +68,13 @@ public enum SyscallTable {
   public static func suggestions(for name: String, limit: Int = 3) -> [String] {
     let q = Array(name.lowercased().utf8)
     let cutoff = max(2, q.count / 3)
-    let scored = GeneratedSyscallTable.names.map { n -> (String, Int, Bool) in
+    // The distance is at least the difference in length: far longer words are not compared.
+    let scored = GeneratedSyscallTable.names.compactMap { n -> (String, Int, Bool)? in
       let bytes = Array(n.utf8)
-      return (n, editDistance(q, bytes), containsBytes(bytes, q))
+      guard q.count <= bytes.count + cutoff else { return nil }
+      // The exact distance matters only for names kept; the rest stop once past the cutoff.
+      let contains = containsBytes(bytes, q)
+      return (n, contains ? editDistance(q, bytes) : editDistance(q, bytes, limit: cutoff), contains)
     }
     return scored.filter { $0.1 <= cutoff || $0.2 }
       .sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0 < $1.0 }

@@ -207,8 +207,8 @@ struct AuditCommand: ParsableCommand {
     if let v = r.number { o["number"] = Int(v) }
     if let v = r.syscall { o["syscall"] = v }
     if r.action != nil { o["action"] = r.actionName }
-    if let v = r.timestamp { o["time"] = v }
-    if let v = r.serial { o["serial"] = Int(v) }
+    if let v = r.timestamp, v.isFinite { o["time"] = v }
+    if let v = r.serial, let n = Int(exactly: v) { o["serial"] = n }
     if let v = r.uid { o["uid"] = Int(v) }
     if let f = r.file { o["file"] = f }
     o["line"] = r.line

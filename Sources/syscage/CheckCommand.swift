@@ -33,6 +33,29 @@ struct CheckCommand: ParsableCommand {
   func validate() throws {
     if args.count > 6 { throw ValidationError("a syscall has at most six arguments") }
     for a in args where parseArgument(a) == nil { throw ValidationError("'\(a)' is not a number") }
+    if looksNumeric(syscall), parseSyscallNumber(syscall) == nil {
+      throw ValidationError(
+        "'\(syscall)' is out of range: the kernel's syscall number is 32 bits (\(Int32.min) to \(UInt32.max), or 0x0 to 0xffffffff)")
+    }
+  }
+
+  /// Whether `s` is written as a number (decimal, 0x hex, or negative), in range or not.
+  func looksNumeric(_ s: String) -> Bool {
+    let t = s.hasPrefix("-") ? s.dropFirst() : s[...]
+    if t.lowercased().hasPrefix("0x") { return t.count > 2 && t.dropFirst(2).allSatisfy(\.isHexDigit) }
+    return !t.isEmpty && t.allSatisfy { $0.isASCII && $0.isNumber }
+  }
+
+  /// A syscall number as the kernel could see it in `seccomp_data.nr` (a 32-bit word):
+  /// decimal from -2147483648 to 4294967295, or 0x hex up to 0xffffffff (bit 30, the
+  /// x32 bit, and the sign bit included).
+  func parseSyscallNumber(_ s: String) -> SyscallNumber? {
+    guard looksNumeric(s) else { return nil }
+    if s.lowercased().hasPrefix("0x") {
+      return UInt32(s.dropFirst(2), radix: 16).map { SyscallNumber(Int32(bitPattern: $0)) }
+    }
+    if s.hasPrefix("-") { return Int32(s).map { SyscallNumber($0) } }
+    return UInt32(s).map { SyscallNumber(Int32(bitPattern: $0)) }
   }
 
   func run() throws {
@@ -40,8 +63,8 @@ struct CheckCommand: ParsableCommand {
     _ = profileValue
     let arch = policyArguments.native
     let number: SyscallNumber
-    if let n = Int32(syscall) {
-      number = SyscallNumber(n)
+    if let n = parseSyscallNumber(syscall) {
+      number = n
     } else if let n = arch.number(of: syscall) {
       number = n
     } else if SyscallTable.isKnown(syscall) {
@@ -52,7 +75,9 @@ struct CheckCommand: ParsableCommand {
     }
     let values = args.compactMap(parseArgument)
     let decision = policy.decide(arch: arch, number: number, args: values)
-    let name = arch.name(of: number) ?? "syscall \(number)"
+    // Named by the table of the ABI the kernel takes it for (x86_64 with bit 30 is x32).
+    let name = (Arch(auditArch: arch.auditArch.rawValue, number: Int64(number.rawValue)) ?? arch).name(of: number)
+      ?? "unnamed syscall \(number)"
     let call = "\(name)(\(values.map { "0x" + String($0, radix: 16) }.joined(separator: ", ")))"
     var because = policy.explanation(of: decision, arch: arch)
     let rule = policy.rule(of: decision)
