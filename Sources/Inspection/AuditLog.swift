@@ -288,27 +288,41 @@ public struct AuditLog: Sendable {
   /// `key=value` pairs; values quoted (`"..."`), hex-encoded for `comm`, `exe` and other
   /// untrusted strings, or plain words.
   static func fields(in body: Substring) -> [String: String] {
+    // Over UTF-8 bytes: every delimiter is ASCII, and a Character view would pay for
+    // grapheme breaking on every step.
+    let bytes = Array(body.utf8)
+    func text(_ from: Int, _ to: Int) -> String { String(decoding: bytes[from..<to], as: UTF8.self) }
+    let space = UInt8(ascii: " "), colon = UInt8(ascii: ":"), equals = UInt8(ascii: "="), quote = UInt8(ascii: "\"")
     var result: [String: String] = [:]
-    var rest = body[...]
+    var i = 0
+    let n = bytes.count
     while true {
-      rest = rest.drop(while: { $0 == " " || $0 == ":" })
-      guard !rest.isEmpty else { break }
-      guard let eq = rest.firstIndex(of: "="), !rest[..<eq].contains(" ") else {
-        rest = rest.drop(while: { $0 != " " })
+      while i < n && (bytes[i] == space || bytes[i] == colon) { i += 1 }
+      guard i < n else { break }
+      var eq = i
+      var spaceBefore = false
+      while eq < n && bytes[eq] != equals {
+        if bytes[eq] == space { spaceBefore = true }
+        eq += 1
+      }
+      guard eq < n, !spaceBefore else {
+        while i < n && bytes[i] != space { i += 1 }
         continue
       }
-      let key = String(rest[..<eq])
-      rest = rest[rest.index(after: eq)...]
+      let key = text(i, eq)
+      i = eq + 1
       var value: String
-      if rest.first == "\"" {
-        let inner = rest.dropFirst()
-        let close = inner.firstIndex(of: "\"") ?? inner.endIndex
-        value = String(inner[..<close])
-        rest = close == inner.endIndex ? inner[close...] : inner[inner.index(after: close)...]
+      if i < n && bytes[i] == quote {
+        let inner = i + 1
+        var close = inner
+        while close < n && bytes[close] != quote { close += 1 }
+        value = text(inner, close)
+        i = close < n ? close + 1 : close
       } else {
-        let end = rest.firstIndex(of: " ") ?? rest.endIndex
-        value = String(rest[..<end])
-        rest = rest[end...]
+        var end = i
+        while end < n && bytes[end] != space { end += 1 }
+        value = text(i, end)
+        i = end
         if key == "comm" || key == "exe" || key == "cmd" || key == "proctitle", let decoded = hexDecoded(value) {
           value = decoded
         }
