@@ -2,20 +2,8 @@ import Inspection
 import Seccomp
 import Syscalls
 import Testing
+import TestSupport
 
-/// splitmix64, so every run sees the same mutations.
-struct LogRandom {
-  var state: UInt64
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
-  mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-  mutating func pick<T>(_ items: [T]) -> T { items[below(items.count)] }
-}
 
 /// Mutation corpora of strace and audit logs, read in process: no input traps, every
 /// record kept has its numbers in range, and every skipped line is a diagnostic with its line.
@@ -28,7 +16,7 @@ struct LogRandom {
     " runs in 32 bit mode. ]", "% time     seconds  usecs/call     calls    errors syscall", "total", "syscall_0x40000001",
   ].map { Array($0.utf8) }
 
-  static func mutate(_ bytes: inout [UInt8], _ rng: inout LogRandom) {
+  static func mutate(_ bytes: inout [UInt8], _ rng: inout SplitMix64) {
     let at = bytes.isEmpty ? 0 : rng.below(bytes.count)
     switch rng.below(7) {
     case 0 where !bytes.isEmpty: bytes[at] ^= UInt8(1) << UInt8(rng.below(8))
@@ -55,7 +43,7 @@ struct LogRandom {
   ]
 
   @Test func mutatedAuditLogs() {
-    var rng = LogRandom(state: 1326)
+    var rng = SplitMix64(seed: 1326)
     var records = 0
     for round in 0..<1500 {
       var bytes = Array(rng.pick(Self.auditSeeds).utf8) + Array(rng.pick(Self.auditSeeds).utf8)
@@ -82,7 +70,7 @@ struct LogRandom {
   }
 
   @Test func mutatedStraceLogs() {
-    var rng = LogRandom(state: 2718)
+    var rng = SplitMix64(seed: 2718)
     var calls = 0
     for round in 0..<2500 {
       var bytes = Array(rng.pick(Self.straceSeeds).utf8)

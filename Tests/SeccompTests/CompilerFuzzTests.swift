@@ -1,6 +1,7 @@
 import Seccomp
 import Syscalls
 import Testing
+import TestSupport
 
 /// No input makes the compiler loop, blow up or emit a program the kernel would refuse;
 /// long programs (far jumps through trampolines) still decide as Policy.decide does.

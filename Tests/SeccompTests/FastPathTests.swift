@@ -1,6 +1,7 @@
 import Seccomp
 import Syscalls
 import Testing
+import TestSupport
 
 /// The fast paths give what the plain definitions give: decision maps against
 /// `ArchPolicy.decide` on every region, suggestions against the full edit distance;

@@ -2,6 +2,7 @@ import Foundation
 import Seccomp
 import Syscalls
 import Testing
+import TestSupport
 
 /// Every lint statement about what gets through or what is refused, checked against
 /// `Policy.decide` on sampled calls, over Docker's default, the tutorials' deny-lists and

@@ -2,27 +2,8 @@ import Foundation
 import Seccomp
 import Syscalls
 import Testing
+import TestSupport
 
-/// splitmix64: a tiny deterministic generator, so every fuzz run sees the same inputs.
-struct SplitMix64 {
-  var state: UInt64
-  init(seed: UInt64) { state = seed }
-
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
-
-  /// A number in 0..<n (n > 0).
-  mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-
-  mutating func chance(_ percent: Int) -> Bool { below(100) < percent }
-
-  mutating func pick<T>(_ items: [T]) -> T { items[below(items.count)] }
-}
 
 /// Decodes `bytes`, which must either succeed or throw an InputError with at least one
 /// error; a decoded profile must survive encode → decode unchanged.

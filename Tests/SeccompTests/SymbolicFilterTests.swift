@@ -14,18 +14,6 @@ import TestSupport
     Policy(profile: try Profile.decode(Array(json.utf8), file: nil).profile, options: options)
   }
 
-  /// A small deterministic generator (SplitMix64).
-  struct Rng {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-      state &+= 0x9e37_79b9_7f4a_7c15
-      var z = state
-      z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-      z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-      return z ^ (z >> 31)
-    }
-    mutating func pick<T>(_ xs: [T]) -> T { xs[Int(next() % UInt64(xs.count))] }
-  }
 
   /// Argument values near the constants a program compares against, and random ones.
   static func interestingValues(_ program: [BPFInstruction]) -> [UInt64] {
@@ -37,7 +25,7 @@ import TestSupport
     return ks.sorted()
   }
 
-  static func randomArgs(_ rng: inout Rng, _ values: [UInt64]) -> [UInt64] {
+  static func randomArgs(_ rng: inout SplitMix64, _ values: [UInt64]) -> [UInt64] {
     (0..<6).map { _ in
       switch rng.next() % 4 {
       case 0: return rng.next()
@@ -57,7 +45,7 @@ import TestSupport
   static func checkPolicy(_ policy: Policy, samples: Int = 200, seed: UInt64 = 1) throws -> Int {
     let program = try Compiler.compile(policy)
     let values = interestingValues(program)
-    var rng = Rng(state: seed)
+    var rng = SplitMix64(seed: seed)
     var regions = 0
     for ap in policy.arches {
       var numbers = Set(ap.numbers)
@@ -161,7 +149,7 @@ import TestSupport
       Issue.record("libseccomp compiled nothing")
       return
     }
-    var rng = Rng(state: 5)
+    var rng = SplitMix64(seed: 5)
     let values = Self.interestingValues(program)
     var regions = 0
     for arch in [Arch.x86_64, .x86] {
@@ -187,7 +175,7 @@ import TestSupport
   static func checkStack(_ filters: [[BPFInstruction]], nr: UInt32 = 1, samples: Int = 3000) throws -> SymbolicDecisions {
     for f in filters { try Interpreter.validate(f) }
     let d = try SymbolicFilter.decisions(filters, arch: x64, nr: nr, endianness: .little)
-    var rng = Rng(state: 99)
+    var rng = SplitMix64(seed: 99)
     let values = filters.flatMap { interestingValues($0) }
     for r in d.regions {
       #expect(SymbolicFilter.decide(filters, r.witness, endianness: .little) == r.action)
@@ -264,7 +252,7 @@ import TestSupport
   }
 
   @Test func patternsCoverExactly() {
-    var rng = Rng(state: 17)
+    var rng = SplitMix64(seed: 17)
     for _ in 0..<200 {
       let mask = UInt32(truncatingIfNeeded: rng.next()) | (rng.next() % 2 == 0 ? 0 : 0xffff_ffff)
       var lo = UInt32(truncatingIfNeeded: rng.next()) & mask, hi = UInt32(truncatingIfNeeded: rng.next()) & mask
@@ -397,7 +385,7 @@ import TestSupport
   /// Random overlapping rules on a narrow and a wide syscall, with every operator: the
   /// rules written from their regions decide the same (fixed seed).
   @Test func randomRulesComeBackExact() throws {
-    var rng = SymbolicFilterTests.Rng(state: 0x5eed_d00d)
+    var rng = SplitMix64(seed: 0x5eed_d00d)
     let ops = ["SCMP_CMP_EQ", "SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_GT", "SCMP_CMP_GE", "SCMP_CMP_MASKED_EQ"]
     let actions = [#""action": "SCMP_ACT_ALLOW""#, #""action": "SCMP_ACT_ERRNO", "errnoRet": 1"#, #""action": "SCMP_ACT_ERRNO", "errnoRet": 13"#,
                    #""action": "SCMP_ACT_KILL_PROCESS""#, #""action": "SCMP_ACT_LOG""#, #""action": "SCMP_ACT_TRAP""#]

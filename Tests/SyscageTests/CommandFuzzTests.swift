@@ -6,17 +6,6 @@ import TestSupport
 /// The syscage binary on a seeded sample of mutated profiles, strace logs and audit logs:
 /// no run crashes, hangs (over 5 s) or exits outside 0, 1, 64, 65.
 @Suite struct CommandFuzzTests {
-  struct Random {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-      state &+= 0x9E37_79B9_7F4A_7C15
-      var z = state
-      z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-      z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-      return z ^ (z >> 31)
-    }
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-  }
 
   static let profile = #"{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"], "syscalls": [{"names": ["read", "write", "exit_group", "socket"], "action": "SCMP_ACT_ALLOW"}, {"names": ["personality"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}]}, {"names": ["clone"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1, "args": [{"index": 0, "value": 2114060288, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}]}]}"#
   static let strace = "1234  openat(AT_FDCWD, \"/etc/passwd\", O_RDONLY) = 3\n[pid  1235] 21:38:33.880537 write(1, \"x\", 1) = 1\n1234  read(3, <unfinished ...>\n1234  <... read resumed>\"\", 10) = 0\n% time     seconds  usecs/call     calls    errors syscall\n 50.00    0.000001           1         3           read\n100.00    0.000002                     3           total\n"
@@ -24,7 +13,7 @@ import TestSupport
   static let tokens = ["\"", "{", "}", "[", "]", ",", ":", "0x", "-1", "18446744073709551616", "9223372036854775808", "4294967296",
     "=", " ", "\n", "(", ")", "syscall=", "arch=", "pid=", "audit(", "<unfinished ...>", "\u{0}", "é", "1e999", "SCMP_ACT_LOG"]
 
-  static func mutated(_ text: String, _ r: inout Random) -> [UInt8] {
+  static func mutated(_ text: String, _ r: inout SplitMix64) -> [UInt8] {
     var bytes = Array(text.utf8)
     for _ in 0...r.below(4) {
       let at = bytes.isEmpty ? 0 : r.below(bytes.count)
@@ -45,7 +34,7 @@ import TestSupport
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("syscage-fuzz-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: dir) }
-    var r = Random(state: 17)
+    var r = SplitMix64(seed: 17)
     var runs: [[String]] = []
     for i in 0..<36 {
       let p = dir.appendingPathComponent("p\(i).json").path

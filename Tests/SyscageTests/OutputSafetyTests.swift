@@ -30,17 +30,9 @@ import TestSupport
     run(syscageExecutable, args)
   }
 
-  func temporaryDirectory() throws -> URL {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("syscage-outputs-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    return dir
-  }
+  func temporaryDirectory() throws -> URL { try Containers.temporaryDirectory("syscage-outputs") }
 
-  func write(_ text: String, _ name: String, in dir: URL) throws -> String {
-    let path = dir.appendingPathComponent(name).path
-    try Data(text.utf8).write(to: URL(fileURLWithPath: path))
-    return path
-  }
+  func write(_ text: String, _ name: String, in dir: URL) throws -> String { try writeFile(text, name, in: dir) }
 
   func lstatOf(_ path: String) -> stat? {
     var st = stat()

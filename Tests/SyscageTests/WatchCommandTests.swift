@@ -16,17 +16,9 @@ struct WatchCommandTests {
       {"names": ["rmdir"], "action": "SCMP_ACT_KILL_PROCESS"}]}
     """#
 
-  func tempDir() throws -> URL {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("syscage-watch-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    return dir
-  }
+  func tempDir() throws -> URL { try Containers.temporaryDirectory("syscage-watch") }
 
-  func write(_ text: String, _ name: String, in dir: URL) throws -> String {
-    let path = dir.appendingPathComponent(name).path
-    try Data(text.utf8).write(to: URL(fileURLWithPath: path))
-    return path
-  }
+  func write(_ text: String, _ name: String, in dir: URL) throws -> String { try writeFile(text, name, in: dir) }
 
   func alerts(_ path: String) throws -> [[String: Any]] {
     let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""

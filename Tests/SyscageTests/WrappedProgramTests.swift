@@ -5,17 +5,9 @@ import TestSupport
 /// What a wrapped program gets from `run`, `record` and `watch`: the signal state it was
 /// given, strict mode as unwrapped, kills and loader failures named truthfully.
 @Suite struct WrappedProgramTests {
-  func tempDir() throws -> URL {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("syscage-wrapped-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    return dir
-  }
+  func tempDir() throws -> URL { try Containers.temporaryDirectory("syscage-wrapped") }
 
-  func write(_ text: String, _ name: String, in dir: URL) throws -> String {
-    let path = dir.appendingPathComponent(name).path
-    try Data(text.utf8).write(to: URL(fileURLWithPath: path))
-    return path
-  }
+  func write(_ text: String, _ name: String, in dir: URL) throws -> String { try writeFile(text, name, in: dir) }
 
   /// Builds a C program with the system compiler, or nil (a failure under CI) without one.
   func compile(_ source: String, _ name: String, in dir: URL, flags: [String] = []) throws -> String? {

@@ -102,3 +102,10 @@ public var syscageExecutable: String {
   ]
   return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[0]
 }
+
+/// Writes `text` to `dir`/`name` and returns the file's path.
+public func writeFile(_ text: String, _ name: String, in dir: URL) throws -> String {
+  let path = dir.appendingPathComponent(name).path
+  try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+  return path
+}
