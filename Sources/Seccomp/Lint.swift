@@ -134,6 +134,19 @@ public enum Lint {
     return linter.findings
   }
 
+  /// The calls that set up and drive io_uring.
+  public static let ioUringCalls = ["io_uring_setup", "io_uring_enter", "io_uring_register"]
+
+  /// Why allowing io_uring undoes a profile (lint's io-uring-allowed, and run's and record's warning).
+  public static let ioUringBypass =
+    "requests submitted through io_uring (openat, connect, ...) never pass through seccomp, so they escape every other rule"
+
+  /// The io_uring calls `profile` allows (on some ABI, for some arguments) as `options` builds it,
+  /// in the order of `ioUringCalls`: lint's io-uring-allowed check alone.
+  public static func ioUringAllowed(_ profile: Profile, options: PolicyOptions = PolicyOptions()) -> [String] {
+    Linter(profile: profile, options: options).allowed(ioUringCalls).map(\.name)
+  }
+
   /// Calls that mean the same to the kernel: denying one but not the others in a
   /// deny-list leaves a way around.
   public static let equivalents: [[String]] = [
