@@ -219,6 +219,17 @@ struct Allowance {
   }
 }
 
+extension Policy {
+  /// Whether a rule naming `name` allows it on `arch` for some arguments (ALLOW or LOG), as
+  /// lint reads it; false when only the default action allows it.
+  public func allowsByRule(_ name: String, on arch: Arch) -> Bool {
+    guard let ap = arches.first(where: { $0.arch == arch }), let nr = arch.number(of: name), let a = ap.allowance(of: nr) else {
+      return false
+    }
+    return a.path != "defaultAction"
+  }
+}
+
 extension ArchPolicy {
   /// Whether some call of `number` is allowed (ALLOW or LOG), and by what.
   func allowance(of number: SyscallNumber) -> Allowance? {
