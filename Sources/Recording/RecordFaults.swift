@@ -98,12 +98,18 @@ public final class RecordFaults: @unchecked Sendable {
 func systemGetxattr(_ path: UnsafePointer<CChar>, _ name: UnsafePointer<CChar>, _ value: UnsafeMutableRawPointer?, _ size: Int) -> Int
 
 extension Recorder {
-  /// Whether process `pid` is a zombie (State: Z in /proc/PID/status): it has exited and its
-  /// parent has not reaped it, so there is nothing to attach to.
+  /// Whether process `pid` is a zombie: every thread's State is Z (a leader that ended with
+  /// pthread_exit is Z while its threads run on). It has exited and its parent has not
+  /// reaped it, so there is nothing to attach to.
   public static func isZombie(_ pid: Int32, procRoot: String = "/proc") -> Bool {
-    guard let status = try? String(contentsOfFile: "\(procRoot)/\(pid)/status", encoding: .utf8),
-      let line = status.split(separator: "\n").first(where: { $0.hasPrefix("State:") })
-    else { return false }
-    return line.dropFirst(6).trimmingCharacters(in: .whitespaces).hasPrefix("Z")
+    func zombie(_ path: String) -> Bool {
+      guard let status = try? String(contentsOfFile: path, encoding: .utf8),
+        let line = status.split(separator: "\n").first(where: { $0.hasPrefix("State:") })
+      else { return true }  // gone meanwhile
+      return line.dropFirst(6).trimmingCharacters(in: .whitespaces).hasPrefix("Z")
+    }
+    guard zombie("\(procRoot)/\(pid)/status"), FileManager.default.fileExists(atPath: "\(procRoot)/\(pid)") else { return false }
+    let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "\(procRoot)/\(pid)/task")) ?? []
+    return tasks.allSatisfy { zombie("\(procRoot)/\(pid)/task/\($0)/status") }
   }
 }

@@ -111,4 +111,43 @@ import TestSupport
     let traced = run(syscageExecutable, ["run", "--trace-kills", "--profile", p, "--", "rmdir", target])
     #expect(traced.stderr.contains("killed by seccomp: rmdir (84, x86_64) with arguments"), "\(traced.stderr)")
   }
+
+  /// Whether `pid` has ended (gone, or a zombie no one reaped yet), waiting up to 10 s for it.
+  func ends(_ pid: Int32) -> Bool {
+    for _ in 0..<1000 {
+      let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+      if status.isEmpty || status.contains("State:\tZ") { return true }
+      usleep(10_000)
+    }
+    return false
+  }
+
+  @Test func theProgramDiesWithItsWatch() throws {
+    let (dir, p) = try profile(Self.deniesIoUring)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    for mode in ["alert", "deny", "kill"] {
+      let watch = Process()
+      watch.executableURL = URL(fileURLWithPath: syscageExecutable)
+      watch.arguments = ["watch", "--profile", p, "--on-violation", mode, "--", "/bin/sh", "-c", "sleep 30 >/dev/null & echo $$ $!; exec >/dev/null; wait"]
+      let out = Pipe()
+      watch.standardOutput = out
+      watch.standardError = FileHandle.nullDevice
+      try startUnblocked(watch)
+      var line = Data()
+      while !line.contains(UInt8(ascii: "\n")) {
+        let d = out.fileHandleForReading.availableData
+        if d.isEmpty { break }
+        line += d
+      }
+      let pids = String(decoding: line, as: UTF8.self).split(whereSeparator: \.isWhitespace).compactMap { Int32($0) }
+      try #require(pids.count == 2, "\(mode): \(String(decoding: line, as: UTF8.self))")
+      let (program, grandchild) = (pids[0], pids[1])
+      kill(watch.processIdentifier, SIGKILL)
+      let ended = ends(program)
+      #expect(ended, "\(mode): the program \(program) outlived its watch")
+      if !ended { kill(program, SIGKILL) }
+      kill(grandchild, SIGKILL)  // not a process the kernel kills with its watch (README)
+      watch.waitUntilExit()
+    }
+  }
 }
