@@ -24,6 +24,10 @@ struct RunCommand: ParsableCommand {
       the profile's notices it, and syscage says so after the run (--single-filter \
       leaves it out).
 
+      A traced program cannot trace: when a rule of the profile allows ptrace, the \
+      program runs untraced (no detector), and a kill is named from the audit \
+      multicast, or by its signal where that cannot be read (--trace-kills traces it).
+
       The expansion assumes the capabilities syscage itself has and the running kernel.
 
       Examples:
