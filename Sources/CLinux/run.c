@@ -103,7 +103,14 @@ int clinux_run_stacked(const char *path, char *const argv[], char *const envp[],
       }
       continue;
     }
-    if (!WIFSTOPPED(st) || !traced) continue;
+    if (!WIFSTOPPED(st)) continue;
+    if (!traced) {
+      // Untraced, the program may still have made us its tracer (PTRACE_TRACEME): let it go,
+      // with the signal it stopped at (not the SIGTRAP of its next execve).
+      int stop = WSTOPSIG(st);
+      ptrace(PTRACE_DETACH, w, 0, stop == SIGTRAP ? 0 : stop);
+      continue;
+    }
     int sig = WSTOPSIG(st);
     int event = (unsigned)st >> 16;
     if (event == PTRACE_EVENT_EXIT) {

@@ -83,10 +83,17 @@ static int start(const char *path, char *const argv[], char *const envp[], int n
   sigfillset(&all);
   // Block signals around fork so the child starts with none pending from us.
   sigprocmask(SIG_SETMASK, &all, &s->saved);
+  pid_t supervisor = getpid();
   pid_t pid = fork();
   if (pid == 0) {
     close(errpipe[0]);
     close(gopipe[1]);
+    // Supervised (a listener): die with the supervisor, even by SIGKILL, rather than run on
+    // unsupervised. (The death signal is cleared at a setuid execve and by fork.)
+    if (listener) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+      if (getppid() != supervisor) _exit(127);
+    }
     // As execve would, but before the steps that run here: a caught signal gets its
     // default action back, an ignored one stays ignored (nohup's SIGHUP, a background
     // job's SIGINT and SIGQUIT), and the mask is the caller's from before the block.

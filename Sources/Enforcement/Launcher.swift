@@ -38,6 +38,13 @@ public struct SeccompKill: Hashable, Sendable {
   public var arguments: [UInt64] = []
   /// The syscall's name in its ABI, if known.
   public var name: String? { arch.name(of: number) }
+
+  public init(arch: Arch, number: SyscallNumber, thread: Int32, arguments: [UInt64] = []) {
+    self.arch = arch
+    self.number = number
+    self.thread = thread
+    self.arguments = arguments
+  }
 }
 
 /// How a program asked for seccomp strict mode, which the kernel refuses (EINVAL) once a

@@ -134,6 +134,19 @@ public enum Lint {
     return linter.findings
   }
 
+  /// The calls that set up and drive io_uring.
+  public static let ioUringCalls = ["io_uring_setup", "io_uring_enter", "io_uring_register"]
+
+  /// Why allowing io_uring undoes a profile (lint's io-uring-allowed, and run's and record's warning).
+  public static let ioUringBypass =
+    "requests submitted through io_uring (openat, connect, ...) never pass through seccomp, so they escape every other rule"
+
+  /// The io_uring calls `profile` allows (on some ABI, for some arguments) as `options` builds it,
+  /// in the order of `ioUringCalls`: lint's io-uring-allowed check alone.
+  public static func ioUringAllowed(_ profile: Profile, options: PolicyOptions = PolicyOptions()) -> [String] {
+    Linter(profile: profile, options: options).allowed(ioUringCalls).map(\.name)
+  }
+
   /// Calls that mean the same to the kernel: denying one but not the others in a
   /// deny-list leaves a way around.
   public static let equivalents: [[String]] = [
@@ -203,6 +216,17 @@ struct Allowance {
       return "except when " + exceptions.map { $0.conditions.map(\.description).joined(separator: " && ") }.joined(separator: " or ")
     }
     return ""
+  }
+}
+
+extension Policy {
+  /// Whether a rule naming `name` allows it on `arch` for some arguments (ALLOW or LOG), as
+  /// lint reads it; false when only the default action allows it.
+  public func allowsByRule(_ name: String, on arch: Arch) -> Bool {
+    guard let ap = arches.first(where: { $0.arch == arch }), let nr = arch.number(of: name), let a = ap.allowance(of: nr) else {
+      return false
+    }
+    return a.path != "defaultAction"
   }
 }
 

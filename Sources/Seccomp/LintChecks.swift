@@ -174,10 +174,9 @@ struct Linter {
   }
 
   mutating func checkIoUring() {
-    for (name, on, a) in allowed(["io_uring_setup", "io_uring_enter", "io_uring_register"]) {
+    for (name, on, a) in allowed(Lint.ioUringCalls) {
       add(.error, "io-uring-allowed", path: namePath(a.path, name), arches: on,
-        "\(name) is \(how(a)): requests submitted through io_uring (openat, connect, ...) never pass through seccomp, "
-          + "so they escape every other rule. Deny io_uring_setup, io_uring_enter and io_uring_register (Docker's default does)")
+        "\(name) is \(how(a)): \(Lint.ioUringBypass). Deny io_uring_setup, io_uring_enter and io_uring_register (Docker's default does)")
     }
   }
 

@@ -116,7 +116,18 @@ func loadForWrapping(_ path: String, strict: Bool, enosysStub: Bool, unconfined:
     }
     printError("syscage: warning: \(message); --unconfined: the program runs without a filter")
   }
-  return (loaded.profile, Policy(profile: loaded.profile, options: PolicyOptions(context: context, enosysStub: enosysStub)))
+  let options = PolicyOptions(context: context, enosysStub: enosysStub)
+  warnIfIoUring(loaded.profile, named: path, options: options)
+  return (loaded.profile, Policy(profile: loaded.profile, options: options))
+}
+
+/// Warns before a run when `profile` allows io_uring, as lint's io-uring-allowed does.
+func warnIfIoUring(_ profile: Profile, named path: String, options: PolicyOptions? = nil) {
+  guard !profile.isDisabled else { return }
+  let options = options ?? PolicyOptions(context: ExpansionContext(native: .native, capabilities: Capabilities.bounding(), kernel: .running))
+  let names = Lint.ioUringAllowed(profile, options: options)
+  guard !names.isEmpty else { return }
+  printError("syscage: warning: \(path) allows \(names.joined(separator: ", ")): \(Lint.ioUringBypass) (lint: io-uring-allowed)")
 }
 
 /// Warns when the filter of a profile syscage writes is longer than the kernel takes on

@@ -252,9 +252,15 @@ struct RecordCommand: ParsableCommand {
     let replay = path != nil && later ? ReplayConditions() : nil
     var recorded = RecordedRuns(runs: [])
     var changes: RunObserver?
+    let faults = RecordFaults(privilegesDropped: RecordFaults.privilegesDropped(noNewPrivileges: path != nil && !timing)) {
+      printError("syscage: warning: \($0)")
+    }
+    if let path, backend != .ebpf { faults.checkExecutable(path) }
     for index in 0..<max(1, runs) {
       let watcher = RunObserver(watchChanges: index == 0 && later)
-      let observer = backend == .ebpf ? nil : CallObserver.combined([collector?.observer(), baselineCollector?.observer(), watcher.observer()].compactMap { $0 })
+      let observer =
+        backend == .ebpf
+        ? nil : CallObserver.combined([collector?.observer(), baselineCollector?.observer(), watcher.observer(), faults.observer()].compactMap { $0 })
       let recording: Recording
       if let path {
         if let replay, index > 0 {
@@ -428,6 +434,9 @@ struct RecordCommand: ParsableCommand {
     if let missing = pids.first(where: { !FileManager.default.fileExists(atPath: "/proc/\($0)") }) {
       throw fail("no process \(missing)", code: ExitStatus.usage)
     }
+    if let zombie = pids.first(where: { Recorder.isZombie($0) }) {
+      throw fail("process \(zombie) is a zombie (it has exited; its parent has not reaped it): nothing to record", code: ExitStatus.usage)
+    }
     let list = pids.map(String.init).joined(separator: ", ")
     printError(
       "syscage: attaching to \(list): calls made before now are not seen; attached processes stop twice per call (no filter can be added to a running process); Ctrl-C stops recording and detaches"
@@ -451,6 +460,7 @@ struct RecordCommand: ParsableCommand {
     if loaded.profile.isDisabled {
       throw fail("--baseline " + disabledMessage(path, warnings: loaded.warnings) + ": there are no decisions to keep", code: ExitStatus.dataError)
     }
+    warnIfIoUring(loaded.profile, named: path)
     return loaded.profile
   }
 

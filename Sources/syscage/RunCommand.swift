@@ -1,6 +1,7 @@
 import ArgumentParser
 import Enforcement
 import Foundation
+import Inspection
 import Seccomp
 import Syscalls
 
@@ -22,6 +23,10 @@ struct RunCommand: ParsableCommand {
       seccomp strict mode fails under any filter (EINVAL): a second filter stacked below \
       the profile's notices it, and syscage says so after the run (--single-filter \
       leaves it out).
+
+      A traced program cannot trace: when a rule of the profile allows ptrace, the \
+      program runs untraced (no detector), and a kill is named from the audit \
+      multicast, or by its signal where that cannot be read (--trace-kills traces it).
 
       The expansion assumes the capabilities syscage itself has and the running kernel.
 
@@ -50,6 +55,9 @@ struct RunCommand: ParsableCommand {
 
   @Flag(help: "Load the profile's filter alone, without the strict-mode detector below it.")
   var singleFilter = false
+
+  @Flag(help: "Trace the program to name a seccomp kill even when a rule of the profile allows ptrace (the program then cannot trace).")
+  var traceKills = false
 
   @Flag(help: "Run the program even when the profile disables seccomp (no defaultAction and no syscalls).")
   var unconfined = false
@@ -94,8 +102,16 @@ struct RunCommand: ParsableCommand {
     }
     var flags = policy.flags.filter { $0 != .tsync }.reduce(UInt32(0)) { $0 | $1.bit }
     if logDenials { flags |= FilterFlag.log.bit }
+    // A traced program cannot trace (one tracer): when a rule of the profile allows ptrace, leave it to the program.
+    let untraced = !traceKills && policy.allowsByRule("ptrace", on: .native)
+    let audit = untraced ? try? AuditNetlink.Listener(receiveBuffer: 1 << 20) : nil
+    if untraced && audit == nil {
+      printError(
+        "syscage: note: \(profile) has a rule allowing ptrace, so \(name) runs untraced and can trace; a seccomp kill will be named by its signal only "
+          + "(the audit multicast cannot be read here); --trace-kills names it, and the program then cannot trace")
+    }
     let request = Launcher.Request(executable: path, arguments: argv, program: program, flags: flags, noNewPrivileges: !allowNewPrivs,
-      detectStrictMode: !singleFilter)
+      watchForKill: !untraced, detectStrictMode: !singleFilter)
     let outcome: Launcher.Outcome
     do {
       outcome = try Launcher.run(request)
@@ -105,12 +121,17 @@ struct RunCommand: ParsableCommand {
     }
     let warned = Set(loaderRefusals.map(\.syscall))
     var explained = false
-    if let kill = outcome.seccompKill {
+    var seccompKill = outcome.seccompKill
+    if let audit, seccompKill == nil, outcome.termination == .signaled(SIGSYS) {
+      seccompKill = auditedKill(of: outcome.pid, from: audit)
+    }
+    if let kill = seccompKill {
       let decision = policy.decide(arch: kill.arch, number: kill.number, args: kill.arguments)
       let count = kill.name.flatMap { kill.arch.argumentTypes(of: $0)?.count } ?? 6
       let shown = kill.arguments.prefix(count).map { "0x" + String($0, radix: 16) }.joined(separator: ", ")
       printError(
-        "syscage: killed by seccomp: \(kill.name ?? "syscall") (\(kill.number), \(kill.arch)) with arguments (\(shown)): "
+        "syscage: killed by seccomp: \(kill.name ?? "syscall") (\(kill.number), \(kill.arch))"
+          + (kill.arguments.isEmpty ? " (from the audit log, without its arguments): " : " with arguments (\(shown)): ")
           + "\(profile) says \(decision.action) (\(policy.explanation(of: decision, arch: kill.arch)))")
       if let killed = kill.name, kill.arch == .native, warned.contains(killed) {
         printError("syscage: \(killed) is the loader's call warned about before the start: allow it in \(profile)")
@@ -128,5 +149,20 @@ struct RunCommand: ParsableCommand {
           + "syscage's filter was already installed: it ran past that point, as it would not unwrapped")
     }
     throw ExitCode(outcome.termination.shellStatus)
+  }
+
+  /// The seccomp kill of process `pid` in the audit multicast (the kernel logs kills by
+  /// default): waits briefly for the record, which the kernel sends as the process dies.
+  func auditedKill(of pid: Int32, from audit: AuditNetlink.Listener) -> SeccompKill? {
+    for _ in 0..<10 {
+      guard case .messages(let messages)? = try? audit.receive(timeoutMilliseconds: 100) else { continue }
+      for m in messages {
+        guard case .record(let r)? = AuditNetlink.record(in: m), r.pid == Int(pid), r.signal == Int(SIGSYS),
+          let arch = r.arch, let number = r.number
+        else { continue }
+        return SeccompKill(arch: arch, number: SyscallNumber(number), thread: pid)
+      }
+    }
+    return nil
   }
 }

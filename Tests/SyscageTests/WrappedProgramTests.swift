@@ -233,7 +233,7 @@ import TestSupport
     let dir = try tempDir()
     defer { try? FileManager.default.removeItem(at: dir) }
     let noOpen = try write(
-      #"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["openat"], "action": "SCMP_ACT_ERRNO"}]}"#, "o.json",
+      #"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["openat", "io_uring_setup", "io_uring_enter", "io_uring_register"], "action": "SCMP_ACT_ERRNO"}]}"#, "o.json",
       in: dir)
     // A dynamic program: one warning, and after its death the reason.
     let dynamic = run(syscageExecutable, ["run", "--profile", noOpen, "--", "/bin/echo", "hi"])
@@ -251,7 +251,7 @@ import TestSupport
     #expect(scripted.stderr.contains("which the dynamic loader"), "\(scripted.stderr)")
     // A call glibc survives failing (brk) is no warning; killing it is.
     let noBrk = try write(
-      #"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["brk"], "action": "SCMP_ACT_ERRNO"}]}"#, "b.json", in: dir)
+      #"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["brk", "io_uring_setup", "io_uring_enter", "io_uring_register"], "action": "SCMP_ACT_ERRNO"}]}"#, "b.json", in: dir)
     let brk = run(syscageExecutable, ["run", "--profile", noBrk, "--", "/bin/echo", "hi"])
     #expect(brk.status == 0 && brk.stdout == "hi\n" && !brk.stderr.contains("warning"), "\(brk)")
     let killBrk = try write(
