@@ -118,55 +118,20 @@ func buildGo(_ name: String, _ source: String, in dir: String) -> String {
   return exe
 }
 
-let goHello = """
-  package main
-
-  import "fmt"
-
-  func main() { fmt.Println("hello, world") }
-  """
-
-let goHTTP = """
-  package main
-
-  import (
-  \t"fmt"
-  \t"io"
-  \t"net"
-  \t"net/http"
-  \t"os"
-  )
-
-  func main() {
-  \tln, err := net.Listen("tcp", "127.0.0.1:0")
-  \tif err != nil {
-  \t\tfmt.Fprintln(os.Stderr, err)
-  \t\tos.Exit(2)
-  \t}
-  \tsrv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\\n") })}
-  \tgo srv.Serve(ln)
-  \tresp, err := http.Get("http://" + ln.Addr().String() + "/")
-  \tif err != nil {
-  \t\tfmt.Fprintln(os.Stderr, err)
-  \t\tos.Exit(3)
-  \t}
-  \tb, _ := io.ReadAll(resp.Body)
-  \tresp.Body.Close()
-  \tsrv.Close()
-  \tfmt.Print(string(b))
+/// The programs' sources, in Tests/Programs (the tests build the same files).
+func program(_ name: String) -> String {
+  let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+  guard let text = try? String(contentsOf: root.appendingPathComponent("Tests/Programs/\(name)"), encoding: .utf8) else {
+    fail("cannot read Tests/Programs/\(name)")
   }
-  """
+  return text
+}
 
-let pythonPool = """
-  import multiprocessing
+let goHello = program("hello.go")
 
-  def square(x):
-      return x * x
+let goHTTP = program("http.go")
 
-  if __name__ == "__main__":
-      with multiprocessing.Pool(2) as pool:
-          print(sum(pool.map(square, range(100))))
-  """
+let pythonPool = program("pool.py")
 
 var recordings = 20
 var replays = 50

@@ -71,55 +71,16 @@ import TestSupport
     }
   }
 
-  static let goHello = """
-    package main
+  /// A test program's source from Tests/Programs (record-stability runs the same files).
+  static func program(_ name: String) -> String {
+    (try? String(contentsOf: packageRoot.appendingPathComponent("Tests/Programs/\(name)"), encoding: .utf8)) ?? ""
+  }
 
-    import "fmt"
+  static let goHello = program("hello.go")
 
-    func main() { fmt.Println("hello, world") }
-    """
+  static let goHTTP = program("http.go")
 
-  static let goHTTP = """
-    package main
-
-    import (
-    \t"fmt"
-    \t"io"
-    \t"net"
-    \t"net/http"
-    \t"os"
-    )
-
-    func main() {
-    \tln, err := net.Listen("tcp", "127.0.0.1:0")
-    \tif err != nil {
-    \t\tfmt.Fprintln(os.Stderr, err)
-    \t\tos.Exit(2)
-    \t}
-    \tsrv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\\n") })}
-    \tgo srv.Serve(ln)
-    \tresp, err := http.Get("http://" + ln.Addr().String() + "/")
-    \tif err != nil {
-    \t\tfmt.Fprintln(os.Stderr, err)
-    \t\tos.Exit(3)
-    \t}
-    \tb, _ := io.ReadAll(resp.Body)
-    \tresp.Body.Close()
-    \tsrv.Close()
-    \tfmt.Print(string(b))
-    }
-    """
-
-  static let pythonPool = """
-    import multiprocessing
-
-    def square(x):
-        return x * x
-
-    if __name__ == "__main__":
-        with multiprocessing.Pool(2) as pool:
-            print(sum(pool.map(square, range(100))))
-    """
+  static let pythonPool = program("pool.py")
 
   // MARK: Detection
 
