@@ -13,15 +13,8 @@ import TestSupport
   }
 
   func compile(_ source: String, named name: String, in dir: URL) throws -> String? {
-    let src = dir.appendingPathComponent("\(name).c").path
-    try Data(source.utf8).write(to: URL(fileURLWithPath: src))
-    let exe = dir.appendingPathComponent(name).path
-    let r = run("/usr/bin/cc", ["-O0", "-o", exe, src])
-    guard r.status == 0 else {
-      #expect(!isCI, "needs a C compiler (/usr/bin/cc): \(r.stderr)")
-      return nil
-    }
-    return exe
+    do { return try compileC(source, named: name, in: dir) } catch { #expect(!isCI, "\(error)") }
+    return nil
   }
 
   @Test func aProgramThatCallsPtraceIsToldAbout() throws {

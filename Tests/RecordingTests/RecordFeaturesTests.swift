@@ -19,15 +19,8 @@ import TestSupport
   /// Compiles `source` to `dir`/`name` with /usr/bin/cc (-pthread); nil (and a failure
   /// under CI) without a compiler.
   func compile(_ source: String, named name: String, in dir: URL) throws -> String? {
-    let src = dir.appendingPathComponent("\(name).c").path
-    try Data(source.utf8).write(to: URL(fileURLWithPath: src))
-    let exe = dir.appendingPathComponent(name).path
-    let r = run("/usr/bin/cc", ["-O0", "-pthread", "-o", exe, src])
-    guard r.status == 0 else {
-      #expect(!isCI, "needs a C compiler (/usr/bin/cc): \(r.stderr)")
-      return nil
-    }
-    return exe
+    do { return try compileC(source, named: name, in: dir, flags: ["-O0", "-pthread"]) } catch { #expect(!isCI, "\(error)") }
+    return nil
   }
 
   /// A profile file read as JSON (Docker form).

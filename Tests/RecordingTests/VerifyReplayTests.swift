@@ -14,12 +14,7 @@ import TestSupport
   }
 
   func compile(_ source: String, named name: String, in dir: URL) throws -> String {
-    let src = dir.appendingPathComponent("\(name).c").path
-    try Data(source.utf8).write(to: URL(fileURLWithPath: src))
-    let exe = dir.appendingPathComponent(name).path
-    let r = run("/usr/bin/cc", ["-O0", "-o", exe, src])
-    try #require(r.status == 0, "needs a C compiler (/usr/bin/cc): \(r.stderr)")
-    return exe
+    try compileC(source, named: name, in: dir)
   }
 
   func sh(_ script: String, stdin: String? = nil) -> ProcessResult { run("/bin/sh", ["-c", script], stdin: stdin) }

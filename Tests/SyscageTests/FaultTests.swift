@@ -62,15 +62,8 @@ import TestSupport
 
   /// Compiles `tracer` into `dir`; nil (a failure under CI) without a C compiler.
   func compileTracer(in dir: URL) throws -> String? {
-    let src = dir.appendingPathComponent("tracer.c").path
-    try Data(Self.tracer.utf8).write(to: URL(fileURLWithPath: src))
-    let exe = dir.appendingPathComponent("tracer").path
-    let r = run("/usr/bin/cc", ["-O0", "-o", exe, src])
-    guard r.status == 0 else {
-      #expect(!isCI, "needs a C compiler (/usr/bin/cc): \(r.stderr)")
-      return nil
-    }
-    return exe
+    do { return try compileC(Self.tracer, named: "tracer", in: dir) } catch { #expect(!isCI, "\(error)") }
+    return nil
   }
 
   static let allowsPtrace = #"""

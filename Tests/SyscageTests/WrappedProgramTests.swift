@@ -11,14 +11,8 @@ import TestSupport
 
   /// Builds a C program with the system compiler, or nil (a failure under CI) without one.
   func compile(_ source: String, _ name: String, in dir: URL, flags: [String] = []) throws -> String? {
-    let src = try write(source, name + ".c", in: dir)
-    let exe = dir.appendingPathComponent(name).path
-    let r = run("/usr/bin/cc", ["-O1"] + flags + ["-o", exe, src])
-    guard r.status == 0 else {
-      #expect(!isCI, "needs a C compiler (/usr/bin/cc): \(r.stderr)")
-      return nil
-    }
-    return exe
+    do { return try compileC(source, named: name, in: dir, flags: ["-O1"] + flags) } catch { #expect(!isCI, "\(error)") }
+    return nil
   }
 
   static let allowAll = #"{"defaultAction": "SCMP_ACT_ALLOW"}"#

@@ -109,3 +109,13 @@ public func writeFile(_ text: String, _ name: String, in dir: URL) throws -> Str
   try Data(text.utf8).write(to: URL(fileURLWithPath: path))
   return path
 }
+
+/// Compiles C `source` into `dir`/`name` with /usr/bin/cc (`flags` before `-o`) and
+/// returns the executable's path; throws with the compiler's message when it fails.
+public func compileC(_ source: String, named name: String, in dir: URL, flags: [String] = ["-O0"]) throws -> String {
+  let src = try writeFile(source, name + ".c", in: dir)
+  let exe = dir.appendingPathComponent(name).path
+  let r = run("/usr/bin/cc", flags + ["-o", exe, src])
+  guard r.status == 0 else { throw Containers.SetupError(description: "needs a C compiler (/usr/bin/cc): \(r.stderr)") }
+  return exe
+}
