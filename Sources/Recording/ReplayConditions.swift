@@ -99,19 +99,7 @@ public final class ReplayConditions: @unchecked Sendable {
         saved += buf.prefix(min(n, room))
         truncated += max(0, n - room)
         lock.unlock()
-        var off = 0
-        while off < n {
-          if worker.stopping { break loop }
-          let w = buf.withUnsafeBytes { write(writeEnd, $0.baseAddress! + off, n - off) }
-          if w > 0 {
-            off += w
-          } else if w < 0 && errno == EAGAIN {
-            var q = pollfd(fd: writeEnd, events: Int16(POLLOUT), revents: 0)
-            _ = poll(&q, 1, 50)
-          } else {
-            break loop
-          }
-        }
+        if !writeAll(buf[..<n], to: writeEnd, worker: worker) { break loop }
       }
       close(writeEnd)
     }
@@ -149,18 +137,7 @@ public final class ReplayConditions: @unchecked Sendable {
         let worker = Worker()
         worker.start {
           blockSIGPIPE()
-          var off = 0
-          while off < bytes.count && !worker.stopping {
-            let w = bytes.withUnsafeBytes { write(writeEnd, $0.baseAddress! + off, bytes.count - off) }
-            if w > 0 {
-              off += w
-            } else if w < 0 && errno == EAGAIN {
-              var q = pollfd(fd: writeEnd, events: Int16(POLLOUT), revents: 0)
-              _ = poll(&q, 1, 50)
-            } else {
-              break
-            }
-          }
+          _ = writeAll(bytes[...], to: writeEnd, worker: worker)
           close(writeEnd)
         }
         workers.append(worker)
@@ -260,6 +237,25 @@ private func blockSIGPIPE() {
 }
 
 /// A thread that runs one closure and can be asked to stop.
+/// Writes `bytes` to the non-blocking `fd`, waiting while the pipe is full; false when
+/// the worker is stopped or the write fails (the reader is gone).
+func writeAll(_ bytes: ArraySlice<UInt8>, to fd: Int32, worker: Worker) -> Bool {
+  var off = bytes.startIndex
+  while off < bytes.endIndex {
+    if worker.stopping { return false }
+    let w = bytes[off...].withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
+    if w > 0 {
+      off += w
+    } else if w < 0 && errno == EAGAIN {
+      var q = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+      _ = poll(&q, 1, 50)
+    } else {
+      return false
+    }
+  }
+  return true
+}
+
 final class Worker: @unchecked Sendable {
   private let done = DispatchSemaphore(value: 0)
   private let flag = NSLock()
