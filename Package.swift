@@ -65,6 +65,7 @@ let package = Package(
       swiftSettings: strict),
     .executableTarget(
       name: "scaling-benchmark",
+      dependencies: ["TestSupport"],
       path: "Benchmarks/ScalingBenchmark",
       swiftSettings: strict),
     .target(name: "TestSupport", path: "Tests/TestSupport"),

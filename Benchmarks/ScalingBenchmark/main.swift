@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 // Times syscage's input-driven paths at n, 10n and 100n and prints the growth per
 // tenfold (linear is about 10x, quadratic 100x): lint of many entries, of one long
@@ -63,18 +64,6 @@ let names = ["read", "write", "openat", "close", "mmap", "mprotect", "socket", "
 let actions = ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_LOG"]
 let ops = ["SCMP_CMP_EQ", "SCMP_CMP_NE", "SCMP_CMP_GE", "SCMP_CMP_LE", "SCMP_CMP_MASKED_EQ"]
 
-/// splitmix64, so every run builds the same inputs.
-struct Random {
-  var state: UInt64
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
-  mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-}
 
 func profile(_ syscalls: [[String: Any]]) -> String { json(["defaultAction": "SCMP_ACT_ERRNO", "syscalls": syscalls]) }
 
@@ -96,7 +85,7 @@ func lintNames(_ n: Int) -> [String] {
 }
 func mergeEntries(_ n: Int) -> [String] {
   func one(_ seed: UInt64) -> String {
-    var r = Random(state: seed)
+    var r = SplitMix64(seed: seed)
     let entries: [[String: Any]] = (0..<n).map { i in
       ["names": [names[i % names.count]], "action": "SCMP_ACT_ALLOW",
        "args": (0..<6).map { k in ["index": k, "value": r.below(1000), "op": ops[r.below(4)]] }]
@@ -124,7 +113,7 @@ let cases: [(label: String, base: Int, build: (Int) -> [String])] = [
 // MARK: - Fuzzing
 
 func fuzz(_ count: Int, seed: UInt64) {
-  var r = Random(state: seed)
+  var r = SplitMix64(seed: seed)
   let seeds: [(kind: String, text: String)] = [
     ("profile", profile([
       ["names": ["read", "write", "socket"], "action": "SCMP_ACT_ALLOW"],
@@ -140,19 +129,7 @@ func fuzz(_ count: Int, seed: UInt64) {
   var slowest = 0.0
   for i in 0..<count {
     let s = seeds[r.below(seeds.count)]
-    var bytes = Array(s.text.utf8)
-    for _ in 0...r.below(4) {
-      let at = bytes.isEmpty ? 0 : r.below(bytes.count)
-      switch r.below(5) {
-      case 0 where !bytes.isEmpty: bytes[at] ^= UInt8(1) << UInt8(r.below(8))
-      case 1: bytes.insert(contentsOf: Array(tokens[r.below(tokens.count)].utf8), at: at)
-      case 2 where !bytes.isEmpty: bytes.removeSubrange(at..<min(bytes.count, at + 1 + r.below(16)))
-      case 3 where !bytes.isEmpty:
-        let end = min(bytes.count, at + 1 + r.below(64))
-        bytes.insert(contentsOf: bytes[at..<end], at: r.below(bytes.count))
-      default: bytes.insert(contentsOf: Array(String(r.next()).utf8), at: at)
-      }
-    }
+    let bytes = mutated(s.text, tokens: tokens, &r)
     let path = work.appendingPathComponent("fuzz-\(i)").path
     _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
     let commands: [[String]]

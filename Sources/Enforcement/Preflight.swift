@@ -97,38 +97,9 @@ public enum Preflight {
         path = String(interpreter)
         continue
       }
-      return elfLinking(handle, bytes)
+      guard let elf = ELFFile(path: path), elf.arch == .x86_64 else { return .unknown }
+      return elf.interpreter.map { .dynamic(interpreter: $0) } ?? .static
     }
     return .unknown
   }
-
-  /// PT_INTERP of a little-endian 64-bit x86_64 ELF.
-  static func elfLinking(_ handle: FileHandle, _ head: [UInt8]) -> Linking {
-    guard head.count >= 64, head[0] == 0x7f, head[1] == 0x45, head[2] == 0x4c, head[3] == 0x46, head[4] == 2,
-      head[5] == 1, u16(head, 18) == 62
-    else { return .unknown }
-    let phoff = u64(head, 0x20)
-    let phentsize = Int(u16(head, 0x36))
-    let phnum = Int(u16(head, 0x38))
-    guard phentsize >= 56, phnum > 0, phnum < 4096 else { return .unknown }
-    guard (try? handle.seek(toOffset: phoff)) != nil,
-      let table = try? handle.read(upToCount: phentsize * phnum), table.count == phentsize * phnum
-    else { return .unknown }
-    let headers = [UInt8](table)
-    for i in 0..<phnum {
-      let base = i * phentsize
-      guard u32(headers, base) == 3 else { continue }  // PT_INTERP
-      let offset = u64(headers, base + 8)
-      let size = Int(min(u64(headers, base + 0x20), 4096))
-      guard (try? handle.seek(toOffset: offset)) != nil, let name = try? handle.read(upToCount: size) else {
-        return .dynamic(interpreter: "")
-      }
-      return .dynamic(interpreter: String(decoding: name.prefix { $0 != 0 }, as: UTF8.self))
-    }
-    return .static
-  }
-
-  static func u16(_ b: [UInt8], _ at: Int) -> UInt16 { UInt16(b[at]) | UInt16(b[at + 1]) << 8 }
-  static func u32(_ b: [UInt8], _ at: Int) -> UInt32 { (0..<4).reduce(0) { $0 | UInt32(b[at + $1]) << (8 * $1) } }
-  static func u64(_ b: [UInt8], _ at: Int) -> UInt64 { (0..<8).reduce(0) { $0 | UInt64(b[at + $1]) << (8 * $1) } }
 }

@@ -292,18 +292,27 @@ private struct ProfileDecoder {
     return a
   }
 
+  /// Something runc refuses when it converts the profile: an error in Docker profiles
+  /// (the value is left out: false), a warning in OCI ones, which other runtimes may take (kept: true).
+  mutating func keptAfterRuncRefusal(_ message: String, _ path: String, _ line: Int) -> Bool {
+    if format == .docker {
+      error(path, line, message)
+      return false
+    }
+    warn(path, line, message)
+    return true
+  }
+
   /// An architecture by its SCMP_ARCH_* name. With `runcMustKnow`, one runc has no
   /// name for (it refuses the profile when converting it) is an error in Docker
   /// profiles and a warning in OCI ones (other runtimes may take it).
   mutating func arch(_ s: String, _ v: JSONValue, at path: String, runcMustKnow: Bool = false) -> Arch? {
     if let a = Arch(profileName: s), sameBytes(a.profileName, s) {
       if runcMustKnow, !runcArchitectures.contains(s) {
-        let message = "runc has no architecture \(quote(s)) and refuses the profile (it knows \(runcArchitectures.joined(separator: ", ")))"
-        if format == .docker {
-          error(path, v.line, message)
+        let known = runcArchitectures.joined(separator: ", ")
+        if !keptAfterRuncRefusal("runc has no architecture \(quote(s)) and refuses the profile (it knows \(known))", path, v.line) {
           return nil
         }
-        warn(path, v.line, message)
       }
       return a
     }
@@ -359,12 +368,10 @@ private struct ProfileDecoder {
       p.flags = names.compactMap { (s, item, path) in
         if let flag = FilterFlag(rawValue: s), sameBytes(flag.rawValue, s) {
           if !runcFlags.contains(s) {
-            let message = "runc does not know the flag \(quote(s)) and refuses the profile (it knows \(runcFlags.joined(separator: ", ")))"
-            if format == .docker {
-              error(path, item.line, message)
+            let known = runcFlags.joined(separator: ", ")
+            if !keptAfterRuncRefusal("runc does not know the flag \(quote(s)) and refuses the profile (it knows \(known))", path, item.line) {
               return nil
             }
-            warn(path, item.line, message)
           }
           return flag
         }

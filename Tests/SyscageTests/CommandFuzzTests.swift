@@ -13,22 +13,6 @@ import TestSupport
   static let tokens = ["\"", "{", "}", "[", "]", ",", ":", "0x", "-1", "18446744073709551616", "9223372036854775808", "4294967296",
     "=", " ", "\n", "(", ")", "syscall=", "arch=", "pid=", "audit(", "<unfinished ...>", "\u{0}", "é", "1e999", "SCMP_ACT_LOG"]
 
-  static func mutated(_ text: String, _ r: inout SplitMix64) -> [UInt8] {
-    var bytes = Array(text.utf8)
-    for _ in 0...r.below(4) {
-      let at = bytes.isEmpty ? 0 : r.below(bytes.count)
-      switch r.below(5) {
-      case 0 where !bytes.isEmpty: bytes[at] ^= UInt8(1) << UInt8(r.below(8))
-      case 1: bytes.insert(contentsOf: Array(tokens[r.below(tokens.count)].utf8), at: at)
-      case 2 where !bytes.isEmpty: bytes.removeSubrange(at..<min(bytes.count, at + 1 + r.below(16)))
-      case 3 where !bytes.isEmpty:
-        let end = min(bytes.count, at + 1 + r.below(64))
-        bytes.insert(contentsOf: bytes[at..<end], at: r.below(bytes.count))
-      default: bytes.insert(contentsOf: Array(String(r.next()).utf8), at: at)
-      }
-    }
-    return bytes
-  }
 
   @Test func mutatedInputsNeverCrashOrHang() throws {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("syscage-fuzz-\(UUID().uuidString)")
@@ -38,14 +22,14 @@ import TestSupport
     var runs: [[String]] = []
     for i in 0..<36 {
       let p = dir.appendingPathComponent("p\(i).json").path
-      try Data(Self.mutated(Self.profile, &r)).write(to: URL(fileURLWithPath: p))
+      try Data(mutated(Self.profile, tokens: Self.tokens, &r)).write(to: URL(fileURLWithPath: p))
       runs += [["check", p, "socket", "40"], ["check", p, "0x40000001", "--arch", "x32"], ["lint", p], ["convert", p, "--to", "oci"],
         ["diff", p, p], ["merge", "--intersect", p, p], ["compile", p, "-o", p + ".bpf"]]
       let s = dir.appendingPathComponent("s\(i).log").path
-      try Data(Self.mutated(Self.strace, &r)).write(to: URL(fileURLWithPath: s))
+      try Data(mutated(Self.strace, tokens: Self.tokens, &r)).write(to: URL(fileURLWithPath: s))
       runs.append(["import", "--strace", s])
       let a = dir.appendingPathComponent("a\(i).log").path
-      try Data(Self.mutated(Self.audit, &r)).write(to: URL(fileURLWithPath: a))
+      try Data(mutated(Self.audit, tokens: Self.tokens, &r)).write(to: URL(fileURLWithPath: a))
       runs += [["audit", "--json", a], ["import", "--audit", a]]
     }
     // The issue's record: a serial above 2^63 - 1.
