@@ -105,10 +105,15 @@ import TestSupport
     try check(["/bin/sh", "-c", "ls / | wc -l"])
   }
 
+  /// Three threads one after another, then one that execs. main makes one futex call itself:
+  /// pthread_join waits in futex only when the thread still runs, and the recording, strace
+  /// and the replay must not depend on how the threads were scheduled.
   static let threaded = """
+    #include <linux/futex.h>
     #include <pthread.h>
     #include <stdio.h>
     #include <string.h>
+    #include <sys/syscall.h>
     #include <unistd.h>
     static void *work(void *arg) { (void)arg; write(1, "thread\\n", 7); getppid(); return NULL; }
     static void *exec_it(void *arg) {
@@ -119,6 +124,8 @@ import TestSupport
     }
     int main(void) {
       pthread_t t;
+      static int word;
+      syscall(SYS_futex, &word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
       for (int i = 0; i < 3; i++) { pthread_create(&t, NULL, work, NULL); pthread_join(t, NULL); }
       fflush(stdout);
       pthread_create(&t, NULL, exec_it, NULL);

@@ -330,12 +330,13 @@ import TestSupport
   /// argv[1] is the mode; exits 0 (and prints "ok") when the calls succeeded, else with
   /// the errno of the first that failed.
   ///   record: socket(AF_INET, SOCK_DGRAM|SOCK_CLOEXEC), fork + wait, a thread (clone3
-  ///           while recording, clone under the profile).
+  ///           while recording, clone under the profile), one futex wake.
   ///   inet-nonblock, inet-stream, inet6, netlink: one socket of that kind.
   ///   userns: clone(CLONE_NEWUSER|SIGCHLD) + wait.  unshare-net: unshare(CLONE_NEWNET).
   static let capabilities = """
     #define _GNU_SOURCE
     #include <errno.h>
+    #include <linux/futex.h>
     #include <linux/netlink.h>
     #include <pthread.h>
     #include <sched.h>
@@ -366,6 +367,10 @@ import TestSupport
         if ((e = child(fork()))) return e;
         pthread_t t;
         if ((e = pthread_create(&t, NULL, work, NULL))) return e;
+        // pthread_join waits in futex only if the thread is still running: make the call
+        // once here, so that the recording holds it however the threads were scheduled.
+        static int word;
+        syscall(SYS_futex, &word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
         return pthread_join(t, NULL);
       }
       if (strcmp(mode, "inet-nonblock") == 0) return sock(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
