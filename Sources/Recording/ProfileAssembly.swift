@@ -191,8 +191,8 @@ public enum ProfileAssembly {
       unconditional.formUnion(baselineEntries.filter { $0.action == .allow && ($0.args ?? []).isEmpty }.flatMap(\.names))
     }
     if let runtime = options.containerRuntime {
-      seen[.native, default: []].formUnion(runtime.callsAfterFilter)
-      unconditional.formUnion(runtime.callsAfterFilter)
+      seen[.native, default: []].formUnion(runtime.callsAfterFilter())
+      unconditional.formUnion(runtime.callsAfterFilter())
     }
     let always = Set(byName.filter { $0.value >= runCount }.keys).union(unconditional)
 

@@ -107,7 +107,7 @@ struct RecordCommand: ParsableCommand {
     var baseline: String?
 
     @Option(name: .customLong("for"), help: ArgumentHelp("Allow what runc does under the container's filter.", valueName: "runc|docker"))
-    var runtime: ContainerRuntime?
+    var runtimeChoice: RuntimeChoice?
 
     @Flag(help: "Leave out the occasional calls of detected runtimes.")
     var noRuntimes = false
@@ -160,7 +160,7 @@ struct RecordCommand: ParsableCommand {
   var defaultAction: DefaultAction { profileGroup.defaultAction }
   var args: Bool { profileGroup.args }
   var baseline: String? { profileGroup.baseline }
-  var runtime: ContainerRuntime? { profileGroup.runtime }
+  var runtime: ContainerRuntime? { profileGroup.runtimeChoice.map { _ in .runc } }
   var noRuntimes: Bool { profileGroup.noRuntimes }
   var runs: Int { runsGroup.runs }
   var verify: Bool { runsGroup.verify }
@@ -611,5 +611,10 @@ struct DefaultAction: ExpressibleByArgument {
   }
 }
 
-extension ContainerRuntime: ExpressibleByArgument {}
+/// `--for`: the runtimes whose calls after the filter the profile allows.
+enum RuntimeChoice: String, ExpressibleByArgument {
+  case runc
+  /// Docker runs its containers with runc.
+  case docker
+}
 extension CPUPlacement: ExpressibleByArgument {}

@@ -14,6 +14,13 @@ public enum Peer: String, Sendable {
   case runc
   case bwrap = "bubblewrap"
   case root = "root privileges"
+  case podman
+  case crun
+  case containerd = "containerd (with ctr)"
+  case criClient = "python3-grpcio, python3-protobuf and protoc (the CRI test client)"
+  case lxc = "LXC (lxc-execute)"
+  case nspawn = "systemd-nspawn"
+  case systemdRun = "systemd-run and systemd --user"
 
   /// Whether this peer can be used on this machine.
   public var isAvailable: Bool {
@@ -25,6 +32,14 @@ public enum Peer: String, Sendable {
       || FileManager.default.isExecutableFile(atPath: "/usr/bin/runc")
     case .bwrap: return FileManager.default.isExecutableFile(atPath: "/usr/bin/bwrap")
     case .root: return geteuid() == 0
+    case .podman: return Self.anyExecutable(["/usr/bin/podman"])
+    case .crun: return Self.anyExecutable(["/usr/bin/crun"])
+    case .containerd: return Self.anyExecutable(["/usr/bin/containerd"]) && Self.anyExecutable(["/usr/bin/ctr"])
+    case .criClient:
+      return Self.anyExecutable(["/usr/bin/protoc"]) && run("/usr/bin/python3", ["-c", "import grpc, google.protobuf"]).status == 0
+    case .lxc: return Self.anyExecutable(["/usr/bin/lxc-execute"])
+    case .nspawn: return Self.anyExecutable(["/usr/bin/systemd-nspawn"])
+    case .systemdRun: return Self.anyExecutable(["/usr/bin/systemd-run"]) && Self.anyExecutable(["/lib/systemd/systemd"])
     }
   }
 
@@ -42,7 +57,18 @@ public enum Peer: String, Sendable {
     case .runc: "apt-get install runc"
     case .bwrap: "apt-get install bubblewrap"
     case .root: "run the tests as root"
+    case .podman: "apt-get install podman"
+    case .crun: "apt-get install crun"
+    case .containerd: "apt-get install containerd"
+    case .criClient: "apt-get install python3-grpcio python3-protobuf protobuf-compiler"
+    case .lxc: "apt-get install lxc"
+    case .nspawn: "apt-get install systemd-container"
+    case .systemdRun: "apt-get install systemd"
     }
+  }
+
+  static func anyExecutable(_ paths: [String]) -> Bool {
+    paths.contains { FileManager.default.isExecutableFile(atPath: $0) }
   }
 }
 
