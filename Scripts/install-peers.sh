@@ -12,5 +12,6 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
-$SUDO apt-get install -y -qq python3-seccomp strace runc bubblewrap busybox-static gcc golang-go \
+$SUDO apt-get install -y -qq python3-seccomp strace runc bubblewrap busybox-static gcc golang-go >/dev/null
+$SUDO apt-get install -y -qq --no-install-recommends \
   podman crun containerd lxc systemd-container python3-grpcio python3-protobuf protobuf-compiler >/dev/null
