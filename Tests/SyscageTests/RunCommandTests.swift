@@ -90,6 +90,15 @@ import TestSupport
     #expect(noProfile.status == 125)
   }
 
+  /// Whether `pid` has a child whose command name is `name` (from /proc).
+  static func hasChild(_ pid: Int32, named name: String) -> Bool {
+    guard let children = try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8) else { return false }
+    return children.split(separator: " ").contains { child in
+      let comm = try? String(contentsOfFile: "/proc/\(child)/comm", encoding: .utf8)
+      return comm?.trimmingCharacters(in: .whitespacesAndNewlines) == name
+    }
+  }
+
   @Test func signalsReachTheProgram() throws {
     let dir = try tempDir()
     defer { try? FileManager.default.removeItem(at: dir) }
@@ -101,7 +110,11 @@ import TestSupport
     process.executableURL = URL(fileURLWithPath: syscageExecutable)
     process.arguments = ["run", "--profile", p, "--", "sleep", "30"]
     try startUnblocked(process)
-    usleep(300_000)
+    // syscage forwards signals from before it releases the program: once sleep runs, it does.
+    let started = Date()
+    while !Self.hasChild(process.processIdentifier, named: "sleep") && Date().timeIntervalSince(started) < 30 {
+      usleep(10_000)
+    }
     kill(process.processIdentifier, SIGTERM)
     process.waitUntilExit()
     #expect(process.terminationStatus == 128 + 15)
