@@ -290,6 +290,10 @@ public struct SPOConversion: Sendable {
         pairs.append(("errnoRet", .integer(UInt64(errno))))
       }
       if let args = e.args, !args.isEmpty {
+        for a in args where max(a.value, a.valueTwo ?? 0) > UInt64(Int64.max) {
+          warnings.append(
+            "syscalls[\(i)] (\(e.names.joined(separator: ","))): argument \(a.index)'s value \(max(a.value, a.valueTwo ?? 0)) is above 2^63-1: the resource's schema (int64) refuses it")
+        }
         pairs.append(
           (
             "args",
