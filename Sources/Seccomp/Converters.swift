@@ -205,6 +205,17 @@ public struct KubernetesPodConversion: Sendable {
       + profileJSON
   }
 
+  /// The container's (or Pod's) `securityContext.seccompProfile` for a Localhost profile,
+  /// as YAML to paste.
+  public static func securityContextSnippet(localhostProfile: String) -> String {
+    YAMLValue.map([
+      (
+        "securityContext",
+        .map([("seccompProfile", .map([("type", .string("Localhost")), ("localhostProfile", .string(localhostProfile))]))])
+      )
+    ]).yamlDocument()
+  }
+
   /// Whether `name` is a DNS-1123 subdomain (what Kubernetes accepts as an object name):
   /// at most 253 characters of `a-z 0-9 - .`, each dot-separated label starting and ending
   /// with a letter or digit.

@@ -310,7 +310,7 @@ enum YAMLLimits {
       .composer(let context, let problem, let mark, _):
       return (mark.line, problem + (context.map { " (\($0.text))" } ?? "") + " at column \(mark.column)")
     case .duplicatedKeysInMapping(let duplicates, let context):
-      return (context.mark.line, "the key \(duplicates.joined(separator: ", ")) is repeated in one mapping")
+      return (context.mark.line, "the mapping that starts here repeats the key \(duplicates.joined(separator: ", "))")
     default:
       return (nil, "\(e)")
     }
