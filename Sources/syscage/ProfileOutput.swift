@@ -87,5 +87,8 @@ func writeKubernetes(_ pod: KubernetesPodConversion, into dir: OutputDirectory) 
     ? dir : try OutputDirectory(dir.path, files: kubernetesFiles(name: pod.name, patch: pod.isPatch), inputs: dir.inputs)
   let written = try out.write([Array(pod.manifest.utf8), Array(pod.profileJSON.utf8)])
   printError("syscage: wrote \(written.joined(separator: " and "))")
-  printError("syscage: copy the profile to \(pod.nodePath) on every node, e.g. install -D -m 0644 \(written[1]) \(pod.nodePath)")
+  let root = String(pod.nodePath.dropLast(pod.localhostProfile.count + 1))
+  let rootOption = root == KubernetesPodConversion.defaultSeccompRoot ? "" : " --root \(root)"
+  printError(
+    "syscage: copy the profile to \(pod.nodePath) on every node: syscage install \(written[1]) --kubelet --name \(pod.name)\(rootOption)")
 }
