@@ -85,6 +85,31 @@ import Testing
     }
   }
 
+  /// Every string the writer is given reads back as itself under PyYAML (YAML 1.1, as
+  /// kubectl's reader resolves plain scalars), and so do integers and booleans.
+  @Test(.enabled(if: schemaTools || isCI, schemaReason))
+  func writtenScalarsReadBackUnchanged() throws {
+    try #require(Self.schemaTools, Self.schemaReason)
+    let strings = [
+      "plain", "yes", "No", "on", "y", "n", "~", "null", "", " lead", "trail ", "0o17", "017", "0x1F", "1_000", "1e3", ".5",
+      "2001-12-14", "a: b", "a #b", "#c", "- x", "? q", "[x]", "{y}", "*a", "&b", "!t", "%d", "@e", "`f", "'q'", "\"d\"",
+      "back\\slash", "tab\there", "new\nline", "cr\rlf", "nul\u{0}", "bell\u{7}", "del\u{7F}", "nel\u{85}", "ls\u{2028}",
+      "ps\u{2029}", "bom\u{FEFF}", "é ü 日本", "emoji 🙂", "/bin/sh", "-c", "--flag=1", "busybox:stable",
+      String(repeating: "long words ", count: 200),
+    ]
+    let doc = YAMLValue.map(
+      [("strings", .strings(strings)), ("max", .integer(UInt64.max)), ("zero", .integer(0)), ("t", .bool(true)), ("f", .bool(false))])
+    let text = doc.yamlDocument(comments: ["a comment\nover lines"])
+    let script = "import json, sys, yaml; print(json.dumps(yaml.safe_load(sys.stdin.read())))"
+    let r = run(Self.python, ["-c", script], stdin: text)
+    #expect(r.status == 0, "\(r.stderr)")
+    let back = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+    #expect(back["strings"] as? [String] == strings, "\(text)")
+    #expect((back["max"] as? NSNumber)?.uint64Value == UInt64.max && (back["zero"] as? NSNumber)?.intValue == 0)
+    #expect(back["t"] as? Bool == true && back["f"] as? Bool == false)
+    #expect(!text.contains("\n  long words long"), "no line is folded")
+  }
+
   @Test func seccompProfileWarnsAboutValuesPastInt64() {
     let p = Profile(defaultAction: .allow, syscalls: [Corpus.entry(["kill"], .errno, errno: 1, [Corpus.arg(1, .equal, UInt64.max)])])
     let spo = SPOConversion(profile: p, target: Self.target(), name: "big")
