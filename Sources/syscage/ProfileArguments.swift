@@ -120,12 +120,15 @@ func wrappedCommand(_ command: [String]) throws -> [String] {
 func loadForWrapping(_ path: String, strict: Bool, enosysStub: Bool, unconfined: Bool = false) throws
   -> (profile: Profile, policy: Policy)
 {
-  let loaded: (profile: Profile, warnings: [Diagnostic])
+  let loaded: LoadedProfile
   do {
-    loaded = try Profile.load(path: path, strict: strict)
+    loaded = try Profile.loadInput(path: path, strict: strict)
   } catch {
     for d in error.diagnostics { printError(d.description) }
     throw ExitCode(125)
+  }
+  if let (ref, file) = loaded.resolved {
+    printError("syscage: \(path == "-" ? "standard input" : path): Localhost \(ref.localhostProfile): read \(file)")
   }
   let context = ExpansionContext(native: .native, capabilities: Capabilities.bounding(), kernel: .running)
   for w in loaded.profile.relevant(loaded.warnings, in: context) { printError(w.description) }

@@ -77,6 +77,20 @@ import Testing
     #expect(bad.status == 65 && bad.stderr.contains("\(root)/profiles/app.json:1: error: defaultAction"), "\(bad.stderr)")
   }
 
+  /// run takes the Pod too: the program runs under the Localhost profile it names.
+  @Test func runUnderAPodsLocalhostProfile() throws {
+    let dir = try temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let deny = try writeFile(EngineCases.denyDir, "deny-dir.json", in: dir)
+    let k8s = dir.appendingPathComponent("k8s").path
+    #expect(syscage(["convert", deny, "--to", "k8s-pod", "-o", k8s]).status == 0)
+    let target = dir.appendingPathComponent("made").path
+    let r = syscage(["run", "--profile", k8s + "/pod.yaml", "--", "mkdir", target])
+    #expect(r.status != 0 && !FileManager.default.fileExists(atPath: target), "\(r.stderr)")
+    #expect(r.stderr.contains("Localhost profiles/deny-dir.json: read \(k8s)/profiles/deny-dir.json"), "\(r.stderr)")
+    #expect(syscage(["run", "--profile", k8s + "/profiles/deny-dir.json", "--", "true"]).status == 0)
+  }
+
   @Test func badYAMLIsExit65WithFileLineAndPath() throws {
     let dir = try temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
