@@ -90,6 +90,11 @@ struct InstallCommand: ParsableCommand {
         written = try InstalledFile.install(
           Array(pod.profileJSON.utf8), at: pod.nodePath, createDirectories: [rootDir.isEmpty ? "/" : rootDir, pod.nodePath.dirname])
       } catch {
+        if case .missingDirectory(let dir) = error.problem {
+          throw fail(
+            "cannot create \(error.path): \(dir) does not exist; is a kubelet set up here? --root names its seccomp root (the kubelet's --root-dir, then seccomp)",
+            code: ExitStatus.cantCreate)
+        }
         throw fail(error)
       }
       printError("syscage: installed \(written) (read back: the same bytes); do the same on every node that may run the Pod")
