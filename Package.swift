@@ -18,11 +18,14 @@ let package = Package(
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
   ],
   targets: [
     .target(name: "CLinux", cSettings: [.define("_GNU_SOURCE")]),
     .target(name: "Syscalls", swiftSettings: strict),
-    .target(name: "Seccomp", dependencies: ["Syscalls", "CLinux"], swiftSettings: strict),
+    .target(
+      name: "Seccomp", dependencies: ["Syscalls", "CLinux", .product(name: "Yams", package: "Yams")],
+      swiftSettings: strict),
     .target(name: "OutputFiles", swiftSettings: strict),
     .target(name: "Enforcement", dependencies: ["Syscalls", "Seccomp", "CLinux"], swiftSettings: strict),
     .target(name: "Inspection", dependencies: ["Syscalls", "Seccomp", "CLinux"], swiftSettings: strict),

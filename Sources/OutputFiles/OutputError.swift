@@ -23,6 +23,10 @@ public struct OutputError: Error, CustomStringConvertible, Sendable, Equatable {
     case linkLoop
     /// A system call failed with this errno.
     case system(Int32)
+    /// An installed file must be a regular file; this is something else (a device, a FIFO).
+    case notRegularFile(String)
+    /// The file read back after writing it does not hold what was written.
+    case differs
   }
 
   /// The output as it was named.
@@ -69,6 +73,10 @@ public struct OutputError: Error, CustomStringConvertible, Sendable, Equatable {
       return "cannot \(action) \(path): it is a socket; name one of syscage's descriptors (/dev/stdout, /dev/fd/N) to write into a socket"
     case .linkLoop:
       return "cannot \(action) \(path): too many levels of symbolic links"
+    case .notRegularFile(let target):
+      return "cannot \(action) \(path): \(target) is not a regular file; an installed profile must be one"
+    case .differs:
+      return "cannot \(action) \(path): read back, it does not hold what was written"
     case .system(let e):
       let on = file.map { $0 == path ? "" : " (\($0))" } ?? ""
       return "cannot \(action) \(path)\(on): \(String(cString: strerror(e)))"

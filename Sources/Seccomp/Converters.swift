@@ -142,9 +142,11 @@ public struct KubernetesPodConversion: Sendable {
   ///   - name: a DNS-1123 subdomain (see `isValidName`).
   ///   - patch: a strategic-merge patch that sets only the Pod's
   ///     `spec.securityContext.seccompProfile` instead of a whole Pod.
+  ///   - command: the container's `command` (the program and arguments the profile was
+  ///     recorded from), or nil to leave the image's own entrypoint.
   public init(
     profile: Profile, target: ConversionTarget, name: String, image: String = defaultImage, patch: Bool = false,
-    seccompRoot: String = defaultSeccompRoot, header: [String] = []
+    seccompRoot: String = defaultSeccompRoot, header: [String] = [], command: [String]? = nil
   ) {
     self.name = name
     isPatch = patch
@@ -169,10 +171,16 @@ public struct KubernetesPodConversion: Sendable {
       comments.append("Deployment, StatefulSet, DaemonSet or Job put the same under spec.template.spec.")
       document = .map([("spec", .map([("securityContext", securityContext)]))])
     } else {
-      let container = YAMLValue.map([
+      var container: [(String, YAMLValue)] = [
         ("name", .string(Self.containerName(for: name))),
         ("image", .string(image)),
-      ])
+      ]
+      if let command, !command.isEmpty {
+        comments.append("command: the program the profile was recorded from, as run on the recording host; the image must have it.")
+        container.append(("command", .strings(command)))
+      }
+      // As the tutorials' Pods: no setuid gain, so the runtime loads the filter with no_new_privs.
+      container.append(("securityContext", .map([("allowPrivilegeEscalation", .bool(false))])))
       document = .map([
         ("apiVersion", .string("v1")),
         ("kind", .string("Pod")),
@@ -181,7 +189,7 @@ public struct KubernetesPodConversion: Sendable {
           "spec",
           .map([
             ("securityContext", securityContext),
-            ("containers", .sequence([container])),
+            ("containers", .sequence([.map(container)])),
           ])
         ),
       ])
@@ -189,11 +197,23 @@ public struct KubernetesPodConversion: Sendable {
     manifest = document.yamlDocument(comments: comments)
   }
 
-  /// The manifest, then `---` and the profile file with a comment naming where it goes:
-  /// one YAML stream (the JSON is written with spaces, so it is valid YAML too).
+  /// The manifest, then `---` and the profile file with a comment naming where it goes
+  /// (the JSON is written with spaces, so it is valid YAML too). Not for `kubectl apply`,
+  /// which refuses a document without `kind`: only for saving a recording whole.
   public var combined: String {
     manifest + "---\n" + YAMLValue.commentLine("\(localhostProfile): copy to \(nodePath) on every node") + "\n"
       + profileJSON
+  }
+
+  /// The container's (or Pod's) `securityContext.seccompProfile` for a Localhost profile,
+  /// as YAML to paste.
+  public static func securityContextSnippet(localhostProfile: String) -> String {
+    YAMLValue.map([
+      (
+        "securityContext",
+        .map([("seccompProfile", .map([("type", .string("Localhost")), ("localhostProfile", .string(localhostProfile))]))])
+      )
+    ]).yamlDocument()
   }
 
   /// Whether `name` is a DNS-1123 subdomain (what Kubernetes accepts as an object name):
@@ -281,6 +301,10 @@ public struct SPOConversion: Sendable {
         pairs.append(("errnoRet", .integer(UInt64(errno))))
       }
       if let args = e.args, !args.isEmpty {
+        for a in args where max(a.value, a.valueTwo ?? 0) > UInt64(Int64.max) {
+          warnings.append(
+            "syscalls[\(i)] (\(e.names.joined(separator: ","))): argument \(a.index)'s value \(max(a.value, a.valueTwo ?? 0)) is above 2^63-1: the resource's schema (int64) refuses it")
+        }
         pairs.append(
           (
             "args",

@@ -42,6 +42,13 @@ extension Profile {
       throw InputError(
         Diagnostic(.error, file: file, line: error.line, "invalid JSON at column \(error.column): \(error.message)"))
     }
+    return try decode(root: root, file: file, format: format, strict: strict)
+  }
+
+  /// Decodes a parsed document as `decode` does (also for a YAML document made into JSON values).
+  static func decode(
+    root: JSONValue, file: String?, format: ProfileFormat, strict: Bool
+  ) throws(InputError) -> (profile: Profile, warnings: [Diagnostic]) {
     var decoder = ProfileDecoder(file: file, format: format, strict: strict)
     let profile = decoder.decodeProfile(root)
     let diagnostics = decoder.sortedDiagnostics()
@@ -51,13 +58,14 @@ extension Profile {
     return (profile, diagnostics)
   }
 
-  /// Reads a profile file (`-` for standard input) and decodes it as `decode` does.
+  /// Reads a profile file (`-` for standard input) and decodes it as `decode` does; a
+  /// YAML file (one that does not start with `{`) is read as `loadInput` reads it.
   /// An unreadable file is an `InputError` naming the file and the system's reason.
   public static func load(
     path: String, format: ProfileFormat = .docker, strict: Bool = false
   ) throws(InputError) -> (profile: Profile, warnings: [Diagnostic]) {
-    let bytes = try readInputFile(path)
-    return try decode(bytes, file: path == "-" ? nil : path, format: format, strict: strict)
+    let input = try loadInput(path: path, format: format, strict: strict)
+    return (input.profile, input.warnings)
   }
 }
 

@@ -22,13 +22,21 @@ struct ConvertCommand: ParsableCommand {
       --to k8s-pod   a Pod whose securityContext.seccompProfile is Localhost \
       profiles/NAME.json (--patch: only that part, as a strategic-merge patch), and the \
       profile file itself, OCI-shaped and expanded so that containerd and CRI-O read it \
-      alike. Without -o: the YAML, then `---` and the profile JSON under a comment naming \
-      where it goes (one YAML stream). With -o DIR: DIR/pod.yaml (DIR/pod-patch.yaml) and \
+      alike. The container sets allowPrivilegeEscalation: false; it has no command (a \
+      profile file does not say what it was recorded from; record --format k8s-pod \
+      writes the recorded one). Without -o: the Pod (the patch) alone, a stream \
+      `kubectl apply -f -` takes; the profile file is written only with -o DIR: \
+      DIR/pod.yaml (DIR/pod-patch.yaml) and DIR/pod.yaml (DIR/pod-patch.yaml) and \
       DIR/profiles/NAME.json; copy the latter to SECCOMP_ROOT/profiles/NAME.json on every \
       node (--seccomp-root, default /var/lib/kubelet/seccomp). NAME is --name or the \
       input file's base name.
 
       --to spo       a security-profiles-operator SeccompProfile (v1beta1) in YAML.
+
+      The input may also be YAML (told from JSON by content): a SeccompProfile (its \
+      spec), or a Pod whose seccompProfile is Localhost, read from --seccomp-root (else \
+      next to the Pod file, then /var/lib/kubelet/seccomp); lint, diff, merge, check \
+      and compile read them too.
 
       --to systemd   a [Service] drop-in: SystemCallArchitectures=, SystemCallFilter= \
       (systemd's groups where a whole group is allowed), SystemCallErrorNumber=, \
@@ -58,7 +66,7 @@ struct ConvertCommand: ParsableCommand {
     case docker
   }
 
-  @Argument(help: "The profile (Docker or OCI JSON; - for standard input).")
+  @Argument(help: "The profile (Docker or OCI JSON, a SeccompProfile, or a Pod with a Localhost profile; - for standard input).")
   var profile: String
 
   @Option(name: .customLong("to"), help: ArgumentHelp("The output format.", valueName: "format"))
@@ -83,9 +91,6 @@ struct ConvertCommand: ParsableCommand {
   @Option(help: "The container image of the example Pod (k8s-pod; default: \(KubernetesPodConversion.defaultImage)).")
   var image: String?
 
-  @Option(help: "The kubelet's seccomp root on the nodes (k8s-pod; default: \(KubernetesPodConversion.defaultSeccompRoot)).")
-  var seccompRoot: String?
-
   @Flag(help: "Expand includes/excludes and archMap (docker; the other formats are always expanded).")
   var expand = false
 
@@ -97,7 +102,6 @@ struct ConvertCommand: ParsableCommand {
     if target != .k8sPod {
       if patch { throw ValidationError("--patch applies to --to k8s-pod only") }
       if image != nil { throw ValidationError("--image applies to --to k8s-pod only") }
-      if seccompRoot != nil { throw ValidationError("--seccomp-root applies to --to k8s-pod only") }
     }
     if name != nil && target != .k8sPod && target != .spo {
       throw ValidationError("--name applies to --to k8s-pod and --to spo only")
@@ -105,9 +109,6 @@ struct ConvertCommand: ParsableCommand {
     if let name, !KubernetesPodConversion.isValidName(name) {
       throw ValidationError(
         "--name '\(name)' is not a Kubernetes name; use lower-case letters, digits, '-' and '.' (at most 253), starting and ending with a letter or digit")
-    }
-    if let seccompRoot, !seccompRoot.hasPrefix("/") {
-      throw ValidationError("--seccomp-root wants an absolute path, not '\(seccompRoot)'")
     }
     if expand && target != .docker {
       throw ValidationError("--expand applies to --to docker only; the other formats are always expanded")
@@ -135,12 +136,7 @@ struct ConvertCommand: ParsableCommand {
 
   func run() throws {
     let destination = try destination()
-    let loaded: (profile: Profile, warnings: [Diagnostic])
-    do {
-      loaded = try Profile.load(path: profile, strict: policyArguments.strict)
-    } catch {
-      throw fail(error)
-    }
+    let loaded = try policyArguments.loadInput(profile)
     let source = loaded.profile
     // One --arch names the host (its ABIs come from the profile, as Docker picks them);
     // several name the ABIs exactly, the first being the host's.
@@ -220,7 +216,7 @@ struct ConvertCommand: ParsableCommand {
   func convertForKubernetes(_ source: Profile, _ conversion: ConversionTarget, header: [String], into dir: OutputDirectory?) throws {
     let pod = KubernetesPodConversion(
       profile: source, target: conversion, name: try resolvedName(), image: image ?? KubernetesPodConversion.defaultImage,
-      patch: patch, seccompRoot: seccompRoot ?? KubernetesPodConversion.defaultSeccompRoot, header: header)
+      patch: patch, seccompRoot: policyArguments.seccompRoot ?? KubernetesPodConversion.defaultSeccompRoot, header: header)
     guard let dir else { return try printKubernetes(pod) }
     do {
       try writeKubernetes(pod, into: dir)

@@ -24,7 +24,33 @@ struct PolicyArguments: ParsableArguments {
   @Flag(help: "Treat warnings (unknown syscall names, ignored fields) as errors.")
   var strict = false
 
+  @Option(
+    help: ArgumentHelp(
+      "The kubelet's seccomp root: where a Pod input's Localhost profile is read from (default: next to the Pod file, then /var/lib/kubelet/seccomp).",
+      valueName: "dir"))
+  var seccompRoot: String?
+
   var native: Arch { arches.first ?? .native }
+
+  func validate() throws {
+    if let seccompRoot, !seccompRoot.hasPrefix("/") {
+      throw ValidationError("--seccomp-root wants an absolute path, not '\(seccompRoot)'")
+    }
+  }
+
+  /// Reads a profile (JSON, a SeccompProfile or a Pod's Localhost profile); says which
+  /// file a Pod's reference was read from; bad input ends the command with 65.
+  func loadInput(_ path: String) throws -> LoadedProfile {
+    do {
+      let loaded = try Profile.loadInput(path: path, strict: strict, seccompRoot: seccompRoot)
+      if let (ref, file) = loaded.resolved {
+        printError("syscage: \(path == "-" ? "standard input" : path): Localhost \(ref.localhostProfile): read \(file)")
+      }
+      return loaded
+    } catch {
+      throw fail(error)
+    }
+  }
 
   func context() throws -> ExpansionContext {
     var kernelVersion = KernelVersion.running
@@ -50,12 +76,7 @@ struct PolicyArguments: ParsableArguments {
   /// Loads a profile, prints its warnings, and builds its policy; bad input ends the command with 65.
   /// With `refuseDisabled`, so does a profile that disables seccomp (`Profile.isDisabled`).
   func load(_ path: String, refuseDisabled: Bool = false) throws -> (profile: Profile, policy: Policy) {
-    let loaded: (profile: Profile, warnings: [Diagnostic])
-    do {
-      loaded = try Profile.load(path: path, strict: strict)
-    } catch {
-      throw fail(error)
-    }
+    let loaded = try loadInput(path)
     let options = try options()
     for w in loaded.profile.relevant(loaded.warnings, in: options.context) { printError(w.description) }
     if loaded.profile.isDisabled && refuseDisabled {
@@ -99,12 +120,15 @@ func wrappedCommand(_ command: [String]) throws -> [String] {
 func loadForWrapping(_ path: String, strict: Bool, enosysStub: Bool, unconfined: Bool = false) throws
   -> (profile: Profile, policy: Policy)
 {
-  let loaded: (profile: Profile, warnings: [Diagnostic])
+  let loaded: LoadedProfile
   do {
-    loaded = try Profile.load(path: path, strict: strict)
+    loaded = try Profile.loadInput(path: path, strict: strict)
   } catch {
     for d in error.diagnostics { printError(d.description) }
     throw ExitCode(125)
+  }
+  if let (ref, file) = loaded.resolved {
+    printError("syscage: \(path == "-" ? "standard input" : path): Localhost \(ref.localhostProfile): read \(file)")
   }
   let context = ExpansionContext(native: .native, capabilities: Capabilities.bounding(), kernel: .running)
   for w in loaded.profile.relevant(loaded.warnings, in: context) { printError(w.description) }

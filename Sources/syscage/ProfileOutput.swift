@@ -71,11 +71,13 @@ func checkedKubernetesDirectory(_ dir: String, name: String, patch: Bool, inputs
   }
 }
 
-/// A Kubernetes conversion without a directory: the Pod YAML and the profile as one YAML
-/// stream on standard output.
+/// A Kubernetes conversion without a directory: the Pod (or the patch) alone on standard
+/// output, a YAML stream `kubectl apply -f -` takes; stderr says how to get the profile file.
 func printKubernetes(_ pod: KubernetesPodConversion) throws {
-  try emit(Array(pod.combined.utf8), to: nil)
-  printError("syscage: copy the profile (after ---) to \(pod.nodePath) on every node")
+  try emit(Array(pod.manifest.utf8), to: nil)
+  printError(
+    "syscage: standard output has the \(pod.isPatch ? "patch" : "Pod") only; give -o DIR to write the profile file too "
+      + "(DIR/\(pod.localhostProfile)), then copy it to \(pod.nodePath) on every node")
 }
 
 /// Writes DIR/pod.yaml (pod-patch.yaml) and DIR/profiles/NAME.json, creating DIR and
@@ -85,5 +87,8 @@ func writeKubernetes(_ pod: KubernetesPodConversion, into dir: OutputDirectory) 
     ? dir : try OutputDirectory(dir.path, files: kubernetesFiles(name: pod.name, patch: pod.isPatch), inputs: dir.inputs)
   let written = try out.write([Array(pod.manifest.utf8), Array(pod.profileJSON.utf8)])
   printError("syscage: wrote \(written.joined(separator: " and "))")
-  printError("syscage: copy the profile to \(pod.nodePath) on every node, e.g. install -D -m 0644 \(written[1]) \(pod.nodePath)")
+  let root = String(pod.nodePath.dropLast(pod.localhostProfile.count + 1))
+  let rootOption = root == KubernetesPodConversion.defaultSeccompRoot ? "" : " --root \(root)"
+  printError(
+    "syscage: copy the profile to \(pod.nodePath) on every node: syscage install \(written[1]) --kubelet --name \(pod.name)\(rootOption)")
 }

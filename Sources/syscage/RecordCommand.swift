@@ -483,7 +483,8 @@ struct RecordCommand: ParsableCommand {
       for w in unit.warnings { printError("syscage: warning: \(w)") }
       try writeOrSave(Array(unit.text.utf8), to: output, inputs: outputInputs, what: "recording")
     case .k8sPod:
-      let pod = KubernetesPodConversion(profile: profile, target: host, name: try profileName(), header: header)
+      let pod = KubernetesPodConversion(
+        profile: profile, target: host, name: try profileName(), header: header, command: program.isEmpty ? nil : program)
       do {
         try writeKubernetes(pod, into: try OutputDirectory(output, files: kubernetesFiles(name: pod.name, patch: false), inputs: outputInputs))
         return

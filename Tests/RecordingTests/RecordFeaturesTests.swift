@@ -603,6 +603,9 @@ import TestSupport
     let podYAML = try String(contentsOfFile: pod + "/pod.yaml", encoding: .utf8)
     #expect(podYAML.contains("kind: Pod"))
     #expect(podYAML.contains("localhostProfile: profiles/app.json"), "\(podYAML)")
+    // The container runs what was recorded.
+    let command = YAMLValue.map([("command", .strings(program))]).yamlDocument()
+    #expect(podYAML.contains(command.split(separator: "\n").map { "    \($0)\n" }.joined()), "\(podYAML)")
     let json = pod + "/profiles/app.json"
     #expect(try ProfileFile(json).allowed.contains("mkdir"))
     let lint = run(syscageExecutable, ["lint", json])

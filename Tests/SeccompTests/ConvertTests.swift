@@ -118,7 +118,7 @@ import Testing
       body == [
         "apiVersion: v1", "kind: Pod", "metadata:", "  name: web.v2", "spec:", "  securityContext:",
         "    seccompProfile:", "      type: Localhost", "      localhostProfile: profiles/web.v2.json", "  containers:",
-        "  - name: web-v2", "    image: \"busybox:stable\"",
+        "  - name: web-v2", "    image: \"busybox:stable\"", "    securityContext:", "      allowPrivilegeEscalation: false",
       ])
     #expect(lines.contains { $0.hasPrefix("#") && $0.contains("/var/lib/kubelet/seccomp/profiles/web.v2.json") })
     #expect(lines.contains { $0.hasPrefix("#") && $0.contains("x86_64") && $0.contains("CAP_CHOWN") })
@@ -152,12 +152,13 @@ import Testing
   // MARK: YAML
 
   @Test func yamlQuotesWhatCouldBeReadAsSomethingElse() {
-    #expect(YAMLValue.scalar("SCMP_ACT_ALLOW") == "SCMP_ACT_ALLOW")
-    #expect(YAMLValue.scalar("profiles/app.json") == "profiles/app.json")
+    #expect(YAMLValue.isSafePlain("SCMP_ACT_ALLOW"))
+    #expect(YAMLValue.isSafePlain("profiles/app.json"))
     for s in ["true", "No", "null", "~", "123", "1e3", "0x10", "", "a: b", "- x", "#c", "@g", "a b", "v1:2", ".inf", "*x", "&y", "!t", "'q'", "%"] {
-      #expect(YAMLValue.scalar(s).hasPrefix("\""), "\(s)")
+      #expect(!YAMLValue.isSafePlain(s), "\(s)")
+      #expect(YAMLValue.map([("k", .string(s))]).yamlDocument().hasPrefix("k: \""), "\(s)")
     }
-    #expect(YAMLValue.quoted("a\"b\\c\nd\u{7}\u{2028}") == #""a\"b\\c\nd\x07\L""#)
+    #expect(YAMLValue.map([("k", .string("a\"b\\c\nd\u{7}"))]).yamlDocument() == #"k: "a\"b\\c\nd\a""# + "\n")
   }
 
   @Test func yamlLaysOutNestedCollections() {

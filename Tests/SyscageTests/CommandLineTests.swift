@@ -188,7 +188,7 @@ import TestSupport
 
   static let commands = [
     "syscalls", "compile", "check", "run", "convert", "status", "probe", "audit", "lint", "import", "record", "dump",
-    "watch", "diff", "merge",
+    "watch", "diff", "merge", "install",
   ]
 
   /// Every command's real --help: each option's default said once, and the discussion's

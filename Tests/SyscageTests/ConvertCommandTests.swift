@@ -145,25 +145,31 @@ import TestSupport
     }
   }
 
-  @Test(.enabled(if: pyYAML || isCI, pyYAMLReason)) func kubernetesPodToStandardOutputIsOneYAMLStream() throws {
+  @Test(.enabled(if: pyYAML || isCI, pyYAMLReason)) func kubernetesPodToStandardOutputIsAStreamKubectlApplies() throws {
     try #require(Self.pyYAML, Self.pyYAMLReason)
-    let r = syscage("convert", Self.docker, "--to", "k8s-pod", "--kernel", "6.18")
-    #expect(r.status == 0, "\(r.stderr)")
-    #expect(r.stderr.contains("/var/lib/kubelet/seccomp/profiles/docker-default.json"))
-    let documents = try yamlAsJSON(r.stdout)
-    #expect(documents.count == 2)
-    let pod = try #require(documents.first as? [String: Any])
-    #expect(pod["kind"] as? String == "Pod" && pod["apiVersion"] as? String == "v1")
-    let spec = try #require(pod["spec"] as? [String: Any])
-    let seccompProfile = (spec["securityContext"] as? [String: Any])?["seccompProfile"] as? [String: String]
-    #expect(seccompProfile == ["type": "Localhost", "localhostProfile": "profiles/docker-default.json"])
-    #expect((spec["containers"] as? [[String: String]])?.first?["image"] == "busybox:stable")
-    let profile = try #require(documents.last as? [String: Any])
-    #expect(profile["defaultAction"] as? String == "SCMP_ACT_ERRNO")
-    #expect(profile["archMap"] == nil)
-    // The part after --- is the profile file, as JSON.
-    let json = String(r.stdout.components(separatedBy: "\n---\n")[1].drop { $0 != "{" })
-    _ = try Profile.decode(Array(json.utf8), file: nil, format: .oci)
+    for extra in [[], ["--patch"]] {
+      let r = run(syscageExecutable, ["convert", Self.docker, "--to", "k8s-pod", "--kernel", "6.18"] + extra)
+      #expect(r.status == 0, "\(r.stderr)")
+      #expect(r.stderr.contains("/var/lib/kubelet/seccomp/profiles/docker-default.json"))
+      #expect(r.stderr.contains("give -o DIR to write the profile file too"), "\(r.stderr)")
+      // Only YAML documents; the profile JSON goes only into -o DIR.
+      #expect(!r.stdout.contains("defaultAction") && !r.stdout.contains("\n---"), "\(r.stdout)")
+      let documents = try yamlAsJSON(r.stdout)
+      #expect(documents.count == 1)
+      let document = try #require(documents.first as? [String: Any])
+      let spec = try #require(document["spec"] as? [String: Any])
+      let seccompProfile = (spec["securityContext"] as? [String: Any])?["seccompProfile"] as? [String: String]
+      #expect(seccompProfile == ["type": "Localhost", "localhostProfile": "profiles/docker-default.json"])
+      if extra.isEmpty {
+        // kubectl apply wants apiVersion and kind in every document.
+        #expect(document["kind"] as? String == "Pod" && document["apiVersion"] as? String == "v1")
+        let container = try #require((spec["containers"] as? [[String: Any]])?.first)
+        #expect(container["image"] as? String == "busybox:stable")
+        #expect((container["securityContext"] as? [String: Bool]) == ["allowPrivilegeEscalation": false])
+        // A profile file does not say what it was recorded from: the image's entrypoint runs.
+        #expect(container["command"] == nil)
+      }
+    }
   }
 
   @Test func kubernetesPodIntoADirectory() throws {
