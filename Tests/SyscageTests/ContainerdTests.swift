@@ -241,3 +241,53 @@ struct SharedContainerd: SuiteTrait, TestScoping {
     #expect(without.stdout.hasPrefix("keyctl: ") && without.stdout != "keyctl: EPERM\n", "\(without.stdout)\(without.stderr)")
   }
 }
+
+/// The test containerd's config: `containerd config default` with its paths moved into the
+/// instance's directory, and nothing else that matters changed.
+@Suite struct ContainerdConfigTests {
+  static let defaults = """
+    disabled_plugins = []
+    root = "/var/lib/containerd"
+    state = "/run/containerd"
+
+    [grpc]
+      address = "/run/containerd/containerd.sock"
+
+    [debug]
+      address = ""
+
+    [plugins]
+
+      [plugins."io.containerd.grpc.v1.cri"]
+        restrict_oom_score_adj = false
+        sandbox_image = "registry.k8s.io/pause:3.6"
+
+        [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+          Root = ""
+
+      [plugins."io.containerd.internal.v1.opt"]
+        path = "/opt/containerd"
+    """
+
+  @Test func movesEveryPathAndKeepsTheRest() throws {
+    let config = try Containerd.config(
+      from: Self.defaults, directory: "/tmp/d", socket: "/tmp/d/c.sock", sandboxImage: "localhost/p:1")
+    let lines = Set(config.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) })
+    for expected in [
+      #"root = "/tmp/d/root""#, #"state = "/tmp/d/state""#, #"address = "/tmp/d/c.sock""#,
+      #"address = """#, "restrict_oom_score_adj = true", #"sandbox_image = "localhost/p:1""#,
+      #"Root = "/tmp/d/runc-cri""#, #"path = "/tmp/d/opt""#,
+    ] {
+      #expect(lines.contains(expected), "\(expected) in:\n\(config)")
+    }
+    #expect(!config.contains("/run/containerd") && !config.contains("/var/lib") && !config.contains("/opt/containerd"), "\(config)")
+    #expect(config.contains(#"disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "#), "\(config)")
+  }
+
+  @Test func refusesDefaultsWithoutASetting() {
+    let without = Self.defaults.replacingOccurrences(of: "    restrict_oom_score_adj = false\n", with: "")
+    #expect(throws: (any Error).self) {
+      try Containerd.config(from: without, directory: "/tmp/d", socket: "/tmp/d/c.sock", sandboxImage: "p")
+    }
+  }
+}
