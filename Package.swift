@@ -71,6 +71,11 @@ let package = Package(
       dependencies: ["TestSupport"],
       path: "Benchmarks/ScalingBenchmark",
       swiftSettings: strict),
+    .executableTarget(
+      name: "container-start",
+      dependencies: ["TestSupport"],
+      path: "Benchmarks/ContainerStart",
+      swiftSettings: strict),
     .target(name: "TestSupport", path: "Tests/TestSupport"),
     .testTarget(
       name: "SyscallsTests",
