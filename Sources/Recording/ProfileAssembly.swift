@@ -195,7 +195,14 @@ public enum ProfileAssembly {
     if options.baseline != nil {
       unconditional.formUnion(baselineEntries.filter { $0.action == .allow && ($0.args ?? []).isEmpty }.flatMap(\.names))
     }
-    let containerCalls = Set(options.containerRuntime?.calls ?? []).filter { Arch.native.number(of: $0) != nil }
+    // A baseline's own rules for a runtime call (a conditional allow, a refusal) stand; and
+    // what it allows needs no adding.
+    let baselineNative = options.baseline.map { Policy(profile: $0) }?.arches.first { $0.arch == .native }
+    let containerCalls = Set(options.containerRuntime?.calls ?? []).filter { name in
+      guard let number = Arch.native.number(of: name) else { return false }
+      guard let baselineNative else { return true }
+      return baselineNative.rules(for: number).isEmpty && !baselineNative.defaultAction.permits
+    }
     seen[.native, default: []].formUnion(containerCalls)
     unconditional.formUnion(containerCalls)
     let always = Set(byName.filter { $0.value >= runCount }.keys).union(unconditional)

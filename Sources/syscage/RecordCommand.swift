@@ -321,7 +321,7 @@ struct RecordCommand: ParsableCommand {
       containerRuntime: runtime, argumentRules: args, languageRuntimes: !noRuntimes)
     var assembled = ProfileAssembly.assemble(recorded, options: options)
     for note in assembled.notes { printError("syscage: note: \(note)") }
-    if !runtime.isNone && output != nil {
+    if !assembled.containerCalls.isEmpty && output != nil {
       printError(runtimeAddedLine(runtime, added: assembled.containerCalls, what: "the program did not make"))
     }
     warnIfTooLong(assembled.profile, what: "the recorded profile")

@@ -465,7 +465,7 @@ import TestSupport
     let path = dir.appendingPathComponent("unshare.json").path
     // `unshare true` calls unshare(0): the rule allows no namespace flag. The shell's echo
     // to stderr puts write in the profile, so that unshare can say why it failed.
-    let r = run(syscageExecutable, ["record", "-o", path, "--args", "--", "/bin/sh", "-c", "\(unshare) true && echo ran >&2"])
+    let r = run(syscageExecutable, ["record", "-o", path, "--args", "--for", "none", "--", "/bin/sh", "-c", "\(unshare) true && echo ran >&2"])
     #expect(r.status == 0, "\(r.stderr)")
     #expect(r.stderr == "ran\n")
     let rules = try ProfileFile(path).entries(for: "unshare")

@@ -136,6 +136,28 @@ import TestSupport
     #expect(run(syscageExecutable, ["lint", input, "--no-new-privileges", "true"]).status == 64)
   }
 
+  /// A deny-list that kills execve (the call every runtime makes last, under the filter)
+  /// is flagged by lint and convert, naming the call, the runtime and the modes.
+  @Test func aDenyListKillingARuntimeCallIsFlagged() throws {
+    let dir = try tempDir()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let input = try write(
+      #"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["execve"], "action": "SCMP_ACT_KILL_PROCESS"}]}"#, to: dir, "deny.json")
+    let makers = RuntimeSelection.describe(RuntimeSelection(.runc).makers(of: "execve"))
+    #expect(makers.hasPrefix("runc (noNewPrivileges "), "\(makers)")
+    let lint = run(syscageExecutable, ["lint", input, "--for", "kubernetes"])
+    #expect(lint.status == 1)
+    let line = try #require(lint.stdout.split(separator: "\n").first { $0.contains("[runtime-call-refused]") }, "\(lint.stdout)")
+    #expect(line.contains("syscalls[0].names[0]: syscalls[0] kills execve") && line.contains(makers) && line.contains("killed"), "\(line)")
+    let out = dir.appendingPathComponent("out.json").path
+    let convert = run(syscageExecutable, ["convert", input, "--to", "docker", "--for", "runc", "-o", out])
+    #expect(convert.status == 0, "\(convert.stderr)")
+    #expect(convert.stderr.contains("warning: syscalls[0] kills execve") && convert.stderr.contains(makers), "\(convert.stderr)")
+    #expect(try allowed(out).entries.count == 1, "nothing is added to a deny-list")
+    let strict = run(syscageExecutable, ["convert", input, "--to", "oci", "--strict"])
+    #expect(strict.status == 65 && strict.stderr.contains("deny.json refuses calls runc"), "\(strict.stderr)")
+  }
+
   // MARK: runc, end to end
 
   /// A profile recorded with plain `record -o` starts the recorded program in runc, in
