@@ -63,8 +63,10 @@ struct RecordCommand: ParsableCommand {
       comment names the runtime and modes. --for RUNTIME chooses another (\
       runc, crun, podman: crun and runc, docker, containerd, kubernetes: runc, lxc, \
       nspawn, bwrap); --for none adds nothing, for a profile only `syscage run` or \
-      the program's own filter loads. With an explicit --for, --verify runs without \
-      no_new_privs (as root), as a container with noNewPrivileges false does.
+      the program's own filter loads. With --baseline, a runtime call the baseline \
+      decides by a rule of its own keeps the baseline's decision. With an explicit \
+      --for, --verify runs without no_new_privs (as root), as a container with \
+      noNewPrivileges false does.
 
       Formats: docker, oci (linux.seccomp), spo (SeccompProfile; --name), systemd \
       (a [Service] drop-in), k8s-pod (-o is a directory).
