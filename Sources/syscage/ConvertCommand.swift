@@ -105,7 +105,7 @@ struct ConvertCommand: ParsableCommand {
     name: .customLong("for"),
     help: ArgumentHelp(
       "Allow what this runtime does under the container's filter (default: runc for oci, k8s-pod, spo and --bundle; none for docker).",
-      valueName: runtimeTargetValues))
+      valueName: "runtime"))
   var runtimeChoice: RuntimeTarget?
 
   func validate() throws {

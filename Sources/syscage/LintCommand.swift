@@ -51,7 +51,7 @@ struct LintCommand: ParsableCommand {
 
   @Option(
     name: .customLong("for"),
-    help: ArgumentHelp("Name the calls this runtime makes after loading the filter that the profile refuses.", valueName: runtimeTargetValues))
+    help: ArgumentHelp("Name the calls this runtime makes after loading the filter that the profile refuses.", valueName: "runtime"))
   var runtimeChoice: RuntimeTarget?
 
   @Option(help: ArgumentHelp("With --for: the container's noNewPrivileges (default: both modes).", valueName: "true|false"))

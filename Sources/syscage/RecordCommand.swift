@@ -60,9 +60,9 @@ struct RecordCommand: ParsableCommand {
       container from starting. So the profile allows the calls of the runtime its \
       format is for (docker, oci, spo, k8s-pod: runc, noNewPrivileges true and false; \
       systemd: none), those the program did not make in an entry of their own whose \
-      comment names the runtime and modes. --for RUNTIME chooses another (\
-      runc, crun, podman: crun and runc, docker, containerd, kubernetes: runc, lxc, \
-      nspawn, bwrap); --for none adds nothing, for a profile only `syscage run` or \
+      comment names the runtime and modes. --for RUNTIME chooses another: runc, \
+      crun, podman (crun and runc), docker, containerd and kubernetes (runc), lxc, \
+      nspawn, bwrap; --for none adds nothing, for a profile only `syscage run` or \
       the program's own filter loads. With --baseline, a runtime call the baseline \
       decides by a rule of its own keeps the baseline's decision. With an explicit \
       --for, --verify runs without no_new_privs (as root), as a container with \
@@ -121,7 +121,7 @@ struct RecordCommand: ParsableCommand {
       name: .customLong("for"),
       help: ArgumentHelp(
         "Allow what this runtime does under the container's filter (default: the format's; none adds nothing).",
-        valueName: runtimeTargetValues))
+        valueName: "runtime"))
     var runtimeChoice: RuntimeTarget?
 
     @Flag(help: "Leave out the occasional calls of detected runtimes.")

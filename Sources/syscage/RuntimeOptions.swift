@@ -5,9 +5,6 @@ extension RuntimeTarget: ExpressibleByArgument {
   public static var allValueStrings: [String] { allCases.map(\.rawValue) }
 }
 
-/// The `--for` values, for help texts.
-let runtimeTargetValues = RuntimeTarget.allCases.map(\.rawValue).joined(separator: "|")
-
 /// One line for stderr: which runtime calls were added (`what`: why they were missing,
 /// `the program did not make`), and how to leave them out.
 func runtimeAddedLine(_ selection: RuntimeSelection, added: [String], what: String, why: String? = nil) -> String {
