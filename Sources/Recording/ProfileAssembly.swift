@@ -133,8 +133,10 @@ public struct ProfileOptions: Sendable {
   /// action, architectures, entries, argument conditions and comments are kept, and
   /// `defaultAction` is not used.
   public var baseline: Profile?
-  /// A container runtime whose calls after installing the filter are allowed (`--for`).
-  public var containerRuntime: ContainerRuntime?
+  /// The container runtime whose calls after installing the filter are allowed (`--for`):
+  /// those the program did not make go in an entry of their own, commented with the
+  /// runtime and its noNewPrivileges modes. nil or `none` adds nothing.
+  public var containerRuntime: RuntimeSelection?
   /// Argument rules from the recorded capability arguments (`--args`).
   public var argumentRules: Bool
   /// Allow the occasional calls of the language runtimes the executables are built on.
@@ -142,7 +144,7 @@ public struct ProfileOptions: Sendable {
 
   public init(
     defaultAction: ActionName = .errno, defaultErrnoRet: UInt32? = nil, baseline: Profile? = nil,
-    containerRuntime: ContainerRuntime? = nil, argumentRules: Bool = false, languageRuntimes: Bool = true
+    containerRuntime: RuntimeSelection? = nil, argumentRules: Bool = false, languageRuntimes: Bool = true
   ) {
     self.defaultAction = defaultAction
     self.defaultErrnoRet = defaultErrnoRet
@@ -164,12 +166,15 @@ public struct AssembledProfile: Sendable {
   public var occasional: [String: Int]
   /// The runtimes detected in the executables, whether or not they added a call.
   public var runtimes: [LanguageRuntime]
+  /// The container runtime's calls in their own entry (the program did not make them), sorted.
+  public var containerCalls: [String] = []
 }
 
 /// Turns recordings and options into the profile `record` writes.
 ///
 /// The entries: one ALLOW entry for the calls every run made plus the guard rails (and
-/// the baseline's and container runtime's calls); one ALLOW entry per detected language
+/// the baseline's calls); one ALLOW entry for the container runtime's calls the program
+/// did not make, its comment naming the runtime and modes; one ALLOW entry per detected language
 /// runtime for its occasional calls that not every run made, its comment saying why; with
 /// several runs, one ALLOW entry per count for the other calls some runs made ("seen in 2
 /// of 5 recorded runs"); one per amendment round ("denied in verification round 1");
@@ -190,10 +195,16 @@ public enum ProfileAssembly {
     if options.baseline != nil {
       unconditional.formUnion(baselineEntries.filter { $0.action == .allow && ($0.args ?? []).isEmpty }.flatMap(\.names))
     }
-    if let runtime = options.containerRuntime {
-      seen[.native, default: []].formUnion(runtime.callsAfterFilter())
-      unconditional.formUnion(runtime.callsAfterFilter())
+    // A baseline's own rules for a runtime call (a conditional allow, a refusal) stand; and
+    // what it allows needs no adding.
+    let baselineNative = options.baseline.map { Policy(profile: $0) }?.arches.first { $0.arch == .native }
+    let containerCalls = Set(options.containerRuntime?.calls ?? []).filter { name in
+      guard let number = Arch.native.number(of: name) else { return false }
+      guard let baselineNative else { return true }
+      return baselineNative.rules(for: number).isEmpty && !baselineNative.defaultAction.permits
     }
+    seen[.native, default: []].formUnion(containerCalls)
+    unconditional.formUnion(containerCalls)
     let always = Set(byName.filter { $0.value >= runCount }.keys).union(unconditional)
 
     // Language runtimes, per ABI of the executable that has them.
@@ -236,12 +247,21 @@ public enum ProfileAssembly {
     var extra: [SyscallEntry] = []
     var runtimeCalls: [(runtime: LanguageRuntime, calls: [String])] = []
     var occasional: [String: Int] = [:]
+    var containerEntryCalls: [String] = []
     if let main = syscalls.firstIndex(where: { $0.action == .allow }) {
       var remaining = Set(syscalls[main].names)
       func take(_ names: Set<String>) -> [String] {
         let taken = remaining.intersection(names)
         remaining.subtract(taken)
         return taken.sorted()
+      }
+      if let selection = options.containerRuntime {
+        // The calls no run made (nor a baseline or amendment added) are the runtime's alone.
+        let made = Set(byName.keys).union(amendments.flatMap { $0.calls.values.joined() }).union(builder.guardRails)
+        containerEntryCalls = take(containerCalls.subtracting(made))
+        if !containerEntryCalls.isEmpty {
+          extra.append(SyscallEntry(names: containerEntryCalls, action: .allow, comment: selection.entryComment))
+        }
       }
       for (runtime, names) in runtimeNames {
         let calls = take(names)
@@ -302,7 +322,8 @@ public enum ProfileAssembly {
       }
     }
     return AssembledProfile(
-      profile: profile, notes: notes, runtimeCalls: runtimeCalls, occasional: occasional, runtimes: runtimes)
+      profile: profile, notes: notes, runtimeCalls: runtimeCalls, occasional: occasional, runtimes: runtimes,
+      containerCalls: containerEntryCalls)
   }
 
   /// `profile` made to fit the kernel's limit on every ABI it lists: while its filter is

@@ -285,3 +285,62 @@ func compactJSON(_ v: JSONValue) -> [UInt8] {
   write(v)
   return out
 }
+
+/// What an OCI bundle's `process` says about the filter's surroundings: the
+/// noNewPrivileges mode runc loads it in, and the capabilities Docker's includes and
+/// excludes are evaluated against.
+public struct OCIBundleProcess: Hashable, Sendable {
+  /// `process.noNewPrivileges` (absent: false, as runc reads it).
+  public var noNewPrivileges: Bool
+  /// `process.capabilities.bounding`: what moby's profile expansion keys on, and the
+  /// most the container's processes can have. Empty when the bundle gives none.
+  public var capabilities: [String]
+  /// Where the capabilities came from (`process.capabilities.bounding`, or why none).
+  public var capabilitiesSource: String
+
+  /// Reads `process` from a config.json text.
+  ///
+  /// - Throws: an `InputError` naming `file` and the JSON path when the text is not JSON
+  ///   or a member has the wrong type.
+  public static func read(config bytes: [UInt8], file: String?) throws(InputError) -> OCIBundleProcess {
+    let root: JSONValue
+    do {
+      root = try JSONValue.parse(bytes)
+    } catch {
+      throw InputError(
+        Diagnostic(.error, file: file, line: error.line, "invalid JSON at column \(error.column): \(error.message); expected the bundle's runtime-spec configuration"))
+    }
+    func wrong(_ path: String, _ v: JSONValue, _ expected: String) -> InputError {
+      InputError(Diagnostic(.error, file: file, path: path, line: v.line, "expected \(expected), found \(OCIBundleEditor.kindName(v))"))
+    }
+    guard case .object = root.kind else { throw wrong("", root, "an object (the runtime-spec configuration)") }
+    guard let process = root["process"], case .object = process.kind else {
+      return OCIBundleProcess(noNewPrivileges: false, capabilities: [], capabilitiesSource: "no process in the bundle")
+    }
+    var noNewPrivileges = false
+    if let v = process["noNewPrivileges"] {
+      switch v.kind {
+      case .bool(let b): noNewPrivileges = b
+      case .null: break
+      default: throw wrong("process.noNewPrivileges", v, "a boolean")
+      }
+    }
+    guard let caps = process["capabilities"], case .object = caps.kind else {
+      return OCIBundleProcess(noNewPrivileges: noNewPrivileges, capabilities: [], capabilitiesSource: "the bundle gives no process.capabilities")
+    }
+    guard let bounding = caps["bounding"] else {
+      return OCIBundleProcess(noNewPrivileges: noNewPrivileges, capabilities: [], capabilitiesSource: "the bundle gives no process.capabilities.bounding")
+    }
+    var names: [String] = []
+    switch bounding.kind {
+    case .null: break
+    case .array(let items):
+      for (i, item) in items.enumerated() {
+        guard case .string(let s) = item.kind else { throw wrong("process.capabilities.bounding[\(i)]", item, "a capability name") }
+        names.append(s)
+      }
+    default: throw wrong("process.capabilities.bounding", bounding, "an array of capability names")
+    }
+    return OCIBundleProcess(noNewPrivileges: noNewPrivileges, capabilities: names, capabilitiesSource: "the bundle's process.capabilities.bounding")
+  }
+}

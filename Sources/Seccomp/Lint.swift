@@ -123,14 +123,19 @@ public enum Lint {
     ("deny-list-missing-equivalent", .warning, "a deny-list denies a call but not its equivalents (open/openat/openat2, ...)"),
     ("deny-list-missing-32-bit-abi", .warning, "a deny-list whose filter leaves out the native arch's 32-bit ABIs"),
     ("allowed-beyond-reference", .warning, "with --against: calls the profile allows that the reference refuses (or allows only conditionally)"),
+    ("runtime-call-refused", .error, "with --for: a call the container runtime makes after loading the filter is refused or killed (the container does not start), mode by mode"),
   ]
 
   /// Runs every check on `profile` as `options` builds it, and, with `against`,
-  /// compares with that profile. Findings are in check order, then file order.
-  public static func run(_ profile: Profile, options: PolicyOptions = PolicyOptions(), against: LintReference? = nil) -> [LintFinding] {
+  /// compares with that profile; with `runtime`, names the calls that runtime makes after
+  /// loading the filter that the profile refuses. Findings are in check order, then file order.
+  public static func run(
+    _ profile: Profile, options: PolicyOptions = PolicyOptions(), against: LintReference? = nil, runtime: RuntimeSelection? = nil
+  ) -> [LintFinding] {
     var linter = Linter(profile: profile, options: options)
     linter.runAll()
     if let against { linter.compare(with: against) }
+    if let runtime { linter.checkRuntime(runtime) }
     return linter.findings
   }
 

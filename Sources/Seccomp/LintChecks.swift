@@ -165,7 +165,7 @@ struct Linter {
         level = .info
         gate = "; the entry applies only because the program has \(caps.joined(separator: ", ")), and the kernel checks that too"
       }
-      let advice = RuntimeCalls.runc.contains(name)
+      let advice = ContainerRuntime.runc.callsAfterFilter().contains(name)
         ? "\(name) is among the calls runc makes after installing the filter; keep it if the profile is for runc (record --for adds them)"
         : "Remove it unless the program needs it"
       add(level, "dangerous-syscall-allowed", path: namePath(a.path, name), arches: on,
@@ -711,6 +711,46 @@ struct Linter {
     for key in order {
       let h = hits[key]!
       add(h.level, "allowed-beyond-reference", path: h.path, arches: h.arches, h.message)
+    }
+  }
+}
+
+// MARK: runtime calls (--for)
+
+extension Linter {
+  /// runtime-call-refused: the calls `selection`'s runtimes make after loading the filter
+  /// that the profile refuses or kills. The default action's refusals make one finding
+  /// per set of modes that refuses the same calls (listed per runtime and mode); a rule's
+  /// make one finding per call.
+  mutating func checkRuntime(_ selection: RuntimeSelection) {
+    let review = selection.review(profile, options: options)
+    let native = policy.arches.first { $0.arch == options.context.native }?.arch ?? arches.first
+    let on = native.map { [$0] } ?? []
+    let byDefault = review.refusals.filter { !$0.byRule }
+    if !byDefault.isEmpty {
+      // One list per runtime and mode, the modes with the same list together.
+      var lists: [LintList] = []
+      for runtime in selection.target.runtimes {
+        var groups: [(modes: [Bool], names: [String])] = []
+        for mode in selection.modes {
+          let names = byDefault.filter { $0.makers.contains(RuntimeMode(runtime, noNewPrivileges: mode)) }.map(\.name)
+          guard !names.isEmpty else { continue }
+          if let k = groups.firstIndex(where: { $0.names == names }) { groups[k].modes.append(mode) } else { groups.append(([mode], names)) }
+        }
+        for g in groups { lists.append(LintList("\(runtime.rawValue), \(RuntimeSelection.describe(modes: g.modes))", g.names)) }
+      }
+      let some = byDefault.filter(\.conditional).map(\.name)
+      add(.error, "runtime-call-refused", path: "defaultAction", arches: on,
+        "the default action \(defaultAction) refuses \(byDefault.count) call\(byDefault.count == 1 ? "" : "s") \(selection) makes after loading the container's filter, listed below by runtime and mode: the container does not start"
+          + (some.isEmpty ? "" : " (\(some.joined(separator: ", ")): allowed for some arguments only)")
+          + ". Allow them (convert --for \(selection.target.rawValue) adds them in an entry of their own)", lists: lists)
+    }
+    for r in review.byRule {
+      let onlyWithout = r.makers.allSatisfy { !$0.noNewPrivileges }
+        && !RuntimeSelection(selection.target, noNewPrivileges: true).calls.contains(r.name)
+      add(.error, "runtime-call-refused", path: namePath(r.path, r.name), arches: on,
+        "\(r.description). Remove \(r.name) from that rule"
+          + (onlyWithout ? ", or run the container with noNewPrivileges true (then \(selection.target) does not call it under the filter)" : ""))
     }
   }
 }

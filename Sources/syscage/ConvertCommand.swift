@@ -48,9 +48,20 @@ struct ConvertCommand: ParsableCommand {
 
       --to docker    Docker's JSON, normalized (--expand: expanded as above).
 
+      Container runtimes make calls of their own after loading the container's filter, \
+      before its program runs. The outputs for a runtime (oci, k8s-pod, spo, --bundle) \
+      allow those of runc in both noNewPrivileges modes, in an entry of their own, and \
+      stderr says what was added; --for RUNTIME (\(RuntimeTarget.allCases.map(\.rawValue).joined(separator: ", "))) \
+      chooses another, also for --to docker and systemd, which add nothing without it. \
+      A rule that refuses or kills such a call is warned about, naming the call, the \
+      runtime and the mode (with --strict: an error, nothing written). With --bundle, \
+      the bundle's process.noNewPrivileges (absent: false) is the mode, and its \
+      process.capabilities.bounding the capabilities of the expansion (--caps wins).
+
       Examples:
         syscage convert docker.json --to oci -o seccomp.json
         syscage convert docker.json --to oci --bundle ./mybundle
+        syscage convert hand-written.json --to docker --for podman -o app.json
         syscage convert app.json --to k8s-pod -o k8s/   # pod.yaml, profiles/app.json
         syscage convert app.json --to k8s-pod --patch --name app
         syscage convert app.json --to spo --name app -o app-seccompprofile.yaml
@@ -93,6 +104,14 @@ struct ConvertCommand: ParsableCommand {
 
   @Flag(help: "Expand includes/excludes and archMap (docker; the other formats are always expanded).")
   var expand = false
+
+  // --for: the runtime whose calls after loading the filter the output allows (ConvertRuntime.swift).
+  @Option(
+    name: .customLong("for"),
+    help: ArgumentHelp(
+      "Allow what this runtime does under the container's filter (default: runc for oci, k8s-pod, spo and --bundle; none for docker).",
+      valueName: "runtime"))
+  var runtimeChoice: RuntimeTarget?
 
   func validate() throws {
     if bundle != nil && target != .oci { throw ValidationError("--bundle applies to --to oci only") }
@@ -137,11 +156,13 @@ struct ConvertCommand: ParsableCommand {
   func run() throws {
     let destination = try destination()
     let loaded = try policyArguments.loadInput(profile)
-    let source = loaded.profile
+    var source = loaded.profile
+    // --bundle: its process's noNewPrivileges and capabilities.
+    let process = try bundleProcess()
     // One --arch names the host (its ABIs come from the profile, as Docker picks them);
     // several name the ABIs exactly, the first being the host's.
     let conversion = ConversionTarget(
-      context: try policyArguments.context(), arches: policyArguments.arches.count > 1 ? policyArguments.arches : nil)
+      context: try conversionContext(process), arches: policyArguments.arches.count > 1 ? policyArguments.arches : nil)
     // An expanded output holds only the entries for this host: warnings about the others do not apply.
     let expanded = target != .docker || expand
     for w in expanded ? source.relevant(loaded.warnings, in: conversion.context) : loaded.warnings { printError(w.description) }
@@ -152,8 +173,11 @@ struct ConvertCommand: ParsableCommand {
     if source.isDisabled {
       printError("syscage: warning: \(disabledMessage(profile, warnings: loaded.warnings)); written back unchanged")
     }
+    // The runtime's calls after loading the filter (--for, --bundle, the format's default).
+    source = try withRuntimeCalls(source, conversion, process)
+
     warnIfTooLong(source, what: displayName)
-    if expanded { printError("syscage: expanded for " + expansionSummary(source, conversion)) }
+    if expanded { printError("syscage: expanded for " + expansionSummary(source, conversion, capabilitiesSource(process))) }
     if expanded && target != .systemd, let note = conversion.leftOutNote(for: source) { printError("syscage: " + note) }
     let header = ["Converted by syscage from \(displayName)."]
 
@@ -197,10 +221,9 @@ struct ConvertCommand: ParsableCommand {
   }
 
   /// `x86_64 (ABIs x86_64, x86, x32), kernel 6.18, Docker's default capabilities (CAP_...)`.
-  func expansionSummary(_ source: Profile, _ conversion: ConversionTarget) -> String {
+  func expansionSummary(_ source: Profile, _ conversion: ConversionTarget, _ which: String) -> String {
     let abis = conversion.filterArches(of: source).map(\.name).joined(separator: ", ")
     let caps = conversion.context.capabilities.sorted().joined(separator: ",")
-    let which = policyArguments.caps == nil ? "Docker's default capabilities" : "capabilities from --caps"
     return "\(conversion.context.native) (ABIs \(abis)), kernel \(conversion.context.kernel), \(which) (\(caps.isEmpty ? "none" : caps))"
   }
 

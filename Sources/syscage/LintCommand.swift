@@ -20,6 +20,13 @@ struct LintCommand: ParsableCommand {
       Exits 1 when a finding is at or above --level (default: warning), 0 otherwise, \
       65 when the profile (or the --against file) cannot be read.
 
+      --for RUNTIME (\(RuntimeTarget.allCases.map(\.rawValue).joined(separator: ", "))) \
+      names every call that runtime makes after loading the container's filter that \
+      the profile refuses or kills (runtime-call-refused, an error: the container does \
+      not start), mode by mode: noNewPrivileges true and false, or the one \
+      --no-new-privileges gives. podman is crun and runc; docker, containerd and \
+      kubernetes are runc.
+
       Checks: \(Lint.checks.map(\.id).joined(separator: ", ")).
 
       Examples:
@@ -27,6 +34,7 @@ struct LintCommand: ParsableCommand {
         syscage lint profile.json --level error --json
         syscage lint profile.json --against docker-default
         syscage lint profile.json --against other.json --caps CAP_SYS_ADMIN
+        syscage lint deny-dir.json --for runc --no-new-privileges false
       """)
 
   @Argument(help: "The profile.")
@@ -40,6 +48,20 @@ struct LintCommand: ParsableCommand {
 
   @Flag(help: "Print one JSON object per finding.")
   var json = false
+
+  @Option(
+    name: .customLong("for"),
+    help: ArgumentHelp("Name the calls this runtime makes after loading the filter that the profile refuses.", valueName: "runtime"))
+  var runtimeChoice: RuntimeTarget?
+
+  @Option(help: ArgumentHelp("With --for: the container's noNewPrivileges (default: both modes).", valueName: "true|false"))
+  var noNewPrivileges: Bool?
+
+  func validate() throws {
+    if noNewPrivileges != nil && runtimeChoice == nil {
+      throw ValidationError("--no-new-privileges is the mode of the --for runtime; give --for too")
+    }
+  }
 
   @OptionGroup var policyArguments: PolicyArguments
 
@@ -58,7 +80,8 @@ struct LintCommand: ParsableCommand {
         }
       }
     }
-    let findings = Lint.run(loaded, options: try policyArguments.options(), against: reference)
+    let runtime = runtimeChoice.map { RuntimeSelection($0, noNewPrivileges: noNewPrivileges) }
+    let findings = Lint.run(loaded, options: try policyArguments.options(), against: reference, runtime: runtime)
     for f in findings {
       if json {
         var obj: [String: Any] = ["level": f.level.rawValue, "id": f.id, "message": f.message, "arches": f.arches.map(\.name)]

@@ -53,10 +53,20 @@ struct RecordCommand: ParsableCommand {
       -p PID attaches to running processes until they end or Ctrl-C (then they run \
       on); it stops twice per call and sees nothing from before. --args: one ALLOW \
       rule per value seen for socket, socketpair, personality, clone, unshare, prctl \
-      and ioctl (clone3 then gets ENOSYS, so that libc uses clone). --for runc|docker: \
-      runc makes calls of its own after it loads the container's filter (before \
-      execve, with noNewPrivileges true or false), so the profile allows them; \
-      --verify then runs without no_new_privs (as root) as such a container does.
+      and ioctl (clone3 then gets ENOSYS, so that libc uses clone).
+
+      Container runtimes make calls of their own after they load the container's \
+      filter, before the program runs; a profile that refuses them stops the \
+      container from starting. So the profile allows the calls of the runtime its \
+      format is for (docker, oci, spo, k8s-pod: runc, noNewPrivileges true and false; \
+      systemd: none), those the program did not make in an entry of their own whose \
+      comment names the runtime and modes. --for RUNTIME chooses another: runc, \
+      crun, podman (crun and runc), docker, containerd and kubernetes (runc), lxc, \
+      nspawn, bwrap; --for none adds nothing, for a profile only `syscage run` or \
+      the program's own filter loads. With --baseline, a runtime call the baseline \
+      decides by a rule of its own keeps the baseline's decision. With an explicit \
+      --for, --verify runs without no_new_privs (as root), as a container with \
+      noNewPrivileges false does.
 
       Formats: docker, oci (linux.seccomp), spo (SeccompProfile; --name), systemd \
       (a [Service] drop-in), k8s-pod (-o is a directory).
@@ -70,7 +80,8 @@ struct RecordCommand: ParsableCommand {
         syscage record -o app.json --runs 5 --verify --amend -- ./app --selftest
         syscage record -o web.json -p 4242          # Ctrl-C to stop
         syscage record -o app2.json --baseline app.json -- ./app --other-mode
-        syscage record -o app.json --args --for docker --format oci -- ./app
+        syscage record -o app.json --args --for podman --format oci -- ./app
+        syscage record -o self.json --for none -- ./app   # for syscage run only
       """)
 
   enum Format: String, ExpressibleByArgument, CaseIterable {
@@ -106,8 +117,12 @@ struct RecordCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Keep this profile's calls; they run without stopping.", valueName: "profile"))
     var baseline: String?
 
-    @Option(name: .customLong("for"), help: ArgumentHelp("Allow what runc does under the container's filter.", valueName: "runc|docker"))
-    var runtimeChoice: RuntimeChoice?
+    @Option(
+      name: .customLong("for"),
+      help: ArgumentHelp(
+        "Allow what this runtime does under the container's filter (default: the format's; none adds nothing).",
+        valueName: "runtime"))
+    var runtimeChoice: RuntimeTarget?
 
     @Flag(help: "Leave out the occasional calls of detected runtimes.")
     var noRuntimes = false
@@ -160,7 +175,10 @@ struct RecordCommand: ParsableCommand {
   var defaultAction: DefaultAction { profileGroup.defaultAction }
   var args: Bool { profileGroup.args }
   var baseline: String? { profileGroup.baseline }
-  var runtime: ContainerRuntime? { profileGroup.runtimeChoice.map { _ in .runc } }
+  /// The runtime whose calls the profile allows: --for, else the format's.
+  var runtime: RuntimeSelection {
+    RuntimeSelection(profileGroup.runtimeChoice ?? RuntimeTarget.defaultTarget(forFormat: format.rawValue))
+  }
   var noRuntimes: Bool { profileGroup.noRuntimes }
   var runs: Int { runsGroup.runs }
   var verify: Bool { runsGroup.verify }
@@ -305,6 +323,9 @@ struct RecordCommand: ParsableCommand {
       containerRuntime: runtime, argumentRules: args, languageRuntimes: !noRuntimes)
     var assembled = ProfileAssembly.assemble(recorded, options: options)
     for note in assembled.notes { printError("syscage: note: \(note)") }
+    if !assembled.containerCalls.isEmpty && output != nil {
+      printError(runtimeAddedLine(runtime, added: assembled.containerCalls, what: "the program did not make"))
+    }
     warnIfTooLong(assembled.profile, what: "the recorded profile")
     for (runtime, calls) in assembled.runtimeCalls {
       printError("syscage: note: \(runtime.rawValue) runtime detected: also allowing \(calls.joined(separator: ", ")) (\(runtime.comment))")
@@ -516,9 +537,11 @@ struct RecordCommand: ParsableCommand {
   func runVerification(
     _ path: String, _ argv: [String], profile: Profile, recorded: Termination, replay: ReplayConditions?
   ) -> Verification? {
-    let noNewPrivileges = runtime == nil || geteuid() != 0
-    if runtime != nil && geteuid() != 0 {
-      printError("syscage: verify: without root the filter needs no_new_privs; a \(runtime!.rawValue) container with noNewPrivileges false runs without it")
+    // As the container runs: without no_new_privs when --for names a runtime that may.
+    let container = profileGroup.runtimeChoice != nil && runtime.modes.contains(false) && !runtime.isNone
+    let noNewPrivileges = !container || geteuid() != 0
+    if container && geteuid() != 0 {
+      printError("syscage: verify: without root the filter needs no_new_privs; a \(runtime.target) container with noNewPrivileges false runs without it")
     }
     do {
       let run = { () throws(Recorder.Failure) -> Verification in
@@ -572,6 +595,7 @@ struct RecordCommand: ParsableCommand {
         (rt.rawValue, assembled.runtimeCalls.first { $0.runtime == rt }?.calls ?? [])
       }),
       "occasional": assembled.occasional,
+      "container": ["for": runtime.target.rawValue, "calls": assembled.containerCalls] as [String: Any],
     ]
   }
 }
@@ -612,10 +636,4 @@ struct DefaultAction: ExpressibleByArgument {
   }
 }
 
-/// `--for`: the runtimes whose calls after the filter the profile allows.
-enum RuntimeChoice: String, ExpressibleByArgument {
-  case runc
-  /// Docker runs its containers with runc.
-  case docker
-}
 extension CPUPlacement: ExpressibleByArgument {}

@@ -465,7 +465,7 @@ import TestSupport
     let path = dir.appendingPathComponent("unshare.json").path
     // `unshare true` calls unshare(0): the rule allows no namespace flag. The shell's echo
     // to stderr puts write in the profile, so that unshare can say why it failed.
-    let r = run(syscageExecutable, ["record", "-o", path, "--args", "--", "/bin/sh", "-c", "\(unshare) true && echo ran >&2"])
+    let r = run(syscageExecutable, ["record", "-o", path, "--args", "--for", "none", "--", "/bin/sh", "-c", "\(unshare) true && echo ran >&2"])
     #expect(r.status == 0, "\(r.stderr)")
     #expect(r.stderr == "ran\n")
     let rules = try ProfileFile(path).entries(for: "unshare")
@@ -795,30 +795,49 @@ import TestSupport
     #expect(status.stdout == "bye\n")
   }
 
-  // MARK: 7. --for runc
+  // MARK: 7. --for: the container runtime's calls
 
+  /// A plain recording allows runc's calls after its filter (both modes), those /bin/true
+  /// did not make in an entry of their own; --for names another runtime; --for none
+  /// adds nothing.
   @Test(.enabled(if: Peer.root.shouldRun, Comment(rawValue: Peer.root.skipReason)))
-  func forRuncAddsTheRuntimesCalls() throws {
+  func forAddsTheRuntimesCallsByDefault() throws {
     try #require(Peer.root.isAvailable, "recording needs root here")
     let dir = try tempDir()
     defer { try? FileManager.default.removeItem(at: dir) }
-    let plainPath = dir.appendingPathComponent("plain.json").path
-    #expect(run(syscageExecutable, ["record", "-o", plainPath, "--", "/bin/true"]).status == 0)
-    let plain = try ProfileFile(plainPath).allowed
-    for call in ["capset", "setgroups", "prctl", "setuid"] {
+    let nonePath = dir.appendingPathComponent("none.json").path
+    let none = run(syscageExecutable, ["record", "-o", nonePath, "--for", "none", "--", "/bin/true"])
+    #expect(none.status == 0, "\(none.stderr)")
+    #expect(!none.stderr.contains("after loading the container's filter"), "\(none.stderr)")
+    let plain = try ProfileFile(nonePath).allowed
+    let runc = Set(ContainerRuntime.runc.callsAfterFilter())
+    for call in ["capset", "setgroups", "prctl", "setuid"] where runc.contains(call) {
       #expect(!plain.contains(call), "/bin/true made \(call); the test would mean nothing")
     }
-    for runtime in ["runc", "docker"] {
-      let path = dir.appendingPathComponent("\(runtime).json").path
-      let r = run(syscageExecutable, ["record", "-o", path, "--for", runtime, "--", "/bin/true"])
+    for extra in [[], ["--for", "runc"], ["--for", "docker"], ["--for", "kubernetes"], ["--format", "oci"]] {
+      let path = dir.appendingPathComponent("p\(extra.joined()).json").path
+      let r = run(syscageExecutable, ["record", "-o", path] + extra + ["--", "/bin/true"])
       #expect(r.status == 0, "\(r.stderr)")
       let calls = try ProfileFile(path).allowed
-      let missing = Set(RuntimeCalls.runc).subtracting(calls)
-      #expect(missing.isEmpty, "--for \(runtime) lacks \(missing.sorted())")
-      #expect(calls.isSuperset(of: plain))
-      #expect(calls == plain.union(RuntimeCalls.runc), "--for \(runtime) adds more than runc's calls")
+      #expect(calls == plain.union(runc), "\(extra): \(calls.symmetricDifference(plain.union(runc)).sorted())")
+      let lines = r.stderr.split(separator: "\n").filter { $0.contains("after loading the container's filter") }
+      #expect(lines.count == 1 && lines[0].contains("runc") && lines[0].contains("--for none leaves them out"), "\(r.stderr)")
     }
-    let bad = run(syscageExecutable, ["record", "-o", dir.appendingPathComponent("x.json").path, "--for", "podman", "--", "/bin/true"])
+    // Docker JSON keeps the entry's comment: the calls /bin/true did not make, named as runc's.
+    let object = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("p.json"))) as? [String: Any]
+    let entries = object?["syscalls"] as? [[String: Any]] ?? []
+    let entry = try #require(entries.first { ($0["comment"] as? String ?? "").contains("runc makes after loading") }, "\(entries)")
+    #expect(Set(entry["names"] as? [String] ?? []) == runc.subtracting(plain))
+    #expect((entry["comment"] as? String ?? "").contains("noNewPrivileges true and false"))
+
+    let podman = dir.appendingPathComponent("podman.json").path
+    #expect(run(syscageExecutable, ["record", "-o", podman, "--for", "podman", "--", "/bin/true"]).status == 0)
+    #expect(try ProfileFile(podman).allowed == plain.union(RuntimeSelection(.podman).calls))
+    // --format systemd is for no container runtime.
+    let unit = dir.appendingPathComponent("unit.conf").path
+    let systemd = run(syscageExecutable, ["record", "-o", unit, "--format", "systemd", "--", "/bin/true"])
+    #expect(systemd.status == 0 && !systemd.stderr.contains("after loading the container's filter"), "\(systemd.stderr)")
+    let bad = run(syscageExecutable, ["record", "-o", dir.appendingPathComponent("x.json").path, "--for", "runsc", "--", "/bin/true"])
     #expect(bad.status == 64)
   }
 
@@ -876,7 +895,8 @@ import TestSupport
     let r = run(syscageExecutable, ["record", "--args", "--for", "runc", "-o", out, "--", "/bin/sh", "-c", "exec /usr/bin/python3 -c 'import ctypes; ctypes.CDLL(None).prctl(15, b\"x\", 0, 0, 0)'"])
     #expect(r.status == 0, "\(r.stderr)")
     let profile = try ProfileFile(out)
-    #expect(profile.unconditional.isSuperset(of: RuntimeCalls.runc), "missing: \(Set(RuntimeCalls.runc).subtracting(profile.unconditional).sorted())")
+    let runc = ContainerRuntime.runc.callsAfterFilter()
+    #expect(profile.unconditional.isSuperset(of: runc), "missing: \(Set(runc).subtracting(profile.unconditional).sorted())")
     #expect(profile.entries(for: "prctl").allSatisfy { profile.conditions($0).isEmpty }, "\(profile.entries(for: "prctl"))")
   }
 

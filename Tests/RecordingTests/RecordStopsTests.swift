@@ -49,8 +49,8 @@ import TestSupport
     let p1 = dir.appendingPathComponent("one.json").path
     let p2 = dir.appendingPathComponent("two.json").path
     let command = ["/bin/sh", "-c", "ls / > /dev/null; exit 4"]
-    let one = run(syscageExecutable, ["record", "-o", p1, "--"] + command)
-    let two = run(syscageExecutable, ["record", "-o", p2, "-c", "--"] + command)
+    let one = run(syscageExecutable, ["record", "-o", p1, "--for", "none", "--"] + command)
+    let two = run(syscageExecutable, ["record", "-o", p2, "--for", "none", "-c", "--"] + command)
     #expect(one.status == 4 && two.status == 4)
     #expect(one.stderr == "")
     #expect(try String(contentsOfFile: p1, encoding: .utf8) == String(contentsOfFile: p2, encoding: .utf8))

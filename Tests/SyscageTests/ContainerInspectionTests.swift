@@ -197,7 +197,10 @@ import TestSupport
     let bundle = try Containers.makeBundle(in: dir, args: ["/bin/sh", "-c", script], noNewPrivileges: noNewPrivileges) { config in
       config["mounts"] = (config["mounts"] as? [[String: Any]] ?? []) + mounts
     }
-    let converted = run(syscageExecutable, ["convert", profile, "--to", "oci", "--bundle", bundle.path])
+    // Docker's default capabilities, not the bundle's: the filter allows chroot, which the
+    // container's capabilities do not.
+    let caps = ExpansionContext.dockerDefaultCapabilities.joined(separator: ",")
+    let converted = run(syscageExecutable, ["convert", profile, "--to", "oci", "--bundle", bundle.path, "--caps", caps])
     try #require(converted.status == 0, "\(converted.stderr)")
     return bundle
   }

@@ -22,8 +22,8 @@ import TestSupport
 
   func runc(_ bundle: URL) -> ProcessResult { Containers.runc(bundle) }
 
-  func convertInto(_ bundle: URL, profile: String) throws {
-    let r = run(syscageExecutable, ["convert", profile, "--to", "oci", "--bundle", bundle.path])
+  func convertInto(_ bundle: URL, profile: String, extra: [String] = []) throws {
+    let r = run(syscageExecutable, ["convert", profile, "--to", "oci", "--bundle", bundle.path] + extra)
     try #require(r.status == 0, "\(r.stderr)")
   }
 
@@ -100,21 +100,21 @@ import TestSupport
     let host = run(Containers.busybox!, ["sh", "-c", script])
     try #require(host.status == 0, "\(host.stderr)")
 
-    func recordAndRun(_ extra: [String], in sub: String) throws -> (ProcessResult, ProcessResult) {
+    func recordAndRun(_ extra: [String], in sub: String, convert: [String] = []) throws -> (ProcessResult, ProcessResult) {
       let profile = dir.appendingPathComponent("\(sub).json").path
       let recorded = run(syscageExecutable, ["record", "-o", profile] + extra + ["--", Containers.busybox!, "sh", "-c", script])
       try #require(recorded.status == 0, "\(recorded.stderr)")
       #expect(recorded.stdout == host.stdout)
       let bundle = try makeBundle(in: dir.appendingPathComponent(sub), args: ["/bin/busybox", "sh", "-c", script], noNewPrivileges: false)
-      try convertInto(bundle, profile: profile)
+      try convertInto(bundle, profile: profile, extra: convert)
       return (recorded, runc(bundle))
     }
     let (_, contained) = try recordAndRun(["--for", "runc"], in: "for-runc")
     #expect(contained.status == 0, "\(contained.stderr)")
     #expect(contained.stdout == host.stdout)
 
-    // Without --for, runc's own calls after installing the filter are refused.
-    let (_, bare) = try recordAndRun([], in: "bare")
+    // With --for none, runc's own calls after installing the filter are refused.
+    let (_, bare) = try recordAndRun(["--for", "none"], in: "bare", convert: ["--for", "none"])
     #expect(bare.status != 0, "the container started without runc's calls: \(bare.stdout)")
   }
 
