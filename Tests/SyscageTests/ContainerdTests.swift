@@ -34,8 +34,8 @@ struct SharedContainerd: SuiteTrait, TestScoping {
 /// The engine cases under containerd: `ctr run --seccomp --seccomp-profile FILE` with
 /// syscage's OCI profile, and the CRI path the kubelet takes (RunPodSandbox, then
 /// CreateContainer with a Localhost SecurityProfile, StartContainer) with the profile file
-/// `syscage convert --to k8s-pod -o DIR` writes, the directory standing for the kubelet's
-/// seccomp root. Images are OCI archives written by Tests/Engines/oci_archive.py.
+/// `syscage install --kubelet --root ROOT` writes, ROOT standing for the kubelet's seccomp
+/// root, and the Pod `syscage convert --to k8s-pod` writes. Images are OCI archives written by Tests/Engines/oci_archive.py.
 @Suite(SharedContainerd()) struct ContainerdTests {
   static let reason = Comment(rawValue: Containerd.reason)
   static var criReady: Bool { Containerd.ready && Peer.criClient.isAvailable }
@@ -138,29 +138,41 @@ struct SharedContainerd: SuiteTrait, TestScoping {
 
   // MARK: - CRI
 
-  /// What the kubelet does with a Pod `syscage convert --to k8s-pod -o DIR` wrote: the
-  /// profile's path is the seccomp root (here DIR) joined with the Pod's
-  /// `localhostProfile`, and `allowPrivilegeEscalation: false` becomes no_new_privs.
+  /// What the kubelet does with a Pod `syscage convert --to k8s-pod -o DIR` wrote and a
+  /// profile `syscage install --kubelet --root ROOT` put on the node: the profile's path is
+  /// the seccomp root joined with the Pod's `localhostProfile`, and
+  /// `allowPrivilegeEscalation: false` becomes no_new_privs.
   struct KubeletView {
     var localhostRef: String
     var noNewPrivileges: Bool
   }
 
-  /// `profile` through `syscage convert --to k8s-pod -o DIR` (DIR a fresh directory in
-  /// `dir`), read as the kubelet reads the Pod.
+  /// The `localhostProfile:` value in YAML `text`.
+  static func localhostProfile(in text: String) -> String? {
+    guard let line = text.split(separator: "\n").first(where: {
+      $0.trimmingCharacters(in: .whitespaces).hasPrefix("localhostProfile:")
+    }) else { return nil }
+    return line.split(separator: ":", maxSplits: 1)[1]
+      .trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\"'"))
+  }
+
+  /// `profile` installed with `syscage install --kubelet --root ROOT --name NAME` (ROOT a
+  /// fresh seccomp root in `dir`) and its Pod from `syscage convert --to k8s-pod -o DIR`,
+  /// read as the kubelet reads them.
   static func kubernetes(_ profile: String, name: String, in dir: URL) throws -> KubeletView {
+    let seccompRoot = dir.appendingPathComponent("kubelet-seccomp-\(name)")
+    let installed = run(syscageExecutable, ["install", profile, "--kubelet", "--root", seccompRoot.path, "--name", name])
+    try #require(installed.status == 0, "syscage install --kubelet failed (\(installed.status)): \(installed.stderr)")
+    let pasted = try #require(localhostProfile(in: installed.stdout), "install printed no localhostProfile: \(installed.stdout)")
     let root = dir.appendingPathComponent("k8s-\(name)")
     let r = run(syscageExecutable, ["convert", profile, "--to", "k8s-pod", "--name", name, "-o", root.path])
     try #require(r.status == 0, "syscage convert --to k8s-pod failed (\(r.status)): \(r.stderr)")
     let pod = try String(contentsOf: root.appendingPathComponent("pod.yaml"), encoding: .utf8)
-    let line = try #require(
-      pod.split(separator: "\n").first { $0.trimmingCharacters(in: .whitespaces).hasPrefix("localhostProfile:") },
-      "no localhostProfile in pod.yaml:\n\(pod)")
-    let relative = line.split(separator: ":", maxSplits: 1)[1]
-      .trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\"'"))
+    let relative = try #require(localhostProfile(in: pod), "no localhostProfile in pod.yaml:\n\(pod)")
     #expect(relative == "profiles/\(name).json", "\(pod)")
-    let path = root.appendingPathComponent(relative).path
-    #expect(FileManager.default.fileExists(atPath: path), "pod.yaml names \(relative), which convert did not write")
+    #expect(relative == pasted, "the Pod and install's snippet name different files: \(relative), \(pasted)")
+    let path = seccompRoot.appendingPathComponent(relative).path
+    #expect(FileManager.default.fileExists(atPath: path), "the Pod names \(relative), which install did not write")
     let noNewPrivileges = pod.split(separator: "\n").contains {
       $0.trimmingCharacters(in: .whitespaces) == "allowPrivilegeEscalation: false"
     }
@@ -206,7 +218,7 @@ struct SharedContainerd: SuiteTrait, TestScoping {
   }
 
   /// The README's Kubernetes flow: `syscage record -o` on the host with no other flag,
-  /// then `convert --to k8s-pod`; the pod starts and prints what it prints unconfined.
+  /// then `install --kubelet` and `convert --to k8s-pod`; the pod starts and prints what it prints unconfined.
   @Test(.enabled(if: criReady || isCI, criReason))
   func criHostRecordedAllowListStartsThePod() throws {
     try #require(Self.criReady, Self.criReason)
