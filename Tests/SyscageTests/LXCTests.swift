@@ -83,3 +83,76 @@ import TestSupport
     #expect(without.stdout == "hi\nmkdir exit=0\n", "\(without.stdout)\(without.stderr)")
   }
 }
+
+/// The command line of the LXC format: convert, record and import.
+@Suite struct LXCCommandTests {
+  static var sample: String { packageRoot.appendingPathComponent("Tests/SeccompTests/Fixtures/docker-mkseccomp.sample").path }
+
+  @Test func importNamesReadsMkseccompSampleAndListsWhatItLeavesOutOnce() throws {
+    let dir = try Containers.temporaryDirectory("syscage-names")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let out = dir.appendingPathComponent("names.json").path
+    let r = run(syscageExecutable, ["import", "--names", Self.sample, "--arch", "x86_64", "-o", out])
+    #expect(r.status == 0, "\(r.stderr)")
+    let lines = r.stderr.split(separator: "\n")
+    #expect(lines.filter { $0.contains("not syscalls of x86_64") }.count == 1, "\(r.stderr)")
+    #expect(lines.contains { $0.contains("no syscall on any ABI: llseek oldwait4") }, "\(r.stderr)")
+    #expect(lines.count < 6, "\(r.stderr)")
+    let profile = try String(contentsOfFile: out, encoding: .utf8)
+    #expect(profile.contains("\"openat\"") && !profile.contains("\"waitpid\""))
+    // The same list for x86 keeps the 32-bit names.
+    let x86 = run(syscageExecutable, ["import", "--names", Self.sample, "--arch", "x86"])
+    #expect(x86.status == 0 && x86.stdout.contains("\"waitpid\"") && x86.stdout.contains("SCMP_ARCH_X86"), "\(x86.stderr)")
+  }
+
+  @Test func importLXCNamesTheLineLXCRefuses() throws {
+    let dir = try Containers.temporaryDirectory("syscage-lxc-import")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let bad = try writeFile("2\nallowlist errno 1\nread\nmkdir errno 1\n", "bad.seccomp", in: dir)
+    let r = run(syscageExecutable, ["import", "--lxc", bad])
+    #expect(r.status == 65)
+    #expect(r.stderr.contains("bad.seccomp:4: error: mkdir: the action errno 1 is the policy's default"), "\(r.stderr)")
+    #expect(r.stdout.isEmpty)
+    let good = try writeFile("2\ndenylist\n[all]\nkeyctl errno 1\nnosuch errno 1\n", "good.seccomp", in: dir)
+    let ok = run(syscageExecutable, ["import", "--lxc", good, "--format", "oci"])
+    #expect(ok.status == 0, "\(ok.stderr)")
+    #expect(ok.stdout.contains("\"keyctl\"") && ok.stdout.contains("SCMP_ARCH_X32"))
+    #expect(ok.stderr.contains("no syscall on any ABI (LXC skips it): nosuch"), "\(ok.stderr)")
+    #expect(run(syscageExecutable, ["import", "--lxc", good, "--strict"]).status == 65)
+  }
+
+  @Test func convertToLXCSaysWhatItCannotAndStrictRefuses() throws {
+    let dir = try Containers.temporaryDirectory("syscage-lxc-convert")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let log = try writeFile(
+      #"{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"], "syscalls": [{"names": ["read", "write"], "action": "SCMP_ACT_LOG"}]}"#,
+      "log.json", in: dir)
+    let r = run(syscageExecutable, ["convert", log, "--to", "lxc"])
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(r.stdout.hasPrefix("2\nallowlist errno 1\n"))
+    #expect(r.stderr.contains("syscage: warning: SCMP_ACT_LOG: LXC has no log action"), "\(r.stderr)")
+    let out = dir.appendingPathComponent("strict.seccomp").path
+    let strict = run(syscageExecutable, ["convert", log, "--to", "lxc", "--strict", "-o", out])
+    #expect(strict.status == 65, "\(strict.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: out))
+    let deny = try writeFile(EngineCases.denyDir, "deny.json", in: dir)
+    let v1 = run(syscageExecutable, ["convert", deny, "--to", "lxc", "--lxc-version", "1"])
+    #expect(v1.status == 65 && v1.stderr.contains("version 1 is an allow-list only"), "\(v1.stderr)")
+    #expect(run(syscageExecutable, ["convert", deny, "--to", "systemd", "--lxc-version", "1"]).status == 64)
+    #expect(run(syscageExecutable, ["convert", deny, "--to", "lxc", "--lxc-version", "3"]).status == 64)
+  }
+
+  @Test(.enabled(if: Peer.root.shouldRun, Comment(rawValue: Peer.root.skipReason)))
+  func recordWritesAnLXCPolicy() throws {
+    try #require(Peer.root.isAvailable, Comment(rawValue: Peer.root.skipReason))
+    let busybox = try #require(Containers.busybox, "needs busybox-static")
+    let dir = try Containers.temporaryDirectory("syscage-lxc-record")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let out = dir.appendingPathComponent("true.seccomp").path
+    let r = run(syscageExecutable, ["record", "--format", "lxc", "-o", out, "--", busybox, "true"])
+    #expect(r.status == 0, "\(r.stderr)")
+    let text = try String(contentsOfFile: out, encoding: .utf8)
+    #expect(text.hasPrefix("2\nallowlist errno 1\n# Recorded by syscage from: \(busybox) true.\n"), "\(text)")
+    #expect(text.contains("\n[x86_64]\n") && text.contains("\nexecve\n") && text.contains("\nclone3 errno 38\n"), "\(text)")
+  }
+}
