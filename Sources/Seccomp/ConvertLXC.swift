@@ -83,7 +83,9 @@ public enum LXCPolicyArch {
 /// - a line whose action is the policy's default, and a line with two conditions on one
 ///   argument, make LXC refuse the whole file (libseccomp's EACCES and EINVAL): the first
 ///   is left out (as runc drops such rules), the second is failed closed;
-/// - when one name has several lines without arguments, the first wins: one line per name.
+/// - when one name has several lines without arguments, the first wins: one line per name;
+///   a line without arguments decides every call of its syscall, whatever the lines with
+///   arguments say (a more restrictive argument rule beside it is failed closed).
 ///
 /// Version 1 (`1`, `allowlist`, one syscall number of the native ABI per line) allows the
 /// listed calls and kills every other one, on the native ABI only; deny-lists cannot be said.
@@ -351,6 +353,11 @@ public struct LXCConversion: Sendable {
       for r in rules {
         let a = approximate(r.action, for: name)
         if a == defaultAction { dropped.append(a) } else { lines.append((a, r.conditions)) }
+      }
+      // libseccomp lets a line without arguments decide every call of its syscall: the
+      // more restrictive argument rules the profile gives it would be lost.
+      if let plain = lines.first(where: { $0.1.isEmpty })?.0, lines.contains(where: { !$0.1.isEmpty && $0.0.kind < plain.kind }) {
+        return failClosed("a line without arguments makes libseccomp ignore the syscall's more restrictive argument rules")
       }
       if let weakest = lines.map(\.0).max(by: { $0.kind < $1.kind }), dropped.contains(where: { $0.kind < weakest.kind }) {
         inexact.insert(name)

@@ -167,6 +167,12 @@ import Testing
     // mkdir's ERRNO rule equals the default: left out, and said, since it overlaps the allow rule.
     #expect(rules.filter { $0.hasPrefix("mkdir ") } == ["mkdir allow [1,0x1c0,SCMP_CMP_EQ]"])
     #expect(c.warnings.contains { $0.hasPrefix("mkdir: a rule whose action is the default") })
+    // A line without arguments decides every call under libseccomp: kill's argument rule fails closed.
+    let plain = try Self.profile(
+      #"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 3}, {"names": ["mkdir"], "action": "SCMP_ACT_KILL_THREAD", "args": [{"index": 1, "value": 64, "op": "SCMP_CMP_EQ"}]}]}"#)
+    let p2 = try LXCConversion(profile: plain, target: Self.target, runtimeCalls: [])
+    #expect(Self.rules(p2.text) == ["mkdir kill"])
+    #expect(p2.warnings.contains { $0.hasPrefix("mkdir: a line without arguments makes libseccomp ignore") })
     // Every line is one LXC loads.
     _ = try LXCPolicyImport(text: c.text, file: nil, host: .x86_64)
   }
