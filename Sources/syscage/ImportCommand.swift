@@ -204,6 +204,9 @@ struct ImportCommand: ParsableCommand {
         throw ExitCode(ExitStatus.dataError)
       }
       for d in diagnostics { printError(d.description) }
+      if !straceFiles.isEmpty && pid.isEmpty {
+        printError("syscage: a list of syscall names (one or more per line, /* */ and // comments) is read with --names FILE")
+      }
       throw fail(message, code: ExitStatus.dataError)
     }
 
