@@ -55,7 +55,7 @@ struct ConvertCommand: ParsableCommand {
         syscage convert app.json --to k8s-pod --patch --name app
         syscage convert app.json --to spo --name app -o app-seccompprofile.yaml
         syscage convert docker.json --to systemd --caps CAP_NET_ADMIN
-        syscage convert app.json --to lxc -o app.seccomp   # lxc.seccomp.profile = app.seccomp
+        syscage convert app.json --to lxc -o app.seccomp
         syscage convert docker.json --to docker --expand --arch aarch64
       """)
 
