@@ -7,7 +7,7 @@ import Syscalls
 struct ConvertCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "convert",
-    abstract: "Convert a profile to OCI, Kubernetes, security-profiles-operator, systemd or Docker form.",
+    abstract: "Convert a profile to OCI, Kubernetes, security-profiles-operator, systemd, LXC or Docker form.",
     discussion: """
       Every format but docker is fully expanded for one host: Docker's includes and \
       excludes are evaluated for the native arch (the first --arch, else this machine's), \
@@ -46,6 +46,14 @@ struct ConvertCommand: ParsableCommand {
       restrictive answer (fail closed); with --strict that is an error. Per-syscall \
       errnos need systemd >= 247.
 
+      --to lxc       an LXC seccomp policy for lxc.seccomp.profile: version 2 (allowlist \
+      or denylist, the default action, an [x86_64]-style section, `name errno N|kill|\
+      trap|notify` lines with argument rules), allowing LXC's own calls after it loads \
+      the filter. LXC applies every line to each ABI of the host, has no log or trace \
+      action, and kills the calling thread only: what it cannot express is warned about \
+      (and fails closed), as for systemd. --lxc-version 1: syscall numbers of the native \
+      ABI, allowed, every other call killed (deny-lists cannot be written).
+
       --to docker    Docker's JSON, normalized (--expand: expanded as above).
 
       Container runtimes make calls of their own after loading the container's filter, \
@@ -66,6 +74,7 @@ struct ConvertCommand: ParsableCommand {
         syscage convert app.json --to k8s-pod --patch --name app
         syscage convert app.json --to spo --name app -o app-seccompprofile.yaml
         syscage convert docker.json --to systemd --caps CAP_NET_ADMIN
+        syscage convert app.json --to lxc -o app.seccomp
         syscage convert docker.json --to docker --expand --arch aarch64
       """)
 
@@ -74,6 +83,7 @@ struct ConvertCommand: ParsableCommand {
     case k8sPod = "k8s-pod"
     case spo
     case systemd
+    case lxc
     case docker
   }
 
@@ -102,6 +112,9 @@ struct ConvertCommand: ParsableCommand {
   @Option(help: "The container image of the example Pod (k8s-pod; default: \(KubernetesPodConversion.defaultImage)).")
   var image: String?
 
+  @Option(help: ArgumentHelp("LXC's policy language version (lxc): 2, or 1 (numbers, an allow-list that kills).", valueName: "1|2"))
+  var lxcVersion: Int?
+
   @Flag(help: "Expand includes/excludes and archMap (docker; the other formats are always expanded).")
   var expand = false
 
@@ -128,6 +141,10 @@ struct ConvertCommand: ParsableCommand {
     if let name, !KubernetesPodConversion.isValidName(name) {
       throw ValidationError(
         "--name '\(name)' is not a Kubernetes name; use lower-case letters, digits, '-' and '.' (at most 253), starting and ending with a letter or digit")
+    }
+    if let lxcVersion {
+      if target != .lxc { throw ValidationError("--lxc-version applies to --to lxc only") }
+      if LXCConversion.Version(rawValue: lxcVersion) == nil { throw ValidationError("--lxc-version is 1 or 2, not \(lxcVersion)") }
     }
     if expand && target != .docker {
       throw ValidationError("--expand applies to --to docker only; the other formats are always expanded")
@@ -204,6 +221,17 @@ struct ConvertCommand: ParsableCommand {
       for note in unit.notes { printError("syscage: note: \(note)") }
       try report(unit.warnings)
       try emit(Array(unit.text.utf8), to: out)
+    case .lxc:
+      let policy: LXCConversion
+      do {
+        policy = try LXCConversion(
+          profile: source, target: conversion, version: LXCConversion.Version(rawValue: lxcVersion ?? 2) ?? .v2, header: header)
+      } catch {
+        throw fail("\(displayName): \(error); nothing written", code: ExitStatus.dataError)
+      }
+      for note in policy.notes { printError("syscage: note: \(note)") }
+      try report(policy.warnings)
+      try emit(Array(policy.text.utf8), to: out)
     case .docker:
       try emit(Array(DockerConversion.text(source, expandFor: expand ? conversion : nil).utf8), to: out)
     }

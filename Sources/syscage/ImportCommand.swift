@@ -8,7 +8,7 @@ import Syscalls
 struct ImportCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "import",
-    abstract: "Build a profile from strace output or kernel seccomp audit records.",
+    abstract: "Build a profile from strace output, kernel seccomp audit records, an LXC seccomp policy or a list of syscall names.",
     discussion: """
       --strace reads what strace wrote: plain or -f lines ([pid N] or N prefixes), one \
       file per process (-ff -o PREFIX: give PREFIX or the PREFIX.PID files), -t/-tt/-ttt/-r \
@@ -25,6 +25,20 @@ struct ImportCommand: ParsableCommand {
       ENOSYS only). Everything else gets the default action (SCMP_ACT_ERRNO, EPERM). \
       architectures lists exactly the ABIs seen. One allow list serves every listed ABI.
 
+      --lxc reads an LXC seccomp policy (lxc.seccomp.profile) as LXC 5 reads it on the \
+      --arch host (default this machine's): version 1 (syscall numbers, an allow-list \
+      that kills everything else) or version 2 (allowlist or denylist, the default \
+      action after it, [x86_64]-style sections, `name errno N|kill|trap|notify|allow` \
+      lines with [index,value,op] argument rules). The profile has the same decisions, \
+      for every ABI LXC's filter covers on that host. What makes LXC refuse the file is \
+      an error naming the line (exit 65); names that are no syscall (LXC skips them) are \
+      listed once.
+
+      --names reads a plain list of syscall names (one or more per line, /* */ and // \
+      comments, as Docker's old mkseccomp.sample): an allow-list of those names for the \
+      --arch ABI, with the guard rails and ENOSYS fallbacks as above. Names that are no \
+      syscall, and names that are not syscalls of that ABI, are listed once each.
+
       The profile goes to standard output or -o (atomically; an input is never \
       overwritten); a summary goes to standard error (one JSON object with --json). \
       Malformed lines are skipped with a warning naming the file and line; with \
@@ -35,6 +49,8 @@ struct ImportCommand: ParsableCommand {
         strace -ff -o trace ./app && syscage import --strace trace -o app.json
         syscage import --audit /var/log/audit/audit.log --exe /usr/bin/app -o a.json
         dmesg | syscage import --audit - --comm app -o app.json
+        syscage import --lxc /usr/share/lxc/config/common.seccomp -o common.json
+        syscage import --names mkseccomp.sample --arch x86_64 -o allow.json
       """)
 
   enum Format: String, ExpressibleByArgument, CaseIterable {
@@ -47,6 +63,12 @@ struct ImportCommand: ParsableCommand {
 
   @Option(name: .customLong("audit"), parsing: .upToNextOption, help: ArgumentHelp("Logs holding seccomp audit records (- for standard input).", valueName: "file"))
   var auditFiles: [String] = []
+
+  @Option(name: .customLong("lxc"), help: ArgumentHelp("An LXC seccomp policy, version 1 or 2 (- for standard input).", valueName: "file"))
+  var lxcFile: String?
+
+  @Option(name: .customLong("names"), help: ArgumentHelp("A list of syscall names (- for standard input).", valueName: "file"))
+  var namesFile: String?
 
   @Option(name: .shortAndLong, help: "Write the profile here instead of standard output (- is standard output).")
   var output: String?
@@ -63,7 +85,7 @@ struct ImportCommand: ParsableCommand {
   @Option(help: "Only this process (repeatable).")
   var pid: [Int] = []
 
-  @Option(help: "The ABI strace ran on, which its '32 bit mode' and syscall_NNN refer to (default: this machine's).")
+  @Option(help: "The ABI strace ran on, which its '32 bit mode' and syscall_NNN refer to; the LXC host (--lxc) or the profile's ABI (--names) (default: this machine's).")
   var arch: Arch?
 
   @Option(help: "The action for everything else: SCMP_ACT_ERRNO (EPERM), ERRNO(38), SCMP_ACT_KILL_PROCESS, SCMP_ACT_LOG, ...")
@@ -76,8 +98,17 @@ struct ImportCommand: ParsableCommand {
   var json = false
 
   func validate() throws {
-    if straceFiles.isEmpty == auditFiles.isEmpty {
-      throw ValidationError("give --strace FILE... or --audit FILE... (one of them)")
+    let sources = [!straceFiles.isEmpty, !auditFiles.isEmpty, lxcFile != nil, namesFile != nil].filter { $0 }.count
+    if sources != 1 {
+      throw ValidationError("give --strace FILE..., --audit FILE..., --lxc FILE or --names FILE (one of them)")
+    }
+    if lxcFile != nil || namesFile != nil {
+      if !comm.isEmpty || !exe.isEmpty || !pid.isEmpty {
+        throw ValidationError("--comm, --exe and --pid select records of --strace and --audit")
+      }
+      if lxcFile != nil && defaultAction != "SCMP_ACT_ERRNO" {
+        throw ValidationError("--default-action: an LXC policy says its own default action")
+      }
     }
     if !straceFiles.isEmpty && (!comm.isEmpty || !exe.isEmpty) {
       throw ValidationError("--comm and --exe select audit records; strace logs carry only pids (--pid)")
@@ -114,6 +145,8 @@ struct ImportCommand: ParsableCommand {
   }
 
   func run() throws {
+    if let lxcFile { return try importLXC(lxcFile) }
+    if let namesFile { return try importNames(namesFile) }
     let (action, errno) = try parsedDefaultAction()
     let out = try output.map { try checkedOutput($0, inputs: straceFiles + auditFiles + straceFiles.flatMap(StraceLog.perProcessFiles)) }
     var summary: [String: Any] = [:]
@@ -171,6 +204,9 @@ struct ImportCommand: ParsableCommand {
         throw ExitCode(ExitStatus.dataError)
       }
       for d in diagnostics { printError(d.description) }
+      if !straceFiles.isEmpty && pid.isEmpty {
+        printError("syscage: a list of syscall names (one or more per line, /* */ and // comments) is read with --names FILE")
+      }
       throw fail(message, code: ExitStatus.dataError)
     }
 
@@ -247,5 +283,111 @@ struct ImportCommand: ParsableCommand {
     if let o = s["output"] as? String { wrote += "; wrote \(o)" }
     lines.append(wrote)
     return lines.joined(separator: "\n")
+  }
+}
+
+// MARK: - LXC policies and name lists
+
+extension ImportCommand {
+  /// `import --lxc FILE`: the policy as a profile with the same decisions.
+  func importLXC(_ path: String) throws {
+    let out = try output.map { try checkedOutput($0, inputs: [path]) }
+    let host = arch ?? .native
+    let policy: LXCPolicyImport
+    do {
+      let bytes = try readInputFile(path)
+      policy = try LXCPolicyImport(text: String(decoding: bytes, as: UTF8.self), file: path == "-" ? nil : path, host: host)
+    } catch {
+      throw report(error)
+    }
+    var diagnostics = policy.diagnostics
+    let file = path == "-" ? nil : path
+    let unknown = policy.unknown.filter { !SyscallTable.isKnown($0.name) }
+    let elsewhere = policy.unknown.filter { SyscallTable.isKnown($0.name) }
+    let abis = (policy.profile.architectures ?? []).map(\.name).joined(separator: ", ")
+    if !unknown.isEmpty {
+      diagnostics.append(Diagnostic(
+        strict ? .error : .warning, file: file, line: unknown[0].line,
+        "no syscall on any ABI (LXC skips \(unknown.count == 1 ? "it" : "them")): \(unknown.map(\.name).joined(separator: " "))"))
+    }
+    if !elsewhere.isEmpty {
+      diagnostics.append(Diagnostic(
+        strict ? .error : .warning, file: file, line: elsewhere[0].line,
+        "not a syscall of \(abis) (LXC skips \(elsewhere.count == 1 ? "it" : "them")): \(elsewhere.map(\.name).joined(separator: " "))"))
+    }
+    if diagnostics.contains(where: { $0.severity == .error }) { throw report(InputError(diagnostics)) }
+    try emit(Array(policy.profile.encode(format: format.profileFormat).utf8), to: out)
+    let entries = policy.profile.syscalls ?? []
+    let rules = entries.reduce(0) { $0 + $1.names.count }
+    let defaultAction = (policy.profile.defaultAction ?? .allow).action(errnoRet: policy.profile.defaultErrnoRet)
+    var summary: [String: Any] = [
+      "source": "lxc", "version": policy.version, "lines": policy.lineCount, "rules": rules, "abis": policy.profile.architectures?.map(\.name) ?? [],
+      "defaultAction": defaultAction.description, "unknown": unknown.map(\.name), "notOnABIs": elsewhere.map(\.name),
+    ]
+    if let output, output != "-" { summary["output"] = output }
+    if json {
+      summary["diagnostics"] = diagnostics.map(diagnosticJSON)
+      printError(jsonLine(summary))
+      return
+    }
+    for d in diagnostics { printError(d.description) }
+    printError(
+      "syscage: read \(policy.lineCount) lines of an LXC policy, version \(policy.version), for \(host) hosts: \(rules) rule\(rules == 1 ? "" : "s"), default \(defaultAction), ABIs \(abis)"
+        + ((output.map { $0 != "-" } ?? false) ? "; wrote \(output!)" : ""))
+  }
+
+  /// `import --names FILE`: an allow-list of the names on the --arch ABI.
+  func importNames(_ path: String) throws {
+    let (action, errno) = try parsedDefaultAction()
+    let out = try output.map { try checkedOutput($0, inputs: [path]) }
+    let abi = arch ?? .native
+    let list: SyscallNameList
+    do {
+      let bytes = try readInputFile(path)
+      list = try SyscallNameList(text: String(decoding: bytes, as: UTF8.self), file: path == "-" ? nil : path)
+    } catch {
+      throw report(error)
+    }
+    var diagnostics = list.diagnostics
+    let file = path == "-" ? nil : path
+    let unknown = list.unknown, missing = list.missing(on: abi), present = list.present(on: abi)
+    func line(of name: String) -> Int? { list.names.first { $0.name == name }?.line }
+    if !unknown.isEmpty {
+      diagnostics.append(Diagnostic(
+        strict ? .error : .warning, file: file, line: line(of: unknown[0]),
+        "left out \(unknown.count) name\(unknown.count == 1 ? "" : "s") that \(unknown.count == 1 ? "is" : "are") no syscall on any ABI: \(unknown.joined(separator: " "))"))
+    }
+    if !missing.isEmpty {
+      diagnostics.append(Diagnostic(
+        .warning, file: file, line: line(of: missing[0]),
+        "left out \(missing.count) name\(missing.count == 1 ? "" : "s") that \(missing.count == 1 ? "is not a syscall" : "are not syscalls") of \(abi): \(missing.joined(separator: " "))"))
+    }
+    if diagnostics.contains(where: { $0.severity == .error }) { throw report(InputError(diagnostics)) }
+    if present.isEmpty {
+      for d in diagnostics { printError(d.description) }
+      throw fail("no syscall of \(abi) in \(display(path)); nothing written", code: ExitStatus.dataError)
+    }
+    let profile = ProfileBuilder(defaultAction: action, defaultErrnoRet: errno).build([abi: Set(present)])
+    try emit(Array(profile.encode(format: format.profileFormat).utf8), to: out)
+    warnIfTooLong(profile, what: "the imported profile")
+    let allowed = profile.syscalls?.first?.names ?? []
+    let enosys = (profile.syscalls ?? []).dropFirst().flatMap(\.names)
+    let defaultText = SeccompAction(returnValue: action.action(errnoRet: profile.defaultErrnoRet).returnValue).description
+    var summary: [String: Any] = [
+      "source": "names", "lines": list.lineCount, "names": list.names.count, "abis": [abi.name], "allowed": allowed, "enosys": enosys,
+      "unknown": unknown, "notOnABI": missing, "defaultAction": defaultText,
+    ]
+    if let output, output != "-" { summary["output"] = output }
+    if json {
+      summary["diagnostics"] = diagnostics.map(diagnosticJSON)
+      printError(jsonLine(summary))
+      return
+    }
+    for d in diagnostics { printError(d.description) }
+    var wrote = "syscage: read \(list.lineCount) lines, \(list.names.count) names: profile for \(abi): \(allowed.count) allowed"
+    if !enosys.isEmpty { wrote += ", ENOSYS for \(enosys.joined(separator: " "))" }
+    wrote += ", default \(defaultText)"
+    if let output, output != "-" { wrote += "; wrote \(output)" }
+    printError(wrote)
   }
 }

@@ -69,7 +69,7 @@ struct RecordCommand: ParsableCommand {
       noNewPrivileges false does.
 
       Formats: docker, oci (linux.seccomp), spo (SeccompProfile; --name), systemd \
-      (a [Service] drop-in), k8s-pod (-o is a directory).
+      (a [Service] drop-in), k8s-pod (-o is a directory), lxc (lxc.seccomp.profile).
 
       Exits with the program's status (the first run's; 128 + signal; 0 after \
       detaching); syscage's own failures exit 125, 126 (cannot execute), 127 (not \
@@ -87,6 +87,7 @@ struct RecordCommand: ParsableCommand {
   enum Format: String, ExpressibleByArgument, CaseIterable {
     case docker, oci, spo, systemd
     case k8sPod = "k8s-pod"
+    case lxc
   }
 
   enum Stops: String, ExpressibleByArgument, CaseIterable {
@@ -503,6 +504,12 @@ struct RecordCommand: ParsableCommand {
       for note in unit.notes { printError("syscage: note: \(note)") }
       for w in unit.warnings { printError("syscage: warning: \(w)") }
       try writeOrSave(Array(unit.text.utf8), to: output, inputs: outputInputs, what: "recording")
+    case .lxc:
+      // An allow-list: LXC's policy version 2 has one (the conversion throws for version 1 deny-lists only).
+      let policy = try LXCConversion(profile: profile, target: host, header: header)
+      for note in policy.notes { printError("syscage: note: \(note)") }
+      for w in policy.warnings { printError("syscage: warning: \(w)") }
+      try writeOrSave(Array(policy.text.utf8), to: output, inputs: outputInputs, what: "recording")
     case .k8sPod:
       let pod = KubernetesPodConversion(
         profile: profile, target: host, name: try profileName(), header: header, command: program.isEmpty ? nil : program)
