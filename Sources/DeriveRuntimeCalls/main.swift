@@ -4,7 +4,10 @@
 // runc and crun (OCI bundles, noNewPrivileges false and true), LXC (lxc-execute, v2 policy,
 // lxc.no_new_privs 0 and 1), systemd-nspawn (--system-call-filter, --no-new-privileges no
 // and yes) and bubblewrap (--seccomp FD; always no_new_privs). Each set is the union of
-// --runs runs. Prints the sets; --check exits 1 when a call found is missing from the
+// --runs runs. Prints the sets (--json: one JSON object per runtime and mode, with the
+// calls of the program itself too). With --busy every other run has every CPU kept busy by
+// spinning processes, so that calls that depend on who wins a race (a helper waiting, or
+// killed before its exit_group) show up in one condition or the other. --check exits 1 when a call found is missing from the
 // committed set; --write renders GeneratedRuntimeCalls.swift (Sources/Seccomp) with the
 // new sets (the runtimes not derived keep their committed sets).
 //
@@ -14,13 +17,14 @@ import Foundation
 import Enforcement
 import Recording
 import Seccomp
+import Synchronization
 
 #if canImport(Glibc)
   import Glibc
 #endif
 
 let usage =
-  "usage: derive-runtime-calls [--runtime runc|crun|lxc|nspawn|bwrap]... [--runs N] [--check] [--write [--output FILE]] [--busybox PATH]"
+  "usage: derive-runtime-calls [--runtime runc|crun|lxc|nspawn|bwrap]... [--runs N] [--check] [--json] [--busy] [--write [--output FILE]] [--busybox PATH]"
 
 func die(_ message: String, _ code: Int32 = 2) -> Never {
   FileHandle.standardError.write(Data("derive-runtime-calls: \(message)\n".utf8))
@@ -32,6 +36,8 @@ func note(_ message: String) { FileHandle.standardError.write(Data("\(message)\n
 var runs = 5
 var check = false
 var write = false
+var json = false
+var busy = false
 var output = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
   .appendingPathComponent("Seccomp/GeneratedRuntimeCalls.swift")
 var named: [ContainerRuntime] = []
@@ -49,6 +55,8 @@ while !args.isEmpty {
     runs = n
   case "--check": check = true
   case "--write": write = true
+  case "--json": json = true
+  case "--busy": busy = true
   case "--output": output = URL(fileURLWithPath: value(a))
   case "--runtime":
     let name = value(a)
@@ -115,6 +123,29 @@ for runtime in named.isEmpty ? ContainerRuntime.allCases : named {
   return derivation
 }
 
+/// Threads of this process spinning, one per CPU, until `stop`. (Not processes: the
+/// recorder runs until it has no child left, and orphans would become its children.)
+final class Spinners: Sendable {
+  let stopped = Atomic<Bool>(false)
+  let running = Atomic<Int>(0)
+
+  init() {
+    for _ in 0..<max(1, ProcessInfo.processInfo.activeProcessorCount) {
+      running.add(1, ordering: .relaxed)
+      Thread { [self] in
+        var n: UInt64 = 0
+        while !stopped.load(ordering: .relaxed) { n &+= 1 }
+        running.subtract(1, ordering: .relaxed)
+      }.start()
+    }
+  }
+
+  func stop() {
+    stopped.store(true, ordering: .relaxed)
+    while running.load(ordering: .relaxed) > 0 { usleep(1000) }
+  }
+}
+
 var derived: [ContainerRuntime: [Bool: [String]]] = [:]
 var sources: [ContainerRuntime: RuntimeCalls.Source] = [:]
 var missing: [String] = []
@@ -130,29 +161,43 @@ for engine in made {
           + "not \(engine.filtersBefore + 1): the runtime's filter stack changed; see RuntimeCalls.derive")
     }
     var union: Set<String> = []
+    var program: Set<String> = []
     var lastNew = 0
     for i in 1...runs {
+      let spinners = busy && i % 2 == 0 ? Spinners() : nil
       let d = record(engine, mode: mode, marker: "kexec_load", run: i)
+      spinners?.stop()
       guard d.filtersAtExec == engine.filtersInAll else {
         fail("\(engine.runtime): the program carried \(d.filtersAtExec ?? 0) filters, not \(engine.filtersInAll)")
       }
       if !union.isSuperset(of: d.calls) { lastNew = i }
       union.formUnion(d.calls)
+      program.formUnion(d.programCalls)
       note("\(engine.runtime) noNewPrivileges \(mode) run \(i): \(d.calls.count) calls, \(union.count) in all")
     }
     let calls = union.sorted()
     derived[engine.runtime, default: [:]][mode] = calls
-    print(
-      "\(engine.runtime) (\(engine.version)) noNewPrivileges \(mode): \(calls.count) calls in \(runs) runs, "
-        + "the last new one in run \(lastNew)")
-    print("  " + calls.joined(separator: " "))
     let committed = Set(ContainerRuntime.callsAfterFilter(engine.runtime)(noNewPrivileges: mode))
     let absent = calls.filter { !committed.contains($0) }
     let unseen = committed.subtracting(calls).sorted()
+    if json {
+      let line: [String: Any] = [
+        "runtime": engine.runtime.rawValue, "version": engine.version, "noNewPrivileges": mode, "runs": runs,
+        "lastNewCallInRun": lastNew, "calls": calls, "programCalls": program.sorted(), "missingFromCommitted": absent,
+        "committedNotSeen": unseen,
+      ]
+      let data = (try? JSONSerialization.data(withJSONObject: line, options: [.sortedKeys])) ?? Data()
+      print(String(decoding: data, as: UTF8.self))
+    } else {
+      print(
+        "\(engine.runtime) (\(engine.version)) noNewPrivileges \(mode): \(calls.count) calls in \(runs) runs, "
+          + "the last new one in run \(lastNew)")
+      print("  " + calls.joined(separator: " "))
+      if !unseen.isEmpty { print("  committed but not seen in these runs: \(unseen.joined(separator: " "))") }
+    }
     if !absent.isEmpty {
       missing.append("\(engine.runtime) noNewPrivileges \(mode): \(absent.joined(separator: ", "))")
     }
-    if !unseen.isEmpty { print("  committed but not seen in these runs: \(unseen.joined(separator: " "))") }
   }
   if engine.modes.count == 1, let only = engine.modes.first {
     derived[engine.runtime]![!only] = derived[engine.runtime]![only]

@@ -3,8 +3,79 @@
 
 extension RuntimeCalls {
   /// The version and runs each runtime's sets were recorded from.
-  public static let sources: [ContainerRuntime: Source] = [:]
+  public static let sources: [ContainerRuntime: Source] = [
+    .runc: Source(version: "runc version 1.1.5+ds1", runs: 30, modes: [false, true]),
+    .crun: Source(version: "crun version 1.8.1", runs: 30, modes: [false, true]),
+    .lxc: Source(version: "lxc 5.0.2", runs: 30, modes: [false, true]),
+    .nspawn: Source(version: "systemd 252 (252.39-1~deb12u2)", runs: 30, modes: [false, true]),
+    .bwrap: Source(version: "bubblewrap 0.8.0", runs: 30, modes: [true]),
+  ]
 
   /// Per runtime, per noNewPrivileges mode: the calls made after the container's filter.
-  static let generated: [ContainerRuntime: [Bool: [String]]] = [:]
+  static let generated: [ContainerRuntime: [Bool: [String]]] = [
+    .runc: [
+      // 24 calls
+      false: [
+        "capget", "capset", "chdir", "close", "epoll_ctl", "execve", "faccessat2", "fcntl", "fstat",
+        "fstatfs", "futex", "getcwd", "getdents64", "getpid", "getppid", "newfstatat", "openat",
+        "prctl", "read", "rt_sigreturn", "setgid", "setgroups", "setuid", "write",
+      ],
+      // 10 calls
+      true: [
+        "close", "epoll_ctl", "execve", "fstatfs", "futex", "getdents64", "getpid", "openat",
+        "rt_sigreturn", "write",
+      ],
+    ],
+    .crun: [
+      // 9 calls
+      false: [
+        "capset", "close", "execve", "prctl", "rt_sigaction", "rt_sigprocmask", "setresgid",
+        "setresuid", "write",
+      ],
+      // 2 calls
+      true: [
+        "close", "execve",
+      ],
+    ],
+    .lxc: [
+      // 30 calls
+      false: [
+        "brk", "capget", "clone", "close", "close_range", "dup3", "execve", "exit_group", "fchmod",
+        "fchown", "fcntl", "getuid", "ioctl", "kill", "newfstatat", "openat", "prctl", "read",
+        "readlink", "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sendmsg", "sendto",
+        "set_robust_list", "setgroups", "setsid", "umount2", "wait4", "write",
+      ],
+      // 30 calls
+      true: [
+        "brk", "capget", "clone", "close", "close_range", "dup3", "execve", "exit_group", "fchmod",
+        "fchown", "fcntl", "getuid", "ioctl", "kill", "newfstatat", "openat", "prctl", "read",
+        "readlink", "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sendmsg", "sendto",
+        "set_robust_list", "setgroups", "setsid", "umount2", "wait4", "write",
+      ],
+    ],
+    .nspawn: [
+      // 17 calls
+      false: [
+        "brk", "capget", "capset", "close", "close_range", "execve", "getuid", "ioctl",
+        "newfstatat", "openat", "prctl", "read", "seccomp", "setgroups", "setresgid", "setresuid",
+        "write",
+      ],
+      // 18 calls
+      true: [
+        "brk", "capget", "capset", "close", "close_range", "execve", "getuid", "ioctl",
+        "newfstatat", "openat", "ppoll", "prctl", "read", "seccomp", "setgroups", "setresgid",
+        "setresuid", "write",
+      ],
+    ],
+    .bwrap: [
+      // 3 calls
+      false: [
+        "execve", "wait4", "write",
+      ],
+      // 3 calls
+      true: [
+        "execve", "wait4", "write",
+      ],
+    ],
+  ]
 }
