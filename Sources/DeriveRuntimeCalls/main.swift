@@ -9,7 +9,9 @@
 // spinning processes, so that calls that depend on who wins a race (a helper waiting, or
 // killed before its exit_group) show up in one condition or the other. --check exits 1 when a call found is missing from the
 // committed set; --write renders GeneratedRuntimeCalls.swift (Sources/Seccomp) with the
-// new sets (the runtimes not derived keep their committed sets).
+// new sets (the runtimes not derived keep their committed sets); with --merge, a runtime
+// whose version is the committed one gets the union of its committed and new sets (and
+// the runs of both), for calls that appear in few runs.
 //
 //   swift run derive-runtime-calls [--runtime NAME]... [--runs N] [--check] [--write [--output FILE]] [--busybox PATH]
 // Needs root and busybox-static; a runtime not installed is skipped (an error when named).
@@ -24,7 +26,7 @@ import Synchronization
 #endif
 
 let usage =
-  "usage: derive-runtime-calls [--runtime runc|crun|lxc|nspawn|bwrap]... [--runs N] [--check] [--json] [--busy] [--write [--output FILE]] [--busybox PATH]"
+  "usage: derive-runtime-calls [--runtime runc|crun|lxc|nspawn|bwrap]... [--runs N] [--check] [--json] [--busy] [--write [--merge] [--output FILE]] [--busybox PATH]"
 
 func die(_ message: String, _ code: Int32 = 2) -> Never {
   FileHandle.standardError.write(Data("derive-runtime-calls: \(message)\n".utf8))
@@ -38,6 +40,7 @@ var check = false
 var write = false
 var json = false
 var busy = false
+var merge = false
 var output = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
   .appendingPathComponent("Seccomp/GeneratedRuntimeCalls.swift")
 var named: [ContainerRuntime] = []
@@ -57,6 +60,7 @@ while !args.isEmpty {
   case "--write": write = true
   case "--json": json = true
   case "--busy": busy = true
+  case "--merge": merge = true
   case "--output": output = URL(fileURLWithPath: value(a))
   case "--runtime":
     let name = value(a)
@@ -209,8 +213,15 @@ tearDown()
 if write {
   var sets = RuntimeCalls.recorded
   var allSources = RuntimeCalls.sources
-  for (runtime, modes) in derived { sets[runtime] = modes }
-  for (runtime, source) in sources { allSources[runtime] = source }
+  for (runtime, var modes) in derived {
+    var source = sources[runtime]!
+    if merge, let old = allSources[runtime], old.version == source.version {
+      for (mode, calls) in modes { modes[mode] = Set(calls).union(sets[runtime]?[mode] ?? []).sorted() }
+      source.runs += old.runs
+    }
+    sets[runtime] = modes
+    allSources[runtime] = source
+  }
   do {
     try Data(RuntimeCalls.renderGenerated(sets, sources: allSources).utf8).write(to: output, options: .atomic)
   } catch {

@@ -4,11 +4,11 @@
 extension RuntimeCalls {
   /// The version and runs each runtime's sets were recorded from.
   public static let sources: [ContainerRuntime: Source] = [
-    .runc: Source(version: "runc version 1.1.5+ds1", runs: 30, modes: [false, true]),
-    .crun: Source(version: "crun version 1.8.1", runs: 30, modes: [false, true]),
-    .lxc: Source(version: "lxc 5.0.2", runs: 30, modes: [false, true]),
-    .nspawn: Source(version: "systemd 252 (252.39-1~deb12u2)", runs: 30, modes: [false, true]),
-    .bwrap: Source(version: "bubblewrap 0.8.0", runs: 30, modes: [true]),
+    .runc: Source(version: "runc version 1.1.5+ds1", runs: 40, modes: [false, true]),
+    .crun: Source(version: "crun version 1.8.1", runs: 40, modes: [false, true]),
+    .lxc: Source(version: "lxc 5.0.2", runs: 40, modes: [false, true]),
+    .nspawn: Source(version: "systemd 252 (252.39-1~deb12u2)", runs: 80, modes: [false, true]),
+    .bwrap: Source(version: "bubblewrap 0.8.0", runs: 80, modes: [true]),
   ]
 
   /// Per runtime, per noNewPrivileges mode: the calls made after the container's filter.
@@ -54,11 +54,11 @@ extension RuntimeCalls {
       ],
     ],
     .nspawn: [
-      // 17 calls
+      // 18 calls
       false: [
         "brk", "capget", "capset", "close", "close_range", "execve", "getuid", "ioctl",
-        "newfstatat", "openat", "prctl", "read", "seccomp", "setgroups", "setresgid", "setresuid",
-        "write",
+        "newfstatat", "openat", "ppoll", "prctl", "read", "seccomp", "setgroups", "setresgid",
+        "setresuid", "write",
       ],
       // 18 calls
       true: [
@@ -68,13 +68,13 @@ extension RuntimeCalls {
       ],
     ],
     .bwrap: [
-      // 3 calls
+      // 4 calls
       false: [
-        "execve", "wait4", "write",
+        "execve", "exit_group", "wait4", "write",
       ],
-      // 3 calls
+      // 4 calls
       true: [
-        "execve", "wait4", "write",
+        "execve", "exit_group", "wait4", "write",
       ],
     ],
   ]

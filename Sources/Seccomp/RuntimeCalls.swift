@@ -28,10 +28,15 @@ public enum ContainerRuntime: String, CaseIterable, Sendable {
 /// then goes on working under it: runc (1.1) and crun, with noNewPrivileges false (Docker's
 /// default), install it before dropping privileges, because loading a filter without
 /// no_new_privs needs CAP_SYS_ADMIN, so their capset, setgroups, setresuid and prctl calls
-/// and the final execve run under it; LXC's lxc-execute installs it in the container's
-/// init, which then starts the program and waits for it; systemd-nspawn folds the
-/// container's rules into its own filters; bubblewrap loads the `--seccomp` program just
-/// before its execve.
+/// and the final execve run under it (crun's set, in C, is smaller and not a subset of
+/// runc's: setresuid and setresgid, signal masks); LXC's lxc-execute installs it in the
+/// container's init, which then starts the program, waits for it and exits (the same calls
+/// with `lxc.no_new_privs` 0 or 1); systemd-nspawn folds the container's rules into the
+/// per-ABI filters it stacks (x86_64 last) and loads two small filters of its own after
+/// them, so its seccomp calls are under the container's filter (a profile refusing seccomp
+/// leaves those two unloaded, and nspawn goes on); bubblewrap, which always sets
+/// no_new_privs, loads the `--seccomp` program in the program's process just before its
+/// execve and in its own PID 1, which waits for the program, reports its status and exits.
 ///
 /// The sets come from `GeneratedRuntimeCalls.swift`, written by
 /// `swift run derive-runtime-calls --write`, which records each runtime on the machine it
