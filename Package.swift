@@ -44,7 +44,7 @@ let package = Package(
       swiftSettings: strict),
     .executableTarget(
       name: "derive-runtime-calls",
-      dependencies: ["Recording", "Enforcement"],
+      dependencies: ["Recording", "Enforcement", "Seccomp", "Syscalls"],
       path: "Sources/DeriveRuntimeCalls",
       swiftSettings: strict),
     .executableTarget(

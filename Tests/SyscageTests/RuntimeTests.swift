@@ -117,15 +117,4 @@ import TestSupport
     let (_, bare) = try recordAndRun(["--for", "none"], in: "bare", convert: ["--for", "none"])
     #expect(bare.status != 0, "the container started without runc's calls: \(bare.stdout)")
   }
-
-  /// The calls `--for runc` adds are what recording runc finds on this machine.
-  @Test(.enabled(if: runcReady || isCI, runcReason))
-  func runcsCallsAfterItsFilterAreRederived() throws {
-    try #require(Self.runcReady, Self.runcReason)
-    let deriver = URL(fileURLWithPath: syscageExecutable).deletingLastPathComponent().appendingPathComponent("derive-runtime-calls").path
-    try #require(FileManager.default.isExecutableFile(atPath: deriver), "build derive-runtime-calls first (swift build)")
-    let r = run(deriver, ["--runs", "3", "--check"], timeout: 120)
-    #expect(r.status == 0, "\(r.stderr)")
-    #expect(r.stdout.contains("\"capset\"") && r.stdout.contains("\"execve\""), "\(r.stdout)")
-  }
 }
