@@ -59,7 +59,8 @@ struct RecordCommand: ParsableCommand {
       --verify then runs without no_new_privs (as root) as such a container does.
 
       Formats: docker, oci (linux.seccomp), spo (SeccompProfile; --name), systemd \
-      (a [Service] drop-in), k8s-pod (-o is a directory).
+      (a [Service] drop-in), nspawn (a systemd-nspawn .nspawn file), k8s-pod (-o is a \
+      directory).
 
       Exits with the program's status (the first run's; 128 + signal; 0 after \
       detaching); syscage's own failures exit 125, 126 (cannot execute), 127 (not \
@@ -74,7 +75,7 @@ struct RecordCommand: ParsableCommand {
       """)
 
   enum Format: String, ExpressibleByArgument, CaseIterable {
-    case docker, oci, spo, systemd
+    case docker, oci, spo, systemd, nspawn
     case k8sPod = "k8s-pod"
   }
 
@@ -482,6 +483,11 @@ struct RecordCommand: ParsableCommand {
       for note in unit.notes { printError("syscage: note: \(note)") }
       for w in unit.warnings { printError("syscage: warning: \(w)") }
       try writeOrSave(Array(unit.text.utf8), to: output, inputs: outputInputs, what: "recording")
+    case .nspawn:
+      let file = NspawnConversion(profile: profile, target: host, header: header)
+      for note in file.notes { printError("syscage: note: \(note)") }
+      for w in file.warnings { printError("syscage: warning: \(w)") }
+      try writeOrSave(Array(file.text.utf8), to: output, inputs: outputInputs, what: "recording")
     case .k8sPod:
       let pod = KubernetesPodConversion(profile: profile, target: host, name: try profileName(), header: header)
       do {
