@@ -3,6 +3,7 @@ import Foundation
 /// systemd-nspawn containers the tests start. There is no systemd PID 1 here, so nspawn
 /// runs with `--register=no --keep-unit`: it then makes `payload` and `supervisor` cgroups
 /// under its own cgroup, so each run gets a cgroup of its own (removed after the run).
+/// `--console=pipe` keeps the command's stdout and stderr apart (no pseudo-terminal).
 public enum Nspawn {
   /// The systemd-nspawn executable.
   public static let path = "/usr/bin/systemd-nspawn"
@@ -27,8 +28,9 @@ public enum Nspawn {
     return Machine(name: name, rootfs: rootfs, settingsFile: dir.appendingPathComponent("\(name).nspawn"))
   }
 
-  /// Runs `command` in `machine` (`systemd-nspawn -q --register=no --keep-unit -M NAME -D
-  /// ROOTFS ARGUMENTS... COMMAND...`), in a cgroup of its own that is removed after.
+  /// Runs `command` in `machine` (`systemd-nspawn -q --register=no --keep-unit
+  /// --console=pipe -M NAME -D ROOTFS ARGUMENTS... COMMAND...`), in a cgroup of its own
+  /// that is removed after.
   /// nspawn's own messages go to stderr with the command's.
   public static func run(_ machine: Machine, arguments: [String] = [], command: [String], timeout: Double = 60) -> ProcessResult {
     let cgroups = cgroupDirectories(named: machine.name)
@@ -42,7 +44,7 @@ public enum Nspawn {
       }
       moves += "echo $$ > \(Containers.shellQuote(dir + "/cgroup.procs")) && "
     }
-    let nspawn = [path, "-q", "--register=no", "--keep-unit", "-M", machine.name, "-D", machine.rootfs.path] + arguments + command
+    let nspawn = [path, "-q", "--register=no", "--keep-unit", "--console=pipe", "-M", machine.name, "-D", machine.rootfs.path] + arguments + command
     return TestSupport.run("/bin/sh", ["-c", moves + "exec " + nspawn.map(Containers.shellQuote).joined(separator: " ")], timeout: timeout)
   }
 
