@@ -1,5 +1,6 @@
 import Foundation
 import Seccomp
+import Syscalls
 import Testing
 import TestSupport
 
@@ -125,6 +126,56 @@ import TestSupport
     #expect(untrusted.stdout == "unshare: ok\n" && untrusted.stderr.contains("is not trusted"), "\(untrusted.stdout)\(untrusted.stderr)")
     let trusted = Nspawn.run(m, arguments: ["--settings=trusted"], command: ["/bin/unshare-probe"])
     #expect(trusted.stdout == "unshare: EPERM\n", "\(trusted.stdout)\(trusted.stderr)")
+  }
+
+  /// The filters nspawn stacks in the container, read back with `syscage dump`, allow no
+  /// x86_64 call that Docker's default profile refuses.
+  @Test(.enabled(if: Peer.nspawn.shouldRun, reason)) func theContainersFiltersAreNeverLooserThanTheProfile() throws {
+    let (m, dir) = try machine()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let converted = try convert(EngineCases.dockerDefault.path)
+    let arguments = NspawnConversion.commandLine(converted.text)
+    let done = DispatchSemaphore(value: 0)
+    DispatchQueue.global().async {
+      _ = Nspawn.run(m, arguments: arguments, command: ["/bin/sleep", "60"], timeout: 90)
+      done.signal()
+    }
+    // The container's init, once it runs sleep (its filters are loaded before the execve).
+    var pid: Int32? = nil
+    for _ in 0..<300 where pid == nil {
+      for cg in Nspawn.cgroupDirectories(named: m.name) {
+        let procs = (try? String(contentsOfFile: cg + "/payload/cgroup.procs", encoding: .utf8)) ?? ""
+        for p in procs.split(separator: "\n").compactMap({ Int32($0) }) {
+          let cmdline = (try? String(contentsOfFile: "/proc/\(p)/cmdline", encoding: .utf8)) ?? ""
+          if cmdline.hasPrefix("/bin/sleep\u{0}60") { pid = p }
+        }
+      }
+      if pid == nil { usleep(50_000) }
+    }
+    defer {
+      if let pid { kill(pid, SIGKILL) }
+      done.wait()
+    }
+    let container = try #require(pid, "the container's sleep did not start")
+    let out = dir.appendingPathComponent("dumped.json").path
+    let dump = syscage(["dump", String(container), "--format", "profile", "--partial", "-o", out])
+    try #require(FileManager.default.fileExists(atPath: out), "dump: \(dump.stderr)")
+    // Only x86_64 is compared: keep that ABI (the dump lists every ABI, some runc refuses).
+    var json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any])
+    json["architectures"] = ["SCMP_ARCH_X86_64"]
+    let x86_64 = try writeFile(String(decoding: try JSONSerialization.data(withJSONObject: json), as: UTF8.self), "x86_64.json", in: dir)
+    let dumped = Policy(profile: try Profile.load(path: x86_64).profile)
+    let profile = Policy(profile: try Profile.load(path: EngineCases.dockerDefault.path).profile)
+    var looser: [String] = []
+    var checked = 0
+    for (name, nr) in SyscallTable.entries(in: .x86_64) {
+      let inContainer = dumped.decide(arch: .x86_64, number: nr).action
+      let inProfile = profile.decide(arch: .x86_64, number: nr).action
+      checked += 1
+      if inContainer.permits && !inProfile.permits { looser.append(name) }
+    }
+    #expect(checked > 300 && looser.isEmpty, "nspawn allows what the profile refuses: \(looser)")
+    #expect(!dumped.decide(arch: .x86_64, number: try #require(Arch.x86_64.number(of: "clone"))).action.permits, "clone fails closed")
   }
 
   func installUnshareProbe(in m: Nspawn.Machine, dir: URL) throws {

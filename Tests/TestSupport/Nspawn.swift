@@ -50,7 +50,7 @@ public enum Nspawn {
 
   /// A cgroup directory per mounted hierarchy nspawn uses: the unified one and, on a
   /// hybrid layout, the named `systemd` one.
-  static func cgroupDirectories(named name: String) -> [String] {
+  public static func cgroupDirectories(named name: String) -> [String] {
     let fm = FileManager.default
     if fm.fileExists(atPath: "/sys/fs/cgroup/unified/cgroup.procs") {
       var out = ["/sys/fs/cgroup/unified/\(name)"]
