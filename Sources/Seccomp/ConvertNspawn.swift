@@ -177,7 +177,7 @@ public struct NspawnConversion: Sendable {
         }
         return false
       case .killProcess, .killThread:
-        note("\(a): nspawn cannot kill; refused with EPERM, and the process goes on")
+        note("SCMP_ACT_\(a.kind == .killProcess ? "KILL_PROCESS" : "KILL_THREAD"): nspawn cannot kill; refused with EPERM, and the process goes on")
         return false
       case .trap:
         note("SCMP_ACT_TRAP: nspawn cannot trap; refused with EPERM, no SIGSYS")

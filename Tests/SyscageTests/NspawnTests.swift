@@ -190,3 +190,38 @@ extension NspawnConversion {
     Nspawn.filterValues(text).map { "--system-call-filter=" + $0 }
   }
 }
+
+/// `convert --to nspawn` and `record --format nspawn` as a user meets them (no nspawn needed).
+@Suite struct NspawnCommandTests {
+  func syscage(_ args: [String], stdin: String? = nil) -> ProcessResult { run(syscageExecutable, args, stdin: stdin) }
+
+  @Test func convertSaysWhereTheFileGoesAndStrictRefusesWhatItCannotSay() throws {
+    let exact = #"{"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"], "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}"#
+    let r = syscage(["convert", "-", "--to", "nspawn", "--arch", "x86_64", "--strict"], stdin: exact)
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(r.stdout.hasSuffix("[Exec]\nSystemCallFilter=~mkdir mkdirat\n"))
+    #expect(r.stderr.contains("syscage: for systemd-nspawn: /etc/systemd/nspawn/MACHINE.nspawn") && r.stderr.contains("--system-call-filter=VALUE"))
+
+    let kill = exact.replacingOccurrences(of: "SCMP_ACT_ERRNO", with: "SCMP_ACT_KILL_PROCESS")
+    let strict = syscage(["convert", "-", "--to", "nspawn", "--arch", "x86_64", "--strict"], stdin: kill)
+    #expect(strict.status == 65 && strict.stdout.isEmpty, "\(strict.status)")
+    #expect(strict.stderr.contains("syscage: error: SCMP_ACT_KILL_PROCESS: nspawn cannot kill; refused with EPERM"), "\(strict.stderr)")
+    #expect(strict.stderr.contains("--strict: the nspawn form cannot say exactly"))
+
+    let disabled = syscage(["convert", "-", "--to", "nspawn"], stdin: "{}")
+    #expect(disabled.status == 65)
+  }
+
+  @Test(.enabled(if: Peer.root.shouldRun, Comment(rawValue: Peer.root.skipReason)))
+  func recordWritesASettingsFile() throws {
+    let dir = try Containers.temporaryDirectory("syscage-record-nspawn")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let out = dir.appendingPathComponent("true.nspawn").path
+    let r = syscage(["record", "-o", out, "--format", "nspawn", "--", "/bin/true"])
+    #expect(r.status == 0, "\(r.stderr)")
+    let text = try String(contentsOfFile: out, encoding: .utf8)
+    #expect(text.hasPrefix("# Recorded by syscage from: /bin/true.") && text.contains("\n[Exec]\nSystemCallFilter="))
+    let allowed = Nspawn.filterValues(text).filter { !$0.hasPrefix("~") }.flatMap { $0.split(separator: " ") }
+    #expect(allowed.contains("execve") && allowed.contains("exit_group"), "\(allowed)")
+  }
+}
