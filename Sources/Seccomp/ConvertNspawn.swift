@@ -26,7 +26,8 @@ import Syscalls
 /// ABIs is refused by name (nspawn's own allow-list would let it through otherwise); for a
 /// profile that allows by default, the calls it refuses are refused by name and nspawn's
 /// own list stays in force (stricter than the profile; `notes` says where). What the file
-/// cannot say is in `warnings`, and such a call is refused (fail closed).
+/// cannot say is in `warnings`, and such a call is refused (fail closed), but for a call
+/// the profile allows and logs, which is allowed without the log entry.
 public struct NspawnConversion: Sendable {
   /// The names the file allows (added to nspawn's allow-list), sorted.
   public var allowed: [String]

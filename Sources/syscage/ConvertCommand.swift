@@ -44,8 +44,9 @@ struct ConvertCommand: ParsableCommand {
       --system-call-filter=VALUE. nspawn refuses with EPERM only, adds the file's names \
       to its own allow-list and ignores name:ERRNO (a --to systemd drop-in pasted there \
       fails open), so an allow-list also refuses every other call by name. Other \
-      errnos, kill, log, argument rules and ABIs the profile leaves out are warnings \
-      (refused: fail closed); with --strict an error.
+      errnos, kill, argument rules and ABIs the profile leaves out are warnings \
+      (refused: fail closed; a logged call is allowed without the log); with \
+      --strict an error.
 
       --to docker    Docker's JSON, normalized (--expand: expanded as above).
 
