@@ -74,8 +74,13 @@ public struct SystemdConversion: Sendable {
         "Expanded for \(target.describe(for: profile)).",
         "Per-syscall errnos (name:ERRNO) need systemd >= 247; the groups are systemd's as syscage knows them",
         "(a newer systemd may add members to a group).",
+        "Not for systemd-nspawn: its SystemCallFilter= takes names and groups only, and a name:ERRNO entry",
+        "there matches no call (~mkdir:EPERM leaves mkdir allowed); `syscage convert --to nspawn` writes its file.",
       ]
   }
+
+  /// Whether the drop-in sets `SystemCallErrorNumber=`.
+  public var setsErrorNumber: Bool { directives.contains { $0.hasPrefix("SystemCallErrorNumber=") } }
 
   /// The conversion's working state.
   struct Builder {
@@ -103,35 +108,6 @@ public struct SystemdConversion: Sendable {
       self.target = target
       policy = Policy(profile: profile, options: target.policyOptions)
       native = policy.arches.first?.arch ?? target.context.native
-    }
-
-    // MARK: Classification
-
-    /// A syscall's meaning on one ABI: one action whatever the arguments, or rules that
-    /// look at arguments.
-    enum Class: Equatable {
-      case fixed(SeccompAction)
-      case conditional([Rule])
-    }
-
-    static let zeros = [UInt64](repeating: 0, count: 6)
-
-    func classify(_ ap: ArchPolicy, _ nr: SyscallNumber) -> Class {
-      // Rules made for the socketcall/ipc multiplexers are libseccomp's business under systemd.
-      let rules = ap.rules.filter { $0.number == nr && !$0.source.contains(" via ") }
-      let conditional = rules.filter { !$0.conditions.isEmpty }
-      let fixed = ap.decide(nr: nr.word, args: Self.zeros).action
-      if conditional.isEmpty { return .fixed(fixed) }
-      let unconditional = rules.enumerated().filter { $0.element.conditions.isEmpty }
-      guard let strongest = unconditional.min(by: { $0.element.action.kind < $1.element.action.kind }) else {
-        return .conditional(rules)
-      }
-      let a = strongest.element.action
-      let dominated = rules.enumerated().allSatisfy { (i, r) in
-        r.conditions.isEmpty || r.action.kind > a.kind
-          || (r.action.kind == a.kind && (r.action.data == a.data || i > strongest.offset))
-      }
-      return dominated ? .fixed(a) : .conditional(rules)
     }
 
     /// systemd's nearest answer to a seccomp action, noting the approximation.
@@ -177,51 +153,15 @@ public struct SystemdConversion: Sendable {
       let abis = policy.arches.map(\.arch)
       guard let nativePolicy = policy.arches.first else { return }
 
-      // Classify every name on every ABI.
-      var classes: [String: [(Arch, Class)]] = [:]
-      for ap in policy.arches {
-        for (name, nr) in SyscallTable.entries(in: ap.arch.abi) {
-          universe.insert(name)
-          classes[name, default: []].append((ap.arch, classify(ap, nr)))
-        }
-      }
-
+      let names = NameActions(policy: policy, native: native, engine: "systemd")
+      universe = names.universe
       let defaultOutcome = systemdOutcome(nativePolicy.defaultAction, for: nil)
-      var divergent: [String: [String]] = [:]
-      var conditional: [String: [Rule]] = [:]
-      for name in universe.sorted() {
-        let perABI = classes[name] ?? []
-        let home = perABI.first { $0.0 == native } ?? perABI[0]
-        if case .conditional(let rules) = home.1 {
-          conditional[name] = rules
-          continue
-        }
-        var actions: [SeccompAction] = []
-        var rulesElsewhere: [Rule]? = nil
-        for (_, c) in perABI {
-          switch c {
-          case .fixed(let a): actions.append(a)
-          case .conditional(let rules): rulesElsewhere = rulesElsewhere ?? rules
-          }
-        }
-        if let rulesElsewhere {
-          conditional[name] = rulesElsewhere
-          continue
-        }
-        var chosen = actions[perABI.firstIndex { $0.0 == home.0 } ?? 0]
-        if Set(actions).count > 1 {
-          let strongest = actions.min { $0.kind < $1.kind }!
-          if strongest.kind < chosen.kind { chosen = strongest }
-          let list = zip(perABI, actions).map { "\($0.0.0): \($0.1)" }.joined(separator: ", ")
-          divergent["(\(list)); systemd has one rule per name: \(chosen)", default: []].append(name)
-        }
-        outcome[name] = systemdOutcome(chosen, for: name)
+      for name in names.fixed.keys.sorted() { outcome[name] = systemdOutcome(names.fixed[name]!, for: name) }
+      for (why, list) in names.divergent.sorted(by: { $0.key < $1.key }) {
+        warnings.append("\(list.joined(separator: ", ")): the profile answers differently per ABI \(why)")
+        inexact.formUnion(list)
       }
-
-      for (why, names) in divergent.sorted(by: { $0.key < $1.key }) {
-        warnings.append("\(names.joined(separator: ", ")): the profile answers differently per ABI \(why)")
-        inexact.formUnion(names)
-      }
+      var conditional = names.conditional
 
       // Argument rules: the ones a sandboxing setting can carry, then the rest (fail closed).
       var extra: [String] = []
@@ -229,13 +169,7 @@ public struct SystemdConversion: Sendable {
       handleNamespaces(&conditional, &extra)
       handlePersonality(&conditional, &extra)
       for (name, rules) in conditional.sorted(by: { $0.key < $1.key }) {
-        let ap = policy.arches.first { $0.arch.number(of: name) != nil } ?? nativePolicy
-        let reachesDefault = !rules.contains { $0.conditions.isEmpty }
-        var candidates = rules.map(\.action)
-        if reachesDefault { candidates.append(ap.defaultAction) }
-        let closed = candidates.enumerated().min { a, b in
-          a.element.kind != b.element.kind ? a.element.kind < b.element.kind : a.offset < b.offset
-        }!.element
+        let closed = names.closedAction(name, rules)
         let o = systemdOutcome(closed, for: name)
         outcome[name] = o
         let list = rules.map { $0.description }.joined(separator: "; ")
@@ -276,6 +210,23 @@ public struct SystemdConversion: Sendable {
         warnings.append("listenerPath \(path): systemd cannot hand calls to a seccomp agent")
       }
       directives += extra
+      if !directives.contains(where: { $0.hasPrefix("SystemCallErrorNumber=") }) { notes.append(killNote(defaultOutcome)) }
+    }
+
+    /// What a unit does on a refused call when the drop-in sets no SystemCallErrorNumber=:
+    /// systemd kills the process (SIGSYS) unless the entry carries its own `:ERRNO`.
+    func killNote(_ defaultOutcome: Outcome) -> String {
+      let head = "no SystemCallErrorNumber=: systemd kills the process (SIGSYS) on a refused call that has no :ERRNO of its own"
+      let killed = names(with: .kill)
+      let deniesByDefault = !(policy.arches.first?.defaultAction.permits ?? true)
+      if deniesByDefault && defaultOutcome == .kill {
+        return head + "; here every call outside the allow-list is killed, as the profile's default action says"
+      }
+      if killed.isEmpty {
+        return head + "; here every refused call carries its errno, so none is killed"
+      }
+      let shown = killed.prefix(12).joined(separator: ", ") + (killed.count > 12 ? ", ..." : "")
+      return head + "; here \(killed.count) call\(killed.count == 1 ? " is" : "s are") killed, as the profile says (\(shown))"
     }
 
     /// The names whose outcome is `o`, sorted.
@@ -406,7 +357,7 @@ public struct SystemdConversion: Sendable {
       var allowedFamilies: [Int] = []
       var deniedActions: Set<SeccompAction> = []
       for family in 0..<ConversionTables.addressFamilies.count {
-        let a = ap.decide(nr: nr.word, args: [UInt64(family)] + Self.zeros.dropFirst()).action
+        let a = ap.decide(nr: nr.word, args: [UInt64(family)] + NameActions.zeros.dropFirst()).action
         if a.kind == .allow {
           allowedFamilies.append(family)
         } else if a.kind == .log {
@@ -518,5 +469,105 @@ public struct SystemdConversion: Sendable {
           "personality: LockPersonality=yes allows PER_LINUX (0) only; the profile also allows \(lost.joined(separator: ", ")), refused (EPERM) under systemd")
       }
     }
+  }
+}
+
+/// Each syscall name's action on a policy's ABIs, for settings that give a name one answer
+/// whatever its ABI or arguments (systemd's and systemd-nspawn's `SystemCallFilter=`).
+struct NameActions {
+  let policy: Policy
+  let native: Arch
+  /// Every name that exists on some ABI of the policy.
+  var universe: Set<String> = []
+  /// Names with one action whatever the arguments; where ABIs disagree, the native ABI's,
+  /// or the most restrictive when that is stronger.
+  var fixed: [String: SeccompAction] = [:]
+  /// Names whose answer depends on arguments (on the native ABI, else on the first ABI
+  /// that has such rules), with those rules.
+  var conditional: [String: [Rule]] = [:]
+  /// Names answered differently per ABI, by the sentence that says how and what was chosen.
+  var divergent: [String: [String]] = [:]
+  /// The actions of each name in `divergent`, one per ABI.
+  var divergentActions: [String: [SeccompAction]] = [:]
+
+  /// A syscall's meaning on one ABI: one action whatever the arguments, or rules that
+  /// look at arguments.
+  enum Class: Equatable {
+    case fixed(SeccompAction)
+    case conditional([Rule])
+  }
+
+  static let zeros = [UInt64](repeating: 0, count: 6)
+
+  /// `engine` names the program in the sentences (`systemd has one rule per name`).
+  init(policy: Policy, native: Arch, engine: String) {
+    self.policy = policy
+    self.native = native
+    var classes: [String: [(Arch, Class)]] = [:]
+    for ap in policy.arches {
+      for (name, nr) in SyscallTable.entries(in: ap.arch.abi) {
+        universe.insert(name)
+        classes[name, default: []].append((ap.arch, Self.classify(ap, nr)))
+      }
+    }
+    for name in universe.sorted() {
+      let perABI = classes[name] ?? []
+      let home = perABI.first { $0.0 == native } ?? perABI[0]
+      if case .conditional(let rules) = home.1 {
+        conditional[name] = rules
+        continue
+      }
+      var actions: [SeccompAction] = []
+      var rulesElsewhere: [Rule]? = nil
+      for (_, c) in perABI {
+        switch c {
+        case .fixed(let a): actions.append(a)
+        case .conditional(let rules): rulesElsewhere = rulesElsewhere ?? rules
+        }
+      }
+      if let rulesElsewhere {
+        conditional[name] = rulesElsewhere
+        continue
+      }
+      var chosen = actions[perABI.firstIndex { $0.0 == home.0 } ?? 0]
+      if Set(actions).count > 1 {
+        let strongest = actions.min { $0.kind < $1.kind }!
+        if strongest.kind < chosen.kind { chosen = strongest }
+        let list = zip(perABI, actions).map { "\($0.0.0): \($0.1)" }.joined(separator: ", ")
+        divergent["(\(list)); \(engine) has one rule per name: \(chosen)", default: []].append(name)
+        divergentActions[name] = actions
+      }
+      fixed[name] = chosen
+    }
+  }
+
+  static func classify(_ ap: ArchPolicy, _ nr: SyscallNumber) -> Class {
+    // Rules made for the socketcall/ipc multiplexers are libseccomp's business under systemd.
+    let rules = ap.rules.filter { $0.number == nr && !$0.source.contains(" via ") }
+    let conditional = rules.filter { !$0.conditions.isEmpty }
+    let fixed = ap.decide(nr: nr.word, args: Self.zeros).action
+    if conditional.isEmpty { return .fixed(fixed) }
+    let unconditional = rules.enumerated().filter { $0.element.conditions.isEmpty }
+    guard let strongest = unconditional.min(by: { $0.element.action.kind < $1.element.action.kind }) else {
+      return .conditional(rules)
+    }
+    let a = strongest.element.action
+    let dominated = rules.enumerated().allSatisfy { (i, r) in
+      r.conditions.isEmpty || r.action.kind > a.kind
+        || (r.action.kind == a.kind && (r.action.data == a.data || i > strongest.offset))
+    }
+    return dominated ? .fixed(a) : .conditional(rules)
+  }
+
+  /// The most restrictive answer a call of `name` can get from `rules` (and from the
+  /// default action when some call matches none of them): the fail-closed answer for every call.
+  func closedAction(_ name: String, _ rules: [Rule]) -> SeccompAction {
+    let ap = policy.arches.first { $0.arch.number(of: name) != nil } ?? policy.arches[0]
+    let reachesDefault = !rules.contains { $0.conditions.isEmpty }
+    var candidates = rules.map(\.action)
+    if reachesDefault { candidates.append(ap.defaultAction) }
+    return candidates.enumerated().min { a, b in
+      a.element.kind != b.element.kind ? a.element.kind < b.element.kind : a.offset < b.offset
+    }!.element
   }
 }

@@ -7,7 +7,7 @@ import Syscalls
 struct ConvertCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "convert",
-    abstract: "Convert a profile to OCI, Kubernetes, security-profiles-operator, systemd, LXC or Docker form.",
+    abstract: "Convert a profile to OCI, Kubernetes, security-profiles-operator, systemd, systemd-nspawn, LXC or Docker form.",
     discussion: """
       Every format but docker is fully expanded for one host: Docker's includes and \
       excludes are evaluated for the native arch (the first --arch, else this machine's), \
@@ -44,7 +44,17 @@ struct ConvertCommand: ParsableCommand {
       for the argument rules they can carry. What systemd cannot express is listed as \
       warnings on stderr (and as comments in the output); such a syscall gets its most \
       restrictive answer (fail closed); with --strict that is an error. Per-syscall \
-      errnos need systemd >= 247.
+      errnos need systemd >= 247. Without SystemCallErrorNumber= a refused call kills \
+      the process (SIGSYS) unless its entry has an :ERRNO; stderr says so.
+
+      --to nspawn    a systemd-nspawn settings file ([Exec] SystemCallFilter=, names \
+      only): for /etc/systemd/nspawn/MACHINE.nspawn, or each value as \
+      --system-call-filter=VALUE. nspawn refuses with EPERM only, adds the file's names \
+      to its own allow-list and ignores name:ERRNO (a --to systemd drop-in pasted there \
+      fails open), so an allow-list also refuses every other call by name. Other \
+      errnos, kill, argument rules and ABIs the profile leaves out are warnings \
+      (refused: fail closed; a logged call is allowed without the log); with \
+      --strict an error.
 
       --to lxc       an LXC seccomp policy for lxc.seccomp.profile: version 2 (allowlist \
       or denylist, the default action, an [x86_64]-style section, `name errno N|kill|\
@@ -75,6 +85,7 @@ struct ConvertCommand: ParsableCommand {
         syscage convert app.json --to spo --name app -o app-seccompprofile.yaml
         syscage convert docker.json --to systemd --caps CAP_NET_ADMIN
         syscage convert app.json --to lxc -o app.seccomp
+        syscage convert app.json --to nspawn -o /etc/systemd/nspawn/app.nspawn
         syscage convert docker.json --to docker --expand --arch aarch64
       """)
 
@@ -84,6 +95,7 @@ struct ConvertCommand: ParsableCommand {
     case spo
     case systemd
     case lxc
+    case nspawn
     case docker
   }
 
@@ -195,7 +207,7 @@ struct ConvertCommand: ParsableCommand {
 
     warnIfTooLong(source, what: displayName)
     if expanded { printError("syscage: expanded for " + expansionSummary(source, conversion, capabilitiesSource(process))) }
-    if expanded && target != .systemd, let note = conversion.leftOutNote(for: source) { printError("syscage: " + note) }
+    if expanded && target != .systemd && target != .nspawn, let note = conversion.leftOutNote(for: source) { printError("syscage: " + note) }
     let header = ["Converted by syscage from \(displayName)."]
 
     if case .bundle(let config) = destination {
@@ -232,6 +244,12 @@ struct ConvertCommand: ParsableCommand {
       for note in policy.notes { printError("syscage: note: \(note)") }
       try report(policy.warnings)
       try emit(Array(policy.text.utf8), to: out)
+    case .nspawn:
+      let file = NspawnConversion(profile: source, target: conversion, header: header)
+      for note in file.notes { printError("syscage: note: \(note)") }
+      try report(file.warnings)
+      try emit(Array(file.text.utf8), to: out)
+      printError("syscage: for systemd-nspawn: \(NspawnConversion.usage)")
     case .docker:
       try emit(Array(DockerConversion.text(source, expandFor: expand ? conversion : nil).utf8), to: out)
     }

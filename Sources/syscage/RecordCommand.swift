@@ -69,7 +69,8 @@ struct RecordCommand: ParsableCommand {
       noNewPrivileges false does.
 
       Formats: docker, oci (linux.seccomp), spo (SeccompProfile; --name), systemd \
-      (a [Service] drop-in), k8s-pod (-o is a directory), lxc (lxc.seccomp.profile).
+      (a [Service] drop-in), nspawn (a systemd-nspawn .nspawn file), k8s-pod (-o is a \
+      directory), lxc (lxc.seccomp.profile).
 
       Exits with the program's status (the first run's; 128 + signal; 0 after \
       detaching); syscage's own failures exit 125, 126 (cannot execute), 127 (not \
@@ -85,7 +86,7 @@ struct RecordCommand: ParsableCommand {
       """)
 
   enum Format: String, ExpressibleByArgument, CaseIterable {
-    case docker, oci, spo, systemd
+    case docker, oci, spo, systemd, nspawn
     case k8sPod = "k8s-pod"
     case lxc
   }
@@ -510,6 +511,11 @@ struct RecordCommand: ParsableCommand {
       for note in policy.notes { printError("syscage: note: \(note)") }
       for w in policy.warnings { printError("syscage: warning: \(w)") }
       try writeOrSave(Array(policy.text.utf8), to: output, inputs: outputInputs, what: "recording")
+    case .nspawn:
+      let file = NspawnConversion(profile: profile, target: host, header: header)
+      for note in file.notes { printError("syscage: note: \(note)") }
+      for w in file.warnings { printError("syscage: warning: \(w)") }
+      try writeOrSave(Array(file.text.utf8), to: output, inputs: outputInputs, what: "recording")
     case .k8sPod:
       let pod = KubernetesPodConversion(
         profile: profile, target: host, name: try profileName(), header: header, command: program.isEmpty ? nil : program)
