@@ -6,7 +6,7 @@ import Seccomp
 struct InstallCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "install",
-    abstract: "Put a profile where a kubelet or the containers tools read it.",
+    abstract: "Put a profile where a kubelet, the containers tools or an LXC container read it.",
     discussion: """
       --kubelet      copies the profile, fully expanded and OCI-shaped as `convert --to \
       k8s-pod` writes it, to ROOT/profiles/NAME.json (ROOT: --root, default \
@@ -19,6 +19,12 @@ struct InstallCommand: ParsableCommand {
       /usr/share/containers/seccomp.json when it exists, so no package file is replaced. \
       A seccomp_profile set in containers.conf wins over both: that is said.
 
+      --lxc NAME     writes the profile as an LXC policy (version 2, with LXC's own calls \
+      after its filter, as `convert --to lxc` writes it) to LXCPATH/NAME/syscage.seccomp \
+      and sets lxc.seccomp.profile to it in LXCPATH/NAME/config, every other line kept \
+      (LXCPATH: -P/--lxcpath, default /var/lib/lxc). The container gets it when it next \
+      starts.
+
       The file is replaced atomically (never a device or a FIFO; a link's target gets \
       the bytes), then read back and compared. The input is any profile lint reads.
 
@@ -26,6 +32,7 @@ struct InstallCommand: ParsableCommand {
         syscage install app.json --kubelet
         syscage install app.json --kubelet --root /var/lib/kubelet/seccomp --name app
         syscage install deny-dir.json --containers
+        syscage install app.json --lxc web -P /var/lib/lxc
       """)
 
   @Argument(help: "The profile (JSON, a SeccompProfile, or a Pod with a Localhost profile; - for standard input).")
@@ -37,6 +44,12 @@ struct InstallCommand: ParsableCommand {
   @Flag(help: "Install as the containers tools' (podman's) default seccomp profile.")
   var containers = false
 
+  @Option(help: ArgumentHelp("Install as this LXC container's seccomp policy (lxc.seccomp.profile).", valueName: "container"))
+  var lxc: String?
+
+  @Option(name: [.customShort("P"), .long], help: ArgumentHelp("The LXC containers' directory (--lxc; default: \(LXCInstall.defaultPath)).", valueName: "dir"))
+  var lxcpath: String?
+
   @Option(help: ArgumentHelp("The kubelet's seccomp root (--kubelet; default: \(KubernetesPodConversion.defaultSeccompRoot)).", valueName: "dir"))
   var root: String?
 
@@ -46,8 +59,14 @@ struct InstallCommand: ParsableCommand {
   @OptionGroup var policyArguments: PolicyArguments
 
   func validate() throws {
-    guard kubelet != containers else { throw ValidationError("give one of --kubelet and --containers") }
-    if containers && (root != nil || name != nil) { throw ValidationError("--root and --name apply to --kubelet only") }
+    guard [kubelet, containers, lxc != nil].filter({ $0 }).count == 1 else {
+      throw ValidationError("give one of --kubelet, --containers and --lxc")
+    }
+    if !kubelet && (root != nil || name != nil) { throw ValidationError("--root and --name apply to --kubelet only") }
+    if lxc == nil && lxcpath != nil { throw ValidationError("--lxcpath applies to --lxc only") }
+    if let lxc, !LXCInstall.isValidName(lxc) {
+      throw ValidationError("--lxc '\(lxc)' is not a container name (no '/', not empty, not . or ..)")
+    }
     if let root, !root.hasPrefix("/") { throw ValidationError("--root wants an absolute path, not '\(root)'") }
     if let name, !KubernetesPodConversion.isValidName(name) {
       throw ValidationError(
@@ -77,7 +96,9 @@ struct InstallCommand: ParsableCommand {
     }
     warnIfTooLong(source, what: profile)
 
-    if kubelet {
+    if let lxc {
+      try installForLXC(source, container: lxc, context: context)
+    } else if kubelet {
       let target = ConversionTarget(
         context: context, arches: policyArguments.arches.count > 1 ? policyArguments.arches : nil)
       let pod = KubernetesPodConversion(
@@ -114,6 +135,57 @@ struct InstallCommand: ParsableCommand {
       }
       printError("syscage: to go back to the package's default: rm \(path)")
     }
+  }
+}
+
+extension InstallCommand {
+  /// --lxc: the policy into LXCPATH/NAME/syscage.seccomp, then lxc.seccomp.profile in its config.
+  func installForLXC(_ source: Profile, container: String, context: ExpansionContext) throws {
+    let place = LXCInstall(lxcpath: lxcpath ?? LXCInstall.defaultPath, container: container)
+    guard let config = FileManager.default.contents(atPath: place.configPath) else {
+      throw fail(
+        "\(place.configPath): no such container configuration; is \(container) an LXC container in \(place.lxcpath)? (-P names another lxcpath)",
+        code: ExitStatus.unavailable)
+    }
+    guard let configText = String(data: config, encoding: .utf8) else {
+      throw fail("\(place.configPath): not UTF-8 text; an LXC configuration is key = value lines", code: ExitStatus.dataError)
+    }
+    let target = ConversionTarget(context: context, arches: policyArguments.arches.count > 1 ? policyArguments.arches : nil)
+    let policy: LXCConversion
+    do {
+      policy = try LXCConversion(profile: source, target: target, header: ["Installed by syscage from \(profile) for LXC container \(container)."])
+    } catch {
+      throw fail("\(profile): \(error); nothing installed", code: ExitStatus.dataError)
+    }
+    printError("syscage: expanded for \(target.describe(for: source))")
+    for note in policy.notes { printError("syscage: note: \(note)") }
+    for w in policy.warnings { printError("syscage: warning: \(w)") }
+    if !policy.runtimeCallsAdded.isEmpty {
+      printError("syscage: allowed LXC's own calls after its filter: \(policy.runtimeCallsAdded.joined(separator: ", "))")
+    }
+    do {
+      let written = try InstalledFile.install(Array(policy.text.utf8), at: place.policyPath)
+      let edited = LXCContainerConfig.settingSeccompProfile(written, in: configText)
+      let configWritten = try InstalledFile.install(Array(edited.utf8), at: place.configPath)
+      printError("syscage: installed \(written) and set \(LXCContainerConfig.seccompProfileKey) = \(written) in \(configWritten) (both read back: the same bytes); \(container) gets it when it next starts")
+    } catch {
+      throw fail(error)
+    }
+  }
+}
+
+/// Where `install --lxc` puts a container's policy.
+struct LXCInstall {
+  /// LXC's default lxcpath for root.
+  static let defaultPath = "/var/lib/lxc"
+  var lxcpath: String
+  var container: String
+  var configPath: String { "\(lxcpath)/\(container)/config" }
+  var policyPath: String { "\(lxcpath)/\(container)/syscage.seccomp" }
+
+  /// A name LXC can have as a directory under its lxcpath.
+  static func isValidName(_ name: String) -> Bool {
+    !name.isEmpty && name != "." && name != ".." && !name.contains("/") && !name.contains("\0")
   }
 }
 
