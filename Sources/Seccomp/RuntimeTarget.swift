@@ -5,6 +5,9 @@ import Syscalls
 /// mode when the engine always uses one.
 public enum RuntimeTarget: String, CaseIterable, Sendable, CustomStringConvertible {
   case runc, crun
+  /// Any OCI runtime, runc or crun: what a Docker, OCI or Kubernetes profile may meet
+  /// (Docker and containerd run runc; podman and CRI-O run crun or runc).
+  case oci
   /// podman runs runc or crun, whichever it is configured with.
   case podman
   /// Docker, containerd (ctr and its CRI) and the kubelet start containers with runc.
@@ -18,7 +21,7 @@ public enum RuntimeTarget: String, CaseIterable, Sendable, CustomStringConvertib
     switch self {
     case .runc, .docker, .containerd, .kubernetes: [.runc]
     case .crun: [.crun]
-    case .podman: [.crun, .runc]
+    case .podman, .oci: [.crun, .runc]
     case .lxc: [.lxc]
     case .nspawn: [.nspawn]
     case .bwrap: [.bwrap]
@@ -39,12 +42,12 @@ public enum RuntimeTarget: String, CaseIterable, Sendable, CustomStringConvertib
 
   /// The runtime each output format is for, by the format's name (`--format`, `--to`):
   /// Docker JSON (what `docker run` and `podman run` take), OCI, a Kubernetes Pod's
-  /// profile and a SeccompProfile run under runc; LXC's and systemd-nspawn's formats
-  /// under those. A systemd unit has no container runtime: systemd loads the filter just
+  /// profile and a SeccompProfile run under runc or crun; LXC's and systemd-nspawn's
+  /// formats under those. A systemd unit has no container runtime: systemd loads the filter just
   /// before it executes the service, and its allow-lists always let through the calls it
   /// makes itself (execve, exit_group, ...).
   public static let formatDefaults: [String: RuntimeTarget] = [
-    "docker": .runc, "oci": .runc, "k8s-pod": .runc, "spo": .runc,
+    "docker": .oci, "oci": .oci, "k8s-pod": .oci, "spo": .oci,
     "lxc": .lxc, "nspawn": .nspawn,
     "systemd": .none,
   ]

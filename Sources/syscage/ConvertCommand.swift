@@ -68,7 +68,8 @@ struct ConvertCommand: ParsableCommand {
 
       Container runtimes make calls of their own after loading the container's filter, \
       before its program runs. The outputs for a runtime (oci, k8s-pod, spo, --bundle) \
-      allow those of runc in both noNewPrivileges modes, in an entry of their own, and \
+      allow those of the OCI runtimes (runc and crun, --for oci) in both noNewPrivileges \
+      modes, in an entry of their own, and \
       stderr says what was added; --for RUNTIME (\(RuntimeTarget.allCases.map(\.rawValue).joined(separator: ", "))) \
       chooses another, also for --to docker and systemd, which add nothing without it. \
       A rule that refuses or kills such a call is warned about, naming the call, the \
@@ -134,7 +135,7 @@ struct ConvertCommand: ParsableCommand {
   @Option(
     name: .customLong("for"),
     help: ArgumentHelp(
-      "Allow what this runtime does under the container's filter (default: runc for oci, k8s-pod, spo and --bundle; none for docker).",
+      "Allow what this runtime does under the container's filter (default: oci, runc and crun, for oci, k8s-pod, spo and --bundle; none for docker).",
       valueName: "runtime"))
   var runtimeChoice: RuntimeTarget?
 

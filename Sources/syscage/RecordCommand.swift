@@ -58,9 +58,10 @@ struct RecordCommand: ParsableCommand {
       Container runtimes make calls of their own after they load the container's \
       filter, before the program runs; a profile that refuses them stops the \
       container from starting. So the profile allows the calls of the runtime its \
-      format is for (docker, oci, spo, k8s-pod: runc, noNewPrivileges true and false; \
-      systemd: none), those the program did not make in an entry of their own whose \
-      comment names the runtime and modes. --for RUNTIME chooses another: runc, \
+      format is for (docker, oci, spo, k8s-pod: the OCI runtimes, runc and crun, \
+      noNewPrivileges true and false; lxc: LXC; nspawn: systemd-nspawn; systemd: none), \
+      those the program did not make in an entry of their own whose comment names the \
+      runtime and modes. --for RUNTIME chooses another: oci (runc and crun), runc, \
       crun, podman (crun and runc), docker, containerd and kubernetes (runc), lxc, \
       nspawn, bwrap; --for none adds nothing, for a profile only `syscage run` or \
       the program's own filter loads. With --baseline, a runtime call the baseline \

@@ -797,9 +797,9 @@ import TestSupport
 
   // MARK: 7. --for: the container runtime's calls
 
-  /// A plain recording allows runc's calls after its filter (both modes), those /bin/true
-  /// did not make in an entry of their own; --for names another runtime; --for none
-  /// adds nothing.
+  /// A plain recording allows the OCI runtimes' calls after their filter (runc's and
+  /// crun's, both modes), those /bin/true did not make in an entry of their own; --for
+  /// names another runtime; --for none adds nothing.
   @Test(.enabled(if: Peer.root.shouldRun, Comment(rawValue: Peer.root.skipReason)))
   func forAddsTheRuntimesCallsByDefault() throws {
     try #require(Peer.root.isAvailable, "recording needs root here")
@@ -811,7 +811,8 @@ import TestSupport
     #expect(!none.stderr.contains("after loading the container's filter"), "\(none.stderr)")
     let plain = try ProfileFile(nonePath).allowed
     let runc = Set(ContainerRuntime.runc.callsAfterFilter())
-    for call in ["capset", "setgroups", "prctl", "setuid"] where runc.contains(call) {
+    let oci = runc.union(ContainerRuntime.crun.callsAfterFilter())
+    for call in ["capset", "setgroups", "prctl", "setuid", "setresuid"] where oci.contains(call) {
       #expect(!plain.contains(call), "/bin/true made \(call); the test would mean nothing")
     }
     for extra in [[], ["--for", "runc"], ["--for", "docker"], ["--for", "kubernetes"], ["--format", "oci"]] {
@@ -819,15 +820,16 @@ import TestSupport
       let r = run(syscageExecutable, ["record", "-o", path] + extra + ["--", "/bin/true"])
       #expect(r.status == 0, "\(r.stderr)")
       let calls = try ProfileFile(path).allowed
-      #expect(calls == plain.union(runc), "\(extra): \(calls.symmetricDifference(plain.union(runc)).sorted())")
+      let expected = plain.union(extra.isEmpty || extra.contains("--format") ? oci : runc)
+      #expect(calls == expected, "\(extra): \(calls.symmetricDifference(expected).sorted())")
       let lines = r.stderr.split(separator: "\n").filter { $0.contains("after loading the container's filter") }
       #expect(lines.count == 1 && lines[0].contains("runc") && lines[0].contains("--for none leaves them out"), "\(r.stderr)")
     }
-    // Docker JSON keeps the entry's comment: the calls /bin/true did not make, named as runc's.
+    // Docker JSON keeps the entry's comment: the calls /bin/true did not make, named as the OCI runtimes'.
     let object = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("p.json"))) as? [String: Any]
     let entries = object?["syscalls"] as? [[String: Any]] ?? []
-    let entry = try #require(entries.first { ($0["comment"] as? String ?? "").contains("runc makes after loading") }, "\(entries)")
-    #expect(Set(entry["names"] as? [String] ?? []) == runc.subtracting(plain))
+    let entry = try #require(entries.first { ($0["comment"] as? String ?? "").contains("(crun and runc) makes after loading") }, "\(entries)")
+    #expect(Set(entry["names"] as? [String] ?? []) == oci.subtracting(plain))
     #expect((entry["comment"] as? String ?? "").contains("noNewPrivileges true and false"))
 
     let podman = dir.appendingPathComponent("podman.json").path

@@ -47,7 +47,8 @@ import TestSupport
     #expect(RuntimeSelection(.bwrap).modes == [true])
     #expect(RuntimeSelection(.runc).modes == [false, true])
     #expect(RuntimeSelection(.runc, noNewPrivileges: false).calls == ContainerRuntime.runc.callsAfterFilter(noNewPrivileges: false))
-    for format in ["docker", "oci", "k8s-pod", "spo"] { #expect(RuntimeTarget.defaultTarget(forFormat: format) == .runc) }
+    #expect(RuntimeTarget.oci.runtimes == [.crun, .runc])
+    for format in ["docker", "oci", "k8s-pod", "spo"] { #expect(RuntimeTarget.defaultTarget(forFormat: format) == .oci) }
     #expect(RuntimeTarget.defaultTarget(forFormat: "lxc") == .lxc)
     #expect(RuntimeTarget.defaultTarget(forFormat: "nspawn") == .nspawn)
     #expect(RuntimeTarget.defaultTarget(forFormat: "systemd") == .none)
@@ -155,7 +156,7 @@ import TestSupport
     #expect(convert.stderr.contains("warning: syscalls[0] kills execve") && convert.stderr.contains(makers), "\(convert.stderr)")
     #expect(try allowed(out).entries.count == 1, "nothing is added to a deny-list")
     let strict = run(syscageExecutable, ["convert", input, "--to", "oci", "--strict"])
-    #expect(strict.status == 65 && strict.stderr.contains("deny.json refuses calls runc"), "\(strict.stderr)")
+    #expect(strict.status == 65 && strict.stderr.contains("deny.json refuses calls oci (crun and runc)"), "\(strict.stderr)")
   }
 
   // MARK: runc, end to end
@@ -170,7 +171,7 @@ import TestSupport
     let (profile, _) = try EngineCases.recordAllowList(into: dir)
     let (names, entries) = try allowed(profile)
     #expect(names.isSuperset(of: Self.runcCalls), "missing \(Set(Self.runcCalls).subtracting(names).sorted())")
-    #expect(entries.contains { ($0["comment"] as? String ?? "").contains("runc makes after loading") }, "\(entries)")
+    #expect(entries.contains { ($0["comment"] as? String ?? "").contains("(crun and runc) makes after loading") }, "\(entries)")
 
     let args = ["/bin/busybox", "sh", "-c", EngineCases.allowListScript]
     let unconfined = try Containers.makeBundle(in: dir.appendingPathComponent("none"), args: args, noNewPrivileges: noNewPrivileges)
