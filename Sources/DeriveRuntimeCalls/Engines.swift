@@ -91,7 +91,8 @@ struct Engines {
     }
   }
 
-  /// runc or crun on an OCI bundle (`runc spec`/`crun spec`, the process /bin/true).
+  /// runc or crun on an OCI bundle (`runc spec`/`crun spec`, the process /bin/true), by
+  /// `run` and by `create` + `start` in turn.
   /// crun runs in a private mount namespace without /sys/fs/cgroup/unified: it refuses a
   /// hybrid cgroup layout whose cgroup2 has controllers, as this kind of machine has.
   func oci(_ runtime: ContainerRuntime, _ path: String?) throws -> Engine? {
@@ -126,11 +127,17 @@ struct Engines {
         try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys]).write(to: configURL)
         let id = "\(tag)-\(runtime)-\(run)"
         let cleanup = { _ = quietly(path, ["delete", "--force", id]) }
+        // Every other run takes the path containerd's shim and podman's conmon take:
+        // `create`, then `start` (the container's init waits on the exec FIFO under its
+        // filter); the others `run`.
+        let start = run % 2 == 1
+          ? "\(path) create --bundle '\(bundle.path)' \(id) && exec \(path) start \(id)"
+          : "exec \(path) run --bundle '\(bundle.path)' \(id)"
         if runtime == .runc {
-          return Launch(executable: path, arguments: ["runc", "run", "--bundle", bundle.path, id], cleanup: cleanup)
+          return Launch(executable: "/bin/sh", arguments: ["sh", "-c", start], cleanup: cleanup)
         }
         let script = "if grep -q ' /sys/fs/cgroup/unified ' /proc/self/mounts; then umount /sys/fs/cgroup/unified || exit 125; fi; "
-          + "exec \(path) run --bundle '\(bundle.path)' \(id)"
+          + start
         return Launch(
           executable: unshare!, arguments: ["unshare", "-m", "--propagation", "private", "/bin/sh", "-c", script], cleanup: cleanup)
       })

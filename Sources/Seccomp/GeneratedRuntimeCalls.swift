@@ -4,8 +4,8 @@
 extension RuntimeCalls {
   /// The version and runs each runtime's sets were recorded from.
   public static let sources: [ContainerRuntime: Source] = [
-    .runc: Source(version: "runc version 1.1.5+ds1", runs: 40, modes: [false, true]),
-    .crun: Source(version: "crun version 1.8.1", runs: 40, modes: [false, true]),
+    .runc: Source(version: "runc version 1.1.5+ds1", runs: 60, modes: [false, true]),
+    .crun: Source(version: "crun version 1.8.1", runs: 60, modes: [false, true]),
     .lxc: Source(version: "lxc 5.0.2", runs: 40, modes: [false, true]),
     .nspawn: Source(version: "systemd 252 (252.39-1~deb12u2)", runs: 80, modes: [false, true]),
     .bwrap: Source(version: "bubblewrap 0.8.0", runs: 80, modes: [true]),
@@ -27,10 +27,10 @@ extension RuntimeCalls {
       ],
     ],
     .crun: [
-      // 9 calls
+      // 11 calls
       false: [
-        "capset", "close", "execve", "prctl", "rt_sigaction", "rt_sigprocmask", "setresgid",
-        "setresuid", "write",
+        "capset", "close", "execve", "prctl", "pselect6", "read", "rt_sigaction", "rt_sigprocmask",
+        "setresgid", "setresuid", "write",
       ],
       // 2 calls
       true: [

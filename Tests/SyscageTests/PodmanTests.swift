@@ -79,6 +79,30 @@ import TestSupport
     #expect(with.stdout == without.stdout, "with: \(with.stdout)\(with.stderr)\nwithout: \(without.stdout)")
   }
 
+  /// podman as most distributions ship it, with crun: the plain recording allows crun's
+  /// calls too (the Docker format's default is both OCI runtimes), and one made for runc
+  /// alone does not start there.
+  @Test(.enabled(if: (Podman.ready && Peer.crun.isAvailable) || isCI, reason))
+  func hostRecordedAllowListStartsUnderCrunToo() throws {
+    try #require(Podman.ready && Peer.crun.isAvailable, Self.reason)
+    let f = try Fixture()
+    defer { f.remove() }
+    let recorded = try EngineCases.recordAllowList(into: f.dir)
+    let command = ["/bin/sh", "-c", EngineCases.allowListScript]
+
+    let without = Podman.runWithCrun(image: f.image, command: command, seccompProfile: nil)
+    try #require(without.status == 0, "podman --runtime crun without a profile: \(without.stderr)")
+    #expect(without.stdout.hasPrefix("hi\n") && without.stdout.hasSuffix("made\n"), "\(without.stdout)")
+
+    let with = Podman.runWithCrun(image: f.image, command: command, seccompProfile: recorded.path)
+    #expect(with.status == 0, "podman --runtime crun under the recorded profile: \(with.stderr)")
+    #expect(with.stdout == without.stdout, "with: \(with.stdout)\(with.stderr)\nwithout: \(without.stdout)")
+
+    let runcOnly = try EngineCases.recordAllowList(into: f.dir, name: "runc-only.json", extra: ["--for", "runc"])
+    let refused = Podman.runWithCrun(image: f.image, command: command, seccompProfile: runcOnly.path)
+    #expect(refused.status != 0, "a profile with runc's calls alone started under crun: \(refused.stdout)")
+  }
+
   @Test(.enabled(if: Podman.ready || isCI, reason))
   func dockerDefaultRefusesKeyctl() throws {
     try #require(Podman.ready, Self.reason)

@@ -33,9 +33,11 @@ public enum Podman {
   /// when nil (`seccomp=unconfined`). runc is the runtime (crun refuses this machine's
   /// hybrid cgroups), the network is none, and the rlimits stay under the hard limits
   /// (rootful podman asks for nofile 1048576, which needs CAP_SYS_RESOURCE).
-  public static func runArguments(image: String, name: String, command: [String], seccompProfile: String?) -> [String] {
+  public static func runArguments(
+    image: String, name: String, command: [String], seccompProfile: String?, runtime: String = "runc"
+  ) -> [String] {
     [
-      "run", "--rm", "--name", name, "--runtime", "runc", "--network", "none",
+      "run", "--rm", "--name", name, "--runtime", runtime, "--network", "none",
       "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024",
       "--security-opt", "seccomp=\(seccompProfile ?? "unconfined")",
       image,
@@ -47,6 +49,24 @@ public enum Podman {
     let name = "syscage-test-\(UUID().uuidString.prefix(8).lowercased())"
     let r = TestSupport.run(path, runArguments(image: image, name: name, command: command, seccompProfile: seccompProfile),
       timeout: timeout)
+    if r.status != 0 { _ = TestSupport.run(path, ["rm", "--force", name]) }
+    return r
+  }
+
+  /// The hybrid cgroup layout's cgroup2 mount, which crun refuses while it is there.
+  static let unifiedCgroup = "/sys/fs/cgroup/unified"
+
+  /// Like `run`, with crun as the runtime. On a hybrid cgroup layout (this machine's)
+  /// podman runs in a private mount namespace with the cgroup2 mount taken away, which
+  /// crun then takes for a plain v1 layout; the host's mounts do not change.
+  public static func runWithCrun(image: String, command: [String], seccompProfile: String?, timeout: Double = 120) -> ProcessResult {
+    let name = "syscage-test-\(UUID().uuidString.prefix(8).lowercased())"
+    let podman = ([path] + runArguments(image: image, name: name, command: command, seccompProfile: seccompProfile, runtime: "crun"))
+      .map(Containers.shellQuote).joined(separator: " ")
+    let hybrid = TestSupport.run("/usr/bin/mountpoint", ["-q", unifiedCgroup]).status == 0
+    let r = hybrid
+      ? TestSupport.run("/usr/bin/unshare", ["-m", "--propagation", "private", "/bin/sh", "-c", "umount \(unifiedCgroup) && exec \(podman)"], timeout: timeout)
+      : TestSupport.run("/bin/sh", ["-c", "exec \(podman)"], timeout: timeout)
     if r.status != 0 { _ = TestSupport.run(path, ["rm", "--force", name]) }
     return r
   }
