@@ -206,28 +206,11 @@ public struct LXCConversion: Sendable {
 
     static let zeros = [UInt64](repeating: 0, count: 6)
 
-    /// A name's meaning on one ABI: one action whatever the arguments, or rules that look at them.
-    enum Class {
-      case fixed(SeccompAction)
-      case conditional([Rule])
-    }
+    /// A name's meaning on one ABI: one action whatever the arguments, or rules that look at
+    /// them (the systemd converter's classification; socketcall/ipc rules left to libseccomp).
+    typealias Class = NameActions.Class
 
-    func classify(_ ap: ArchPolicy, _ nr: SyscallNumber) -> Class {
-      // Rules made for the socketcall/ipc multiplexers are libseccomp's business under LXC.
-      let rules = ap.rules.filter { $0.number == nr && !$0.source.contains(" via ") }
-      let fixedAction = ap.decide(nr: nr.word, args: Self.zeros).action
-      guard rules.contains(where: { !$0.conditions.isEmpty }) else { return .fixed(fixedAction) }
-      let unconditional = rules.enumerated().filter { $0.element.conditions.isEmpty }
-      guard let strongest = unconditional.min(by: { $0.element.action.kind < $1.element.action.kind }) else {
-        return .conditional(rules)
-      }
-      let a = strongest.element.action
-      let dominated = rules.enumerated().allSatisfy { (i, r) in
-        r.conditions.isEmpty || r.action.kind > a.kind
-          || (r.action.kind == a.kind && (r.action.data == a.data || i > strongest.offset))
-      }
-      return dominated ? .fixed(a) : .conditional(rules)
-    }
+    func classify(_ ap: ArchPolicy, _ nr: SyscallNumber) -> Class { NameActions.classify(ap, nr) }
 
     mutating func build(runtimeCalls: [String]) throws {
       guard let nativePolicy = policy.arches.first else { return }

@@ -46,15 +46,8 @@ public struct NspawnConversion: Sendable {
 
   /// The settings file: the header, notes and warnings as comments, then `[Exec]` and the directives.
   public var text: String {
-    var lines = (header + notes).map(YAMLValue.commentLine)
-    if !warnings.isEmpty {
-      lines.append("#")
-      lines.append("# Not expressible exactly in systemd-nspawn:")
-      lines += warnings.map { YAMLValue.commentLine("- " + $0) }
-    }
-    lines.append("[Exec]")
-    lines += directives
-    return lines.joined(separator: "\n") + "\n"
+    SystemdConversion.settingsFile(
+      comments: header + notes, warnings: warnings, of: "systemd-nspawn", section: "Exec", directives: directives)
   }
 
   /// The same filter as systemd-nspawn options: `--system-call-filter=VALUE`, one per line.

@@ -38,13 +38,19 @@ public struct SystemdConversion: Sendable {
 
   /// A drop-in: the header and the warnings as comments, then `[Service]` and the directives.
   public var text: String {
-    var lines = (header + notes).map(YAMLValue.commentLine)
+    Self.settingsFile(comments: header + notes, warnings: warnings, of: "systemd", section: "Service", directives: directives)
+  }
+
+  /// A systemd-style settings file: `comments` and `warnings` (under "Not expressible
+  /// exactly in `what`:") as `#` lines, then `[section]` and the directives.
+  static func settingsFile(comments: [String], warnings: [String], of what: String, section: String, directives: [String]) -> String {
+    var lines = comments.map(YAMLValue.commentLine)
     if !warnings.isEmpty {
       lines.append("#")
-      lines.append("# Not expressible exactly in systemd:")
+      lines.append("# Not expressible exactly in \(what):")
       lines += warnings.map { YAMLValue.commentLine("- " + $0) }
     }
-    lines.append("[Service]")
+    lines.append("[\(section)]")
     lines += directives
     return lines.joined(separator: "\n") + "\n"
   }

@@ -226,14 +226,9 @@ struct ConvertCommand: ParsableCommand {
     case .k8sPod:
       break
     case .spo:
-      let spo = SPOConversion(profile: source, target: conversion, name: try resolvedName(), header: header)
-      try report(spo.warnings)
-      try emit(Array(spo.yaml.utf8), to: out)
+      try emitText(SPOConversion(profile: source, target: conversion, name: try resolvedName(), header: header), to: out)
     case .systemd:
-      let unit = SystemdConversion(profile: source, target: conversion, header: header)
-      for note in unit.notes { printError("syscage: note: \(note)") }
-      try report(unit.warnings)
-      try emit(Array(unit.text.utf8), to: out)
+      try emitText(SystemdConversion(profile: source, target: conversion, header: header), to: out)
     case .lxc:
       let policy: LXCConversion
       do {
@@ -242,14 +237,9 @@ struct ConvertCommand: ParsableCommand {
       } catch {
         throw fail("\(displayName): \(error); nothing written", code: ExitStatus.dataError)
       }
-      for note in policy.notes { printError("syscage: note: \(note)") }
-      try report(policy.warnings)
-      try emit(Array(policy.text.utf8), to: out)
+      try emitText(policy, to: out)
     case .nspawn:
-      let file = NspawnConversion(profile: source, target: conversion, header: header)
-      for note in file.notes { printError("syscage: note: \(note)") }
-      try report(file.warnings)
-      try emit(Array(file.text.utf8), to: out)
+      try emitText(NspawnConversion(profile: source, target: conversion, header: header), to: out)
       printError("syscage: for systemd-nspawn: \(NspawnConversion.usage)")
     case .docker:
       try emit(Array(DockerConversion.text(source, expandFor: expand ? conversion : nil).utf8), to: out)
@@ -257,6 +247,13 @@ struct ConvertCommand: ParsableCommand {
   }
 
   var displayName: String { profile == "-" ? "standard input" : profile }
+
+  /// Prints the conversion's notes and warnings (`report`), then writes its text.
+  func emitText(_ conversion: some TextConversion, to out: OutputFile?) throws {
+    for note in conversion.notes { printError("syscage: note: \(note)") }
+    try report(conversion.warnings)
+    try emit(Array(conversion.text.utf8), to: out)
+  }
 
   /// Prints what the conversion cannot express; with --strict that is an error (65) and nothing is written.
   func report(_ warnings: [String]) throws {

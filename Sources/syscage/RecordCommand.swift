@@ -488,6 +488,14 @@ struct RecordCommand: ParsableCommand {
     return loaded.profile
   }
 
+  /// Prints a text conversion's notes and warnings and writes its text to `output`
+  /// (saved in $TMPDIR when that fails).
+  func writeRecording(_ conversion: some TextConversion, to output: String) throws {
+    for note in conversion.notes { printError("syscage: note: \(note)") }
+    for w in conversion.warnings { printError("syscage: warning: \(w)") }
+    try writeOrSave(Array(conversion.text.utf8), to: output, inputs: outputInputs, what: "recording")
+  }
+
   /// Writes the profile to -o in --format (nothing without -o). When that fails after the
   /// run, the profile is saved in $TMPDIR and the message says where (exit 125).
   func write(_ profile: Profile) throws {
@@ -498,25 +506,14 @@ struct RecordCommand: ParsableCommand {
     case .docker, .oci:
       try writeOrSave(Array(profile.encode(format: format == .oci ? .oci : .docker).utf8), to: output, inputs: outputInputs, what: "recording")
     case .spo:
-      let spo = SPOConversion(profile: profile, target: host, name: try profileName(), header: header)
-      for w in spo.warnings { printError("syscage: warning: \(w)") }
-      try writeOrSave(Array(spo.yaml.utf8), to: output, inputs: outputInputs, what: "recording")
+      try writeRecording(SPOConversion(profile: profile, target: host, name: try profileName(), header: header), to: output)
     case .systemd:
-      let unit = SystemdConversion(profile: profile, target: host, header: header)
-      for note in unit.notes { printError("syscage: note: \(note)") }
-      for w in unit.warnings { printError("syscage: warning: \(w)") }
-      try writeOrSave(Array(unit.text.utf8), to: output, inputs: outputInputs, what: "recording")
+      try writeRecording(SystemdConversion(profile: profile, target: host, header: header), to: output)
     case .lxc:
       // An allow-list: LXC's policy version 2 has one (the conversion throws for version 1 deny-lists only).
-      let policy = try LXCConversion(profile: profile, target: host, header: header)
-      for note in policy.notes { printError("syscage: note: \(note)") }
-      for w in policy.warnings { printError("syscage: warning: \(w)") }
-      try writeOrSave(Array(policy.text.utf8), to: output, inputs: outputInputs, what: "recording")
+      try writeRecording(try LXCConversion(profile: profile, target: host, header: header), to: output)
     case .nspawn:
-      let file = NspawnConversion(profile: profile, target: host, header: header)
-      for note in file.notes { printError("syscage: note: \(note)") }
-      for w in file.warnings { printError("syscage: warning: \(w)") }
-      try writeOrSave(Array(file.text.utf8), to: output, inputs: outputInputs, what: "recording")
+      try writeRecording(NspawnConversion(profile: profile, target: host, header: header), to: output)
     case .k8sPod:
       let pod = KubernetesPodConversion(
         profile: profile, target: host, name: try profileName(), header: header, command: program.isEmpty ? nil : program)
