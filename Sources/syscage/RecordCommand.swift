@@ -400,6 +400,11 @@ struct RecordCommand: ParsableCommand {
       printError("syscage: detached from \(pids.map(String.init).joined(separator: ", ")); they run on")
       throw ExitCode.success
     }
+    if verify && verification == nil {
+      // The profile is written, but what --verify was asked to show is not known: syscage's own failure.
+      printError("syscage: verify: the profile is not verified (it is written to \(output ?? "-")); exit 125")
+      throw ExitCode(125)
+    }
     throw ExitCode(recorded.runs[0].termination.shellStatus)
   }
 

@@ -28,6 +28,21 @@ import TestSupport
     }
   }
 
+  /// A verification that cannot run (here the program removed itself) is syscage's own
+  /// failure (125), not the program's status; the profile is still written.
+  @Test func aVerificationThatCannotRunIsNotASuccess() throws {
+    let dir = try tempDir()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let script = try writeFile("#!/bin/sh\nrm -f \"$0\"\necho ran\n", "self.sh", in: dir)
+    try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: script)
+    let profile = dir.appendingPathComponent("p.json").path
+    let r = run(syscageExecutable, ["record", "-o", profile, "--verify", "--", script])
+    #expect(r.stdout == "ran\n")
+    #expect(r.status == 125, "\(r.stderr)")
+    #expect(r.stderr.contains("cannot run") && r.stderr.contains("not verified"), "\(r.stderr)")
+    #expect(FileManager.default.fileExists(atPath: profile))
+  }
+
   @Test func pipedStdinIsReplayed() throws {
     let dir = try tempDir()
     defer { try? FileManager.default.removeItem(at: dir) }
