@@ -97,7 +97,7 @@ public struct Violation: Sendable {
     case .rule(let i): "rule \(i)"
     case .defaultAction: "default action"
     case .enosysStub: "newer than every syscall the profile names"
-    case .badArch, .x32Rejected: "ABI not in the profile"
+    case .badArch, .x32Rejected, .x86_64Rejected: "ABI not in the profile"
     }
   }
 
@@ -145,6 +145,7 @@ public struct Violation: Sendable {
     switch decision.reason {
     case .badArch: "abi-not-in-profile"
     case .x32Rejected: "x32-not-in-profile"
+    case .x86_64Rejected: "x86_64-not-in-profile"
     case .enosysStub: "enosys-stub"
     case .rule: "rule"
     case .defaultAction: "default"

@@ -7,6 +7,9 @@ public struct Decision: Hashable, Sendable, CustomStringConvertible {
     case badArch
     /// An x86_64 call with the x32 bit set, and x32 is not in the policy.
     case x32Rejected
+    /// A call without the x32 bit on an x86_64 kernel (an x86_64 call), and x86_64 is not
+    /// in the policy while x32 is.
+    case x86_64Rejected
     /// The number is above every number the profile names (runc's ENOSYS stub).
     case enosysStub
     /// Rule `index` of the ABI's policy matched and was the most restrictive match.
@@ -23,6 +26,7 @@ public struct Decision: Hashable, Sendable, CustomStringConvertible {
     switch reason {
     case .badArch: "\(action) (arch not in the policy)"
     case .x32Rejected: "\(action) (x32 call, x32 not in the policy)"
+    case .x86_64Rejected: "\(action) (x86_64 call, only x32 in the policy)"
     case .enosysStub: "\(action) (newer than every syscall the profile names)"
     case .rule(let i): "\(action) (rule \(i))"
     case .defaultAction: "\(action) (default action)"
@@ -50,7 +54,7 @@ extension Policy {
       case (true, _, nil): return Decision(action: badArchAction, reason: .x32Rejected, arch: nil)
       case (false, let p?, _): chosen = p
       case (false, nil, let p?):
-        if nr != 0xffff_ffff { return Decision(action: badArchAction, reason: .badArch, arch: nil) }
+        if nr != 0xffff_ffff { return Decision(action: badArchAction, reason: .x86_64Rejected, arch: nil) }
         chosen = p
       default: break
       }
@@ -99,6 +103,8 @@ extension Policy {
     switch decision.reason {
     case .badArch: return "\(arch.map { "\($0)" } ?? "this ABI") is not an ABI of this filter"
     case .x32Rejected: return "x32 calls are not allowed by this filter"
+    case .x86_64Rejected:
+      return "without the x32 bit (0x40000000) the kernel takes the number as an x86_64 call, and x86_64 is not an ABI of this filter"
     case .enosysStub: return "the number is above every syscall the profile names (ENOSYS, so libc can fall back)"
     case .defaultAction: return "default action"
     case .rule(let i):

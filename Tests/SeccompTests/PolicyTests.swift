@@ -79,6 +79,9 @@ import Testing
   @Test func x32AndNegativeOne() {
     let only64 = Policy(profile: Self.profile(.errno, arches: [.x86_64], [SyscallEntry(names: ["read"], action: .allow)]), options: Self.options())
     #expect(only64.decide(auditArch: Arch.x86_64.auditArch, nr: 0x4000_0000).reason == .x32Rejected)
+    let onlyX32 = Policy(profile: Self.profile(.errno, arches: [.x32], [SyscallEntry(names: ["read"], action: .allow)]), options: Self.options([.x32]))
+    #expect(onlyX32.decide(auditArch: Arch.x86_64.auditArch, nr: 99999).reason == .x86_64Rejected)
+    #expect(onlyX32.explanation(of: onlyX32.decide(auditArch: Arch.x86_64.auditArch, nr: 99999), arch: .x32).contains("x86_64 is not an ABI"))
     #expect(only64.decide(auditArch: Arch.x86_64.auditArch, nr: 0x4000_0000).action == .killProcess)
     #expect(only64.decide(auditArch: Arch.x86_64.auditArch, nr: 0xffff_ffff).action == .errno(1))
     #expect(only64.decide(auditArch: Arch.x86_64.auditArch, nr: 0).action == .allow)
