@@ -510,30 +510,49 @@ struct Linter {
   }
 
   mutating func checkRedundantRules() {
+    // The others are the rules whose action is not the default: the same for every entry
+    // checked here. Listed once per name (every ABI), in file order, so that a profile of
+    // many entries is checked in linear time.
+    var differing: [String: [String]] = [:]
+    func differingEntries(_ name: String) -> [String] {
+      if let known = differing[name] { return known }
+      var paths: [String] = []
+      var seen: Set<String> = []
+      for ap in policy.arches {
+        guard let nr = ap.arch.number(of: name) else { continue }
+        for r in rules(ap, nr) where r.action != defaultAction && seen.insert(Linter.entryPath(r.source)).inserted {
+          paths.append(Linter.entryPath(r.source))
+        }
+      }
+      differing[name] = paths
+      return paths
+    }
     for (i, entry) in entries {
       let action = entry.action.action(errnoRet: entry.errnoRet)
       guard action == defaultAction else { continue }
       // Does it change a decision? Only if another rule for one of its names has a different action.
-      var others: [String] = []
-      var seen: Set<String> = []
-      for ap in policy.arches {
-        for name in entry.names {
-          guard let nr = ap.arch.number(of: name) else { continue }
-          for r in rules(ap, nr) where r.action != action && seen.insert(Linter.entryPath(r.source)).inserted {
-            others.append(Linter.entryPath(r.source))
-          }
+      var others = differingEntries(entry.names.first ?? "")
+      if entry.names.count > 1 {
+        var seen = Set(others)
+        for name in entry.names.dropFirst() {
+          for path in differingEntries(name) where seen.insert(path).inserted { others.append(path) }
         }
       }
       if others.isEmpty {
         add(.info, "rule-action-equals-default", path: "syscalls[\(i)].action",
           "the entry's action \(action) is the default action: it changes nothing (runc drops it). Remove it")
       } else {
+        let shown = others.prefix(Self.listedOthers).joined(separator: ", ")
+        let more = others.count > Self.listedOthers ? " and \(others.count - Self.listedOthers) more entries" : ""
         add(.warning, "rule-action-equals-default", path: "syscalls[\(i)].action",
-          "the entry's action \(action) is the default action: runc drops the rule, but syscage keeps it and it takes part in precedence against \(others.joined(separator: ", ")), "
+          "the entry's action \(action) is the default action: runc drops the rule, but syscage keeps it and it takes part in precedence against \(shown)\(more), "
             + "so the two can decide differently. Remove it, or make the intent explicit in the other rules")
       }
     }
   }
+
+  /// How many other entries a finding names before it counts the rest.
+  static let listedOthers = 8
 
   /// Whether two rules' conditions can hold for one call: true (exactly), false, or nil (may).
   /// Whether some call matches both rules, decided exactly on the regions of their
@@ -569,6 +588,52 @@ struct Linter {
     return (exact ? true : nil, parts.filter { !$0.hasPrefix("any ") }.joined(separator: " and "))
   }
 
+  /// The pairs (x < y, in order) of `rules` (one syscall's) that differ in action and
+  /// whose conditions may hold together. Rules whose every condition is an EQ (one per
+  /// argument) on the same arguments both match only when they compare the same values
+  /// (the datums are already cut to the argument's width): such rules are bucketed by
+  /// their values and paired only within a bucket, so thousands of rules comparing one
+  /// argument with distinct values, or all with one action, cost about linear time.
+  static func overlapCandidates(_ rules: [Rule]) -> [(Int, Int)] {
+    struct Arguments: Hashable { var indices: [Int]; var widths: [UInt64] }
+    /// One action's rules: those that are not EQ-only, and the EQ-only ones by arguments, then values.
+    struct Class { var others: [Int] = []; var equal: [Arguments: [[UInt64]: [Int]]] = [:] }
+    var classes: [SeccompAction: Class] = [:]
+    for (i, r) in rules.enumerated() {
+      let sorted = r.conditions.sorted { $0.index < $1.index }
+      let indices = sorted.map(\.index)
+      if !sorted.isEmpty, sorted.allSatisfy({ $0.op == .equal }), Set(indices).count == indices.count {
+        classes[r.action, default: Class()].equal[Arguments(indices: indices, widths: sorted.map(\.width)), default: [:]][
+          sorted.map(\.value), default: []].append(i)
+      } else {
+        classes[r.action, default: Class()].others.append(i)
+      }
+    }
+    guard classes.count > 1 else { return [] }
+    var pairs: [(Int, Int)] = []
+    func pair(_ x: Int, _ y: Int) { pairs.append((min(x, y), max(x, y))) }
+    let all = Array(classes.values)
+    for a in 0..<all.count {
+      for b in (a + 1)..<all.count {
+        let (ca, cb) = (all[a], all[b])
+        let bAll = cb.others + cb.equal.values.flatMap { $0.values.joined() }
+        let aEqual = ca.equal.values.flatMap { $0.values.joined() }
+        for x in ca.others { for y in bAll { pair(x, y) } }
+        for x in aEqual { for y in cb.others { pair(x, y) } }
+        for (arguments, byValues) in ca.equal {
+          for (other, otherValues) in cb.equal {
+            if other == arguments {
+              for (values, xs) in byValues { for x in xs { for y in otherValues[values] ?? [] { pair(x, y) } } }
+            } else {
+              for x in byValues.values.joined() { for y in otherValues.values.joined() { pair(x, y) } }
+            }
+          }
+        }
+      }
+    }
+    return pairs.sorted { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }
+  }
+
   mutating func checkOverlaps() {
     struct Key: Hashable { var a: String, b: String, name: String }
     var seen: [Key: Int] = [:]
@@ -577,8 +642,8 @@ struct Linter {
       let byNumber = Dictionary(grouping: rules.indices, by: { rules[$0].number })
       for number in byNumber.keys.sorted() {
         let idx = byNumber[number]!
-        for x in 0..<idx.count {
-          for y in (x + 1)..<max(x + 1, idx.count) {
+        for (x, y) in Self.overlapCandidates(idx.map { rules[$0] }) {
+          do {
             let r1 = rules[idx[x]], r2 = rules[idx[y]]
             guard r1.action != r2.action, r1.source != r2.source else { continue }
             let key = Key(a: r1.source, b: r2.source, name: r1.name)

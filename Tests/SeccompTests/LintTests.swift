@@ -289,6 +289,58 @@ import TestSupport
     #expect(data.first?.message.contains("first in file order") == true)
   }
 
+  /// The overlap check pairs only rules that can both match (EQ-only rules on the same
+  /// arguments are bucketed by value): its findings are exactly the pairs with different
+  /// actions that some call matches, found here by trying every call over a small domain.
+  @Test func overlappingRulesAreEveryPairSomeCallMatches() throws {
+    var rng = SplitMix64(seed: 0x0E71A9)
+    let ops = ["SCMP_CMP_EQ", "SCMP_CMP_EQ", "SCMP_CMP_EQ", "SCMP_CMP_NE", "SCMP_CMP_GE", "SCMP_CMP_LT"]
+    let actions = [#""action": "SCMP_ACT_ALLOW""#, #""action": "SCMP_ACT_LOG""#, #""action": "SCMP_ACT_ERRNO", "errnoRet": 13"#]
+    func holds(_ op: String, _ arg: UInt64, _ value: UInt64) -> Bool {
+      switch op {
+      case "SCMP_CMP_EQ": arg == value
+      case "SCMP_CMP_NE": arg != value
+      case "SCMP_CMP_GE": arg >= value
+      default: arg < value
+      }
+    }
+    for _ in 0..<40 {
+      var entries: [String] = []
+      var rules: [(action: Int, conditions: [(Int, String, UInt64)])] = []
+      for _ in 0..<(2 + Int(rng.next() % 10)) {
+        let action = Int(rng.next() % 3)
+        var conditions: [(Int, String, UInt64)] = []
+        for index in [0, 1] where rng.next() % 3 != 0 {
+          conditions.append((index, ops[Int(rng.next() % UInt64(ops.count))], rng.next() % 3))
+        }
+        rules.append((action, conditions))
+        let args = conditions.map { #"{"index": \#($0.0), "value": \#($0.2), "op": "\#($0.1)"}"# }.joined(separator: ", ")
+        entries.append(#"{"names": ["ioctl"], \#(actions[action]), "args": [\#(args)]}"#)
+      }
+      let text = #"{"defaultAction": "SCMP_ACT_KILL_PROCESS", "architectures": ["SCMP_ARCH_X86_64"], "syscalls": [\#(entries.joined(separator: ", "))]}"#
+      var expected: Set<[Int]> = []
+      for x in rules.indices {
+        for y in (x + 1)..<rules.count where rules[x].action != rules[y].action {
+          let both = (0..<4).contains { a0 in
+            (0..<4).contains { a1 in
+              [x, y].allSatisfy { r in rules[r].conditions.allSatisfy { holds($0.1, $0.0 == 0 ? UInt64(a0) : UInt64(a1), $0.2) } }
+            }
+          }
+          if both { expected.insert([x, y]) }
+        }
+      }
+      func entry(_ s: Substring) -> Int? {
+        guard let open = s.range(of: "syscalls["), let close = s[open.upperBound...].firstIndex(of: "]") else { return nil }
+        return Int(s[open.upperBound..<close])
+      }
+      let found = Set(only("overlapping-rules", try lint(text)).compactMap { f -> [Int]? in
+        guard let a = entry(Substring(f.message)), let b = entry(Substring(f.path)) else { return nil }
+        return [a, b]
+      })
+      #expect(found == expected, "\(text)")
+    }
+  }
+
   @Test func unknownNames() throws {
     let findings = try lint(Self.allowList(#"{"names": ["opnat", "socketcall", "newfstatat"], "action": "SCMP_ACT_ALLOW"}"#, arches: #"["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"]"#))
     let unknown = only("unknown-syscall", findings)
