@@ -262,20 +262,7 @@ public struct NspawnConversion: Sendable {
 
     /// `SystemCallFilter=` lines of at most about 100 characters (nspawn adds up repeated lines).
     mutating func emit(_ items: [String], prefix: String) {
-      var line: [String] = []
-      var length = 0
-      func flush() {
-        guard !line.isEmpty else { return }
-        directives.append("SystemCallFilter=\(prefix)" + line.joined(separator: " "))
-        line = []
-        length = 0
-      }
-      for item in items {
-        if length + item.count > 100 { flush() }
-        line.append(item)
-        length += item.count + 1
-      }
-      flush()
+      directives += SystemdConversion.wrappedLines("SystemCallFilter", items, prefix: prefix)
     }
   }
 }

@@ -41,6 +41,25 @@ public struct SystemdConversion: Sendable {
     Self.settingsFile(comments: header + notes, warnings: warnings, of: "systemd", section: "Service", directives: directives)
   }
 
+  /// `KEY=PREFIXitem item ...` lines of at most about 100 characters of items (systemd
+  /// and systemd-nspawn add repeated lines up).
+  static func wrappedLines(_ key: String, _ items: [String], prefix: String = "") -> [String] {
+    var lines: [String] = []
+    var line: [String] = []
+    var length = 0
+    for item in items {
+      if length + item.count > 100 && !line.isEmpty {
+        lines.append("\(key)=\(prefix)" + line.joined(separator: " "))
+        line = []
+        length = 0
+      }
+      line.append(item)
+      length += item.count + 1
+    }
+    if !line.isEmpty { lines.append("\(key)=\(prefix)" + line.joined(separator: " ")) }
+    return lines
+  }
+
   /// A systemd-style settings file: `comments` and `warnings` (under "Not expressible
   /// exactly in `what`:") as `#` lines, then `[section]` and the directives.
   static func settingsFile(comments: [String], warnings: [String], of what: String, section: String, directives: [String]) -> String {
@@ -277,20 +296,7 @@ public struct SystemdConversion: Sendable {
 
     /// `Key=` lines of at most about 100 characters (systemd adds up repeated lines).
     mutating func emit(_ key: String, _ items: [String], prefix: String = "") {
-      var line: [String] = []
-      var length = 0
-      func flush() {
-        guard !line.isEmpty else { return }
-        directives.append("\(key)=\(prefix)" + line.joined(separator: " "))
-        line = []
-        length = 0
-      }
-      for item in items {
-        if length + item.count > 100 { flush() }
-        line.append(item)
-        length += item.count + 1
-      }
-      flush()
+      directives += SystemdConversion.wrappedLines(key, items, prefix: prefix)
     }
 
     mutating func buildAllowList(defaultOutcome: Outcome) {
