@@ -6,7 +6,8 @@
 # oracle for how Docker and runc decode a profile), and the container engines the
 # profiles are proven in: podman (with runc and crun), containerd (ctr, and its CRI
 # plugin driven by a Python gRPC client built from the vendored CRI proto), LXC,
-# systemd-nspawn and systemd-run (systemd-container).
+# systemd-nspawn and systemd-run (systemd-container), with PyYAML and jsonschema
+# (the Kubernetes outputs are read back and validated against the vendored CRD).
 set -euo pipefail
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
