@@ -135,7 +135,7 @@ struct ConvertCommand: ParsableCommand {
   @Option(
     name: .customLong("for"),
     help: ArgumentHelp(
-      "Allow what this runtime does under the container's filter (default: oci, runc and crun, for oci, k8s-pod, spo and --bundle; none for docker).",
+      "Allow what this runtime does under the container's filter (default: the format's: oci, runc and crun, for oci, k8s-pod, spo and --bundle; lxc, nspawn for theirs; none for docker and systemd).",
       valueName: "runtime"))
   var runtimeChoice: RuntimeTarget?
 

@@ -223,15 +223,21 @@ struct ImportCommand: ParsableCommand {
     summary["allowed"] = allowed
     summary["enosys"] = enosys
     summary["defaultAction"] = SeccompAction(returnValue: action.action(errnoRet: profile.defaultErrnoRet).returnValue).description
-    if let output, output != "-" { summary["output"] = output }
+    report(summary, diagnostics) { humanSummary($0, seen: seen) }
+  }
 
+  /// The import's summary on stderr: with --json one JSON line (the output and the
+  /// diagnostics in it), else the diagnostics, then the line `human` makes of the summary.
+  func report(_ summary: [String: Any], _ diagnostics: [Diagnostic], human: ([String: Any]) -> String) {
+    var summary = summary
+    if let output, output != "-" { summary["output"] = output }
     if json {
       summary["diagnostics"] = diagnostics.map(diagnosticJSON)
       printError(jsonLine(summary))
       return
     }
     for d in diagnostics { printError(d.description) }
-    printError(humanSummary(summary, seen: seen))
+    printError(human(summary))
   }
 
   func display(_ path: String) -> String { path == "-" ? "standard input" : path }
@@ -320,20 +326,14 @@ extension ImportCommand {
     let entries = policy.profile.syscalls ?? []
     let rules = entries.reduce(0) { $0 + $1.names.count }
     let defaultAction = (policy.profile.defaultAction ?? .allow).action(errnoRet: policy.profile.defaultErrnoRet)
-    var summary: [String: Any] = [
+    let summary: [String: Any] = [
       "source": "lxc", "version": policy.version, "lines": policy.lineCount, "rules": rules, "abis": policy.profile.architectures?.map(\.name) ?? [],
       "defaultAction": defaultAction.description, "unknown": unknown.map(\.name), "notOnABIs": elsewhere.map(\.name),
     ]
-    if let output, output != "-" { summary["output"] = output }
-    if json {
-      summary["diagnostics"] = diagnostics.map(diagnosticJSON)
-      printError(jsonLine(summary))
-      return
-    }
-    for d in diagnostics { printError(d.description) }
-    printError(
+    report(summary, diagnostics) { _ in
       "syscage: read \(policy.lineCount) lines of an LXC policy, version \(policy.version), for \(host) hosts: \(rules) rule\(rules == 1 ? "" : "s"), default \(defaultAction), ABIs \(abis)"
-        + ((output.map { $0 != "-" } ?? false) ? "; wrote \(output!)" : ""))
+        + ((output.map { $0 != "-" } ?? false) ? "; wrote \(output!)" : "")
+    }
   }
 
   /// `import --names FILE`: an allow-list of the names on the --arch ABI.
@@ -373,21 +373,16 @@ extension ImportCommand {
     let allowed = profile.syscalls?.first?.names ?? []
     let enosys = (profile.syscalls ?? []).dropFirst().flatMap(\.names)
     let defaultText = SeccompAction(returnValue: action.action(errnoRet: profile.defaultErrnoRet).returnValue).description
-    var summary: [String: Any] = [
+    let summary: [String: Any] = [
       "source": "names", "lines": list.lineCount, "names": list.names.count, "abis": [abi.name], "allowed": allowed, "enosys": enosys,
       "unknown": unknown, "notOnABI": missing, "defaultAction": defaultText,
     ]
-    if let output, output != "-" { summary["output"] = output }
-    if json {
-      summary["diagnostics"] = diagnostics.map(diagnosticJSON)
-      printError(jsonLine(summary))
-      return
+    report(summary, diagnostics) { _ in
+      var wrote = "syscage: read \(list.lineCount) lines, \(list.names.count) names: profile for \(abi): \(allowed.count) allowed"
+      if !enosys.isEmpty { wrote += ", ENOSYS for \(enosys.joined(separator: " "))" }
+      wrote += ", default \(defaultText)"
+      if let output, output != "-" { wrote += "; wrote \(output)" }
+      return wrote
     }
-    for d in diagnostics { printError(d.description) }
-    var wrote = "syscage: read \(list.lineCount) lines, \(list.names.count) names: profile for \(abi): \(allowed.count) allowed"
-    if !enosys.isEmpty { wrote += ", ENOSYS for \(enosys.joined(separator: " "))" }
-    wrote += ", default \(defaultText)"
-    if let output, output != "-" { wrote += "; wrote \(output)" }
-    printError(wrote)
   }
 }
