@@ -105,9 +105,10 @@ import TestSupport
     try check(["/bin/sh", "-c", "ls / | wc -l"])
   }
 
-  /// Three threads one after another, then one that execs. main makes one futex call itself:
-  /// pthread_join waits in futex only when the thread still runs, and the recording, strace
-  /// and the replay must not depend on how the threads were scheduled.
+  /// Three threads one after another, then one that execs while main waits for it. main
+  /// makes one futex call itself: pthread_join waits in futex only when the thread still
+  /// runs, and the recording, strace and the replay must not depend on how the threads were
+  /// scheduled. (main waited in pause before, which it reached only when the exec came late.)
   static let threaded = """
     #include <linux/futex.h>
     #include <pthread.h>
@@ -129,7 +130,7 @@ import TestSupport
       for (int i = 0; i < 3; i++) { pthread_create(&t, NULL, work, NULL); pthread_join(t, NULL); }
       fflush(stdout);
       pthread_create(&t, NULL, exec_it, NULL);
-      for (;;) pause();
+      for (;;) pthread_join(t, NULL);
     }
     """
 
