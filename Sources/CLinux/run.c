@@ -85,8 +85,9 @@ int clinux_run_stacked(const char *path, char *const argv[], char *const envp[],
     long options = PTRACE_O_TRACEEXIT | PTRACE_O_TRACECLONE | (detector_len ? PTRACE_O_TRACESECCOMP : 0);
     if (ptrace(PTRACE_SEIZE, pid, 0, options) == 0) traced = 1;
   }
-  // The detector only with a tracer to stop at: without one its calls would fail with ENOSYS.
-  out->detector = traced && detector_len > 0;
+  // A TRACE detector only with a tracer to stop at (without one its calls would fail with
+  // ENOSYS); untraced, the caller's detector returns LOG, read from the audit log.
+  out->detector = detector_len > 0 && (traced || !trace);
   clinux_spawn_release_with(&spawn, out->detector ? CLINUX_SPAWN_GO_STACKED : CLINUX_SPAWN_GO);
   int failed = clinux_spawn_exec_status(&spawn, &step, &error) != 0;
   for (;;) {

@@ -61,6 +61,18 @@ public enum StrictModeRequest: String, Hashable, Sendable, CustomStringConvertib
     case .seccomp: "seccomp SECCOMP_SET_MODE_STRICT"
     }
   }
+
+  /// The request an audit record of `Launcher.loggedStrictModeDetector` shows: LOG for
+  /// prctl or seccomp of x86_64, x32 or ia32. nil for any other record.
+  public init?(auditedArch arch: Arch?, number: Int32?, action: SeccompAction?) {
+    guard let arch, let number, action?.kind == .log else { return nil }
+    let nr = Int64(number) & ~Int64(SyscallNumber.x32Bit)
+    switch (arch, nr) {
+    case (.x86_64, 157), (.x32, 157), (.x86, 172): self = .prctl
+    case (.x86_64, 317), (.x32, 317), (.x86, 354): self = .seccomp
+    default: return nil
+    }
+  }
 }
 
 /// Runs programs under compiled seccomp filters.
@@ -81,7 +93,10 @@ public enum Launcher {
     /// Watch the program's threads for their exit with ptrace, to name the syscall of a seccomp
     /// kill, and note a request for strict mode (`strictModeDetector` is stacked below `program`).
     public var watchForKill: Bool
-    /// With `watchForKill`, stack `strictModeDetector` below `program` (false: `program` alone).
+    /// Stack a strict-mode detector below `program` (false: `program` alone): with
+    /// `watchForKill` `strictModeDetector`, whose stops note the request in the outcome;
+    /// without, `loggedStrictModeDetector`, so the request is in the audit log only (see
+    /// `StrictModeRequest.init?(auditedArch:number:action:)`).
     public var detectStrictMode: Bool
 
     public init(
@@ -118,7 +133,14 @@ public enum Launcher {
   /// SECCOMP_MODE_STRICT) and seccomp(SECCOMP_SET_MODE_STRICT), of x86_64, x32 and ia32),
   /// ALLOW for everything else. It reads arguments only for prctl and seccomp, so every
   /// other call stays in the kernel's seccomp cache; a call of another ABI is allowed.
-  public static let strictModeDetector: [BPFInstruction] = {
+  public static let strictModeDetector = strictModeDetector(returning: .trace(strictModeData))
+
+  /// `strictModeDetector` returning LOG instead of TRACE, for a program run without a
+  /// tracer: the kernel logs the request to the audit log and then refuses it (EINVAL), as
+  /// it does under any filter.
+  public static let loggedStrictModeDetector = strictModeDetector(returning: .log)
+
+  static func strictModeDetector(returning noted: SeccompAction) -> [BPFInstruction] {
     let x32 = UInt32(SyscallNumber.x32Bit)
     func arg(_ i: Int, high: Bool = false) -> BPFInstruction {
       .load(SeccompDataLayout.argument(i, high: high, endianness: .little))
@@ -146,9 +168,9 @@ public enum Launcher {
       arg(0),  // 19: seccomp(SECCOMP_SET_MODE_STRICT (0), ...)
       .jump(BPF.jeq, 0, 1, 0),
       .ret(SeccompAction.allow),  // 21
-      .ret(SeccompAction.trace(strictModeData)),
+      .ret(noted),
     ]
-  }()
+  }
 
   /// A step before the program ran failed.
   public struct Failure: Error, Sendable, CustomStringConvertible {
@@ -214,10 +236,11 @@ public enum Launcher {
     let rc = withCStrings(request.arguments) { argv in
       withCStrings(env) { envp in
         request.program.withUnsafeBytes { prog in
-          strictModeDetector.withUnsafeBytes { detector in
+          let detectorProgram = request.watchForKill ? strictModeDetector : loggedStrictModeDetector
+          return detectorProgram.withUnsafeBytes { detector in
             clinux_run_stacked(
               request.executable, argv, envp, detector.baseAddress,
-              request.detectStrictMode ? UInt32(strictModeDetector.count) : 0,
+              request.detectStrictMode ? UInt32(detectorProgram.count) : 0,
               prog.baseAddress, UInt32(request.program.count), request.flags,
               request.noNewPrivileges ? 1 : 0, request.watchForKill ? 1 : 0, &result)
           }

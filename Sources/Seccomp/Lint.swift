@@ -225,13 +225,10 @@ struct Allowance {
 }
 
 extension Policy {
-  /// Whether a rule naming `name` allows it on `arch` for some arguments (ALLOW or LOG), as
-  /// lint reads it; false when only the default action allows it.
-  public func allowsByRule(_ name: String, on arch: Arch) -> Bool {
-    guard let ap = arches.first(where: { $0.arch == arch }), let nr = arch.number(of: name), let a = ap.allowance(of: nr) else {
-      return false
-    }
-    return a.path != "defaultAction"
+  /// Whether some call of `name` on `arch` is allowed, by a rule or by the default action.
+  public func allows(_ name: String, on arch: Arch) -> Bool {
+    guard let ap = arches.first(where: { $0.arch == arch }), let nr = arch.number(of: name) else { return false }
+    return ap.allowance(of: nr) != nil
   }
 }
 

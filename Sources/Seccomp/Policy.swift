@@ -128,3 +128,17 @@ public struct Condition: Hashable, Sendable, CustomStringConvertible {
     }
   }
 }
+
+extension Policy {
+  /// Whether the policy may return LOG for a call of one of `names` on some ABI (its
+  /// default action or a rule naming it).
+  public func mayLog(_ names: [String]) -> Bool {
+    arches.contains { ap in
+      ap.defaultAction.kind == .log
+        || names.contains { name in
+          guard let nr = ap.arch.number(of: name) else { return false }
+          return ap.rules(for: nr).contains { $0.action.kind == .log }
+        }
+    }
+  }
+}

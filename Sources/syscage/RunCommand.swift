@@ -24,9 +24,10 @@ struct RunCommand: ParsableCommand {
       the profile's notices it, and syscage says so after the run (--single-filter \
       leaves it out).
 
-      A traced program cannot trace: when a rule of the profile allows ptrace, the \
-      program runs untraced (no detector), and a kill is named from the audit \
-      multicast, or by its signal where that cannot be read (--trace-kills traces it).
+      A traced program cannot trace: when the profile allows ptrace (by a rule, or by \
+      its default action, as a deny-list does), the program runs untraced (no \
+      detector), and a kill is named from the audit multicast, or by its signal where \
+      that cannot be read (--trace-kills traces it).
 
       The expansion assumes the capabilities syscage itself has and the running kernel.
 
@@ -56,7 +57,7 @@ struct RunCommand: ParsableCommand {
   @Flag(help: "Load the profile's filter alone, without the strict-mode detector below it.")
   var singleFilter = false
 
-  @Flag(help: "Trace the program to name a seccomp kill even when a rule of the profile allows ptrace (the program then cannot trace).")
+  @Flag(help: "Trace the program to name a seccomp kill even when the profile allows ptrace (the program then cannot trace).")
   var traceKills = false
 
   @Flag(help: "Run the program even when the profile disables seccomp (no defaultAction and no syscalls).")
@@ -102,16 +103,20 @@ struct RunCommand: ParsableCommand {
     }
     var flags = policy.flags.filter { $0 != .tsync }.reduce(UInt32(0)) { $0 | $1.bit }
     if logDenials { flags |= FilterFlag.log.bit }
-    // A traced program cannot trace (one tracer): when a rule of the profile allows ptrace, leave it to the program.
-    let untraced = !traceKills && policy.allowsByRule("ptrace", on: .native)
+    // A traced program cannot trace (one tracer): when the profile allows ptrace, leave it to the program.
+    let untraced = !traceKills && policy.allows("ptrace", on: .native)
     let audit = untraced ? try? AuditNetlink.Listener(receiveBuffer: 1 << 20) : nil
     if untraced && audit == nil {
       printError(
-        "syscage: note: \(profile) has a rule allowing ptrace, so \(name) runs untraced and can trace; a seccomp kill will be named by its signal only "
-          + "(the audit multicast cannot be read here); --trace-kills names it, and the program then cannot trace")
+        "syscage: note: \(profile) allows ptrace, so \(name) runs untraced and can trace; a seccomp kill will be named by its signal only "
+          + "and a request for strict mode is not noticed (the audit multicast cannot be read here); --trace-kills names both, "
+          + "and the program then cannot trace")
     }
+    // Untraced, a request for strict mode is read from the audit log: no detector where that cannot be
+    // read, nor when the profile may LOG prctl or seccomp itself (its records would look the same).
     let request = Launcher.Request(executable: path, arguments: argv, program: program, flags: flags, noNewPrivileges: !allowNewPrivs,
-      watchForKill: !untraced, detectStrictMode: !singleFilter)
+      watchForKill: !untraced,
+      detectStrictMode: !singleFilter && (!untraced || (audit != nil && !policy.mayLog(["prctl", "seccomp"]))))
     let outcome: Launcher.Outcome
     do {
       outcome = try Launcher.run(request)
@@ -122,17 +127,20 @@ struct RunCommand: ParsableCommand {
     let warned = Set(loaderRefusals.map(\.syscall))
     var explained = false
     var seccompKill = outcome.seccompKill
-    if let audit, seccompKill == nil, outcome.termination == .signaled(SIGSYS) {
-      seccompKill = auditedKill(of: outcome.pid, from: audit)
+    var strictModeRequest = outcome.strictModeRequest
+    if let audit {
+      let audited = auditedEvents(
+        of: outcome.pid, killed: outcome.termination == .signaled(SIGSYS), strictModeDetector: request.detectStrictMode, from: audit)
+      seccompKill = seccompKill ?? audited.kill
+      if request.detectStrictMode { strictModeRequest = strictModeRequest ?? audited.strictModeRequest }
     }
     if let kill = seccompKill {
-      let decision = policy.decide(arch: kill.arch, number: kill.number, args: kill.arguments)
       let count = kill.name.flatMap { kill.arch.argumentTypes(of: $0)?.count } ?? 6
       let shown = kill.arguments.prefix(count).map { "0x" + String($0, radix: 16) }.joined(separator: ", ")
       printError(
         "syscage: killed by seccomp: \(kill.name ?? "syscall") (\(kill.number), \(kill.arch))"
           + (kill.arguments.isEmpty ? " (from the audit log, without its arguments): " : " with arguments (\(shown)): ")
-          + "\(profile) says \(decision.action) (\(policy.explanation(of: decision, arch: kill.arch)))")
+          + deciding(kill, in: policy, profile: profile))
       if let killed = kill.name, kill.arch == .native, warned.contains(killed) {
         printError("syscage: \(killed) is the loader's call warned about before the start: allow it in \(profile)")
         explained = true
@@ -143,7 +151,7 @@ struct RunCommand: ParsableCommand {
         "syscage: \(name) \(outcome.termination) after the warning above: the loader probably failed at "
           + "\(warned.count == 1 ? "the refused call" : "one of the refused calls") (\(loaderRefusals.map(\.syscall).joined(separator: ", ")))")
     }
-    if let strict = outcome.strictModeRequest {
+    if let strict = strictModeRequest {
       printError(
         "syscage: the program asked for seccomp strict mode (\(strict)); the kernel refused it (EINVAL) because "
           + "syscage's filter was already installed: it ran past that point, as it would not unwrapped")
@@ -151,18 +159,52 @@ struct RunCommand: ParsableCommand {
     throw ExitCode(outcome.termination.shellStatus)
   }
 
-  /// The seccomp kill of process `pid` in the audit multicast (the kernel logs kills by
-  /// default): waits briefly for the record, which the kernel sends as the process dies.
-  func auditedKill(of pid: Int32, from audit: AuditNetlink.Listener) -> SeccompKill? {
-    for _ in 0..<10 {
-      guard case .messages(let messages)? = try? audit.receive(timeoutMilliseconds: 100) else { continue }
+  /// What decided `kill`: the policy's decision for its arguments; without them (from the
+  /// audit log), when rules with conditions name the call, the rules and default that kill.
+  func deciding(_ kill: SeccompKill, in policy: Policy, profile: String) -> String {
+    let rules = policy.arches.first { $0.arch == kill.arch }?.rules(for: kill.number) ?? []
+    guard kill.arguments.isEmpty, rules.contains(where: { !$0.conditions.isEmpty }) else {
+      let decision = policy.decide(arch: kill.arch, number: kill.number, args: kill.arguments)
+      return "\(profile) says \(decision.action) (\(policy.explanation(of: decision, arch: kill.arch)))"
+    }
+    var killing = rules.filter { $0.action.kind <= .trap }.map { rule in
+      var unsourced = rule
+      unsourced.source = ""
+      return rule.source.isEmpty ? "\(unsourced)" : "\(rule.source): \(unsourced)"
+    }
+    if let d = policy.arches.first(where: { $0.arch == kill.arch })?.defaultAction, d.kind <= .trap {
+      killing.append("the default action \(d)")
+    }
+    return "\(profile) decides it by its arguments; what kills it: \(killing.joined(separator: " or "))"
+  }
+
+  /// What the audit multicast says of process `pid`: its seccomp kill (the kernel logs
+  /// kills by default; when `killed`, waits briefly for the record, which the kernel sends
+  /// as the process dies), and its first request for strict mode (logged by
+  /// `Launcher.loggedStrictModeDetector`; the program's own process only).
+  func auditedEvents(of pid: Int32, killed: Bool, strictModeDetector: Bool, from audit: AuditNetlink.Listener) -> (
+    kill: SeccompKill?, strictModeRequest: StrictModeRequest?
+  ) {
+    var kill: SeccompKill? = nil
+    var strict: StrictModeRequest? = nil
+    var quiet = 0
+    // A record reaches the multicast when the kernel thread kauditd sends it, shortly after
+    // the call: read until 20 ms pass without one (a kill's: 10 × 100 ms). (At most
+    // 1000 reads of the host's other records.)
+    for _ in 0..<1000 where quiet < (killed && kill == nil ? 10 : 1) {
+      guard case .messages(let messages)? = try? audit.receive(timeoutMilliseconds: killed && kill == nil ? 100 : strictModeDetector ? 20 : 0)
+      else {
+        quiet += 1
+        continue
+      }
       for m in messages {
-        guard case .record(let r)? = AuditNetlink.record(in: m), r.pid == Int(pid), r.signal == Int(SIGSYS),
-          let arch = r.arch, let number = r.number
-        else { continue }
-        return SeccompKill(arch: arch, number: SyscallNumber(number), thread: pid)
+        guard case .record(let r)? = AuditNetlink.record(in: m), r.pid == Int(pid) else { continue }
+        if kill == nil, r.signal == Int(SIGSYS), let arch = r.arch, let number = r.number {
+          kill = SeccompKill(arch: arch, number: SyscallNumber(number), thread: pid)
+        }
+        strict = strict ?? StrictModeRequest(auditedArch: r.arch, number: r.number, action: r.action)
       }
     }
-    return nil
+    return (kill, strict)
   }
 }

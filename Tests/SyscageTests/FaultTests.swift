@@ -87,6 +87,17 @@ import TestSupport
     #expect(tracedSelf.status == 4, "\(tracedSelf.stderr)")
   }
 
+  /// A deny-list allows ptrace by its default action: the program can trace under it too.
+  @Test func aDenyListLeavesPtraceToTheProgram() throws {
+    let (dir, p) = try profile(Self.deniesIoUring)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    guard let exe = try compileTracer(in: dir) else { return }
+    let seize = run(syscageExecutable, ["run", "--profile", p, "--", exe])
+    #expect(seize.status == 0, "\(seize.stderr)")
+    let traced = run(syscageExecutable, ["run", "--trace-kills", "--profile", p, "--", exe])
+    #expect(traced.status == 3, "\(traced.stderr)")
+  }
+
   @Test func anUntracedKillIsNamedFromTheAuditLogOrBySignal() throws {
     let (dir, p) = try profile(Self.allowsPtrace)
     defer { try? FileManager.default.removeItem(at: dir) }

@@ -33,7 +33,7 @@ struct clinux_run_result {
   uint32_t arch;        ///< AUDIT_ARCH_* of that call (i386 when cs is 32-bit)
   int32_t tid;          ///< the thread that made it
   uint64_t args[6];     ///< its arguments (32-bit ones zero-extended for ia32)
-  int detector;         ///< the strict-mode detector was loaded (a tracer was there to stop at)
+  int detector;         ///< the strict-mode detector was loaded (traced: a tracer was there to stop at)
   int strict_request;   ///< the program asked for strict mode: 1 by prctl, 2 by seccomp (first request)
   int32_t strict_tid;   ///< the thread that asked
   int32_t pid;          ///< the program's pid
@@ -60,7 +60,9 @@ int clinux_run(const char *path, char *const argv[], char *const envp[],
 /// for strict mode) and ALLOW for every other. The tracer then also stops at seccomp
 /// stops: the detector's are noted in out->strict_request and the call goes on (the
 /// kernel refuses strict mode under a filter: EINVAL); a TRACE of `prog` fails with
-/// ENOSYS, as it does without a tracer.
+/// ENOSYS, as it does without a tracer. Without `trace`, `detector` (one that returns
+/// LOG for the calls to note: the kernel logs them to the audit log, where the caller
+/// reads them) is loaded all the same.
 int clinux_run_stacked(const char *path, char *const argv[], char *const envp[], const void *detector,
                        unsigned int detector_len, const void *prog, unsigned int len, unsigned int flags,
                        int no_new_privs, int trace, struct clinux_run_result *out);
