@@ -4,8 +4,10 @@ import Syscalls
 /// Watches a recording for what makes it differ from a run without syscage, and says so
 /// while the program runs (through `report`, once per executable or request):
 /// an executable that is setuid, setgid or has file capabilities (under ptrace the kernel
-/// runs it without them), and a call of ptrace that makes the program a tracer (the kernel
-/// allows one tracer, and syscage is it: the call fails).
+/// runs it without them), and a call of ptrace that fails because syscage traces: the
+/// program's PTRACE_TRACEME, or an ATTACH or SEIZE of a process syscage traces (the kernel
+/// allows one tracer). An ATTACH or SEIZE of a process syscage does not trace works and is
+/// not reported.
 public final class RecordFaults: @unchecked Sendable {
   /// What was said, in order.
   public private(set) var reports: [String] = []
@@ -65,10 +67,20 @@ public final class RecordFaults: @unchecked Sendable {
     guard let name = call.name else { return }
     if name == "ptrace" {
       let request = call.arguments[0] & 0xffff_ffff
-      guard let requestName = Self.tracing[request], seenRequests.insert(request).inserted else { return }
-      say(
-        "the program called ptrace(\(requestName)): a program recorded by syscage cannot trace (the kernel allows one tracer); "
-          + "the recording is of a run where that failed: record the tracee directly")
+      guard let requestName = Self.tracing[request], !seenRequests.contains(request) else { return }
+      if requestName == "PTRACE_TRACEME" {
+        say(
+          "the program called ptrace(PTRACE_TRACEME): a program recorded by syscage cannot trace (the kernel allows one tracer); "
+            + "the recording is of a run where that failed: record the tracee directly")
+      } else {
+        let target = Int32(truncatingIfNeeded: call.arguments[1])
+        guard Self.tracedByThisProcess(target) else { return }
+        say(
+          "the program called ptrace(\(requestName)) on process \(target), which syscage traces: a program recorded by syscage "
+            + "cannot trace its own processes (the kernel allows one tracer); the recording is of a run where that failed: "
+            + "record the tracee directly")
+      }
+      seenRequests.insert(request)
       return
     }
     let at = name == "execveat" ? (dirfd: Int?(0), path: 1) : (dirfd: Int?.none, path: 0)
@@ -76,6 +88,15 @@ public final class RecordFaults: @unchecked Sendable {
       seenExecutables.insert(path).inserted, let privilege = Self.privilege(of: path)
     else { return }
     warn(path, privilege)
+  }
+
+  /// Whether a thread of this process traces `pid` (its TracerPid, a thread id, is one of ours).
+  static func tracedByThisProcess(_ pid: Int32, procRoot: String = "/proc") -> Bool {
+    guard pid > 0, let status = try? String(contentsOfFile: "\(procRoot)/\(pid)/status", encoding: .utf8),
+      let line = status.split(separator: "\n").first(where: { $0.hasPrefix("TracerPid:") }),
+      let tracer = Int32(line.dropFirst(10).trimmingCharacters(in: .whitespaces)), tracer > 0
+    else { return false }
+    return FileManager.default.fileExists(atPath: "\(procRoot)/self/task/\(tracer)")
   }
 
   /// "setuid root", "setgid adm", "given file capabilities": what the file would give the

@@ -44,7 +44,32 @@ import TestSupport
     defer { try? FileManager.default.removeItem(at: dir) }
     let r = run(syscageExecutable, ["record", "-o", dir.appendingPathComponent("o.json").path, "--", "/usr/bin/strace", "-o", "/dev/null", "true"])
     #expect(r.status != 0)
-    #expect(r.stderr.contains("the program called ptrace(PTRACE_"), "\(r.stderr)")
+    // strace seizes its child, which syscage traces already.
+    #expect(r.stderr.contains("the program called ptrace(PTRACE_SEIZE) on process "), "\(r.stderr)")
+    #expect(r.stderr.contains(", which syscage traces: a program recorded by syscage cannot trace its own processes"), "\(r.stderr)")
+  }
+
+  /// A SEIZE of a process syscage does not trace works under record, and nothing is said.
+  @Test(.enabled(if: Peer.root.shouldRun, Comment(rawValue: Peer.root.skipReason)))
+  func seizingAnUntracedProcessWorksAndIsNotReported() throws {
+    let dir = try tempDir()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let source = """
+      #include <stdlib.h>
+      #include <sys/ptrace.h>
+      int main(int argc, char **argv) {
+        return argc > 1 && ptrace(PTRACE_SEIZE, atoi(argv[1]), 0, 0) == 0 ? 0 : 3;  /* exiting detaches */
+      }
+      """
+    guard let exe = try compile(source, named: "seize", in: dir) else { return }
+    let sleeper = Process()
+    sleeper.executableURL = URL(fileURLWithPath: "/bin/sleep")
+    sleeper.arguments = ["30"]
+    try startUnblocked(sleeper)
+    defer { sleeper.terminate() }
+    let r = run(syscageExecutable, ["record", "-o", dir.appendingPathComponent("o.json").path, "--", exe, String(sleeper.processIdentifier)])
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(!r.stderr.contains("called ptrace"), "\(r.stderr)")
   }
 
   @Test(.enabled(if: Peer.root.shouldRun, Comment(rawValue: Peer.root.skipReason)))
