@@ -289,3 +289,35 @@ import Testing
     }
   }
 }
+
+/// ASCII lines are searched as bytes, others by characters: both read a record alike.
+@Suite struct AuditLineSearchTests {
+  @Test func asciiAndUnicodeLinesReadAlike() {
+    var rng = SplitMix64(seed: 1327)
+    let seeds = [
+      "[  1.5] audit: type=1326 audit(1700000000.123:42): pid=7 comm=\"a\" exe=\"/b\" arch=c000003e syscall=83 code=0x50000",
+      "type=SECCOMP msg=audit(1795383691.5:535): pid=2000 comm=617070 arch=40000003 syscall=102 code=0x80000000\u{1d}ARCH=x86",
+      "x;type=UNKNOWN[1326] audit(1.0:9): pid=1 arch=c000003e syscall=1 code=0x7ffc0000",
+      "type=13260 type=1326: audit(2.0:3) arch=c000003e syscall=0",
+    ]
+    let tokens = ["type=1326", "type=SECCOMP", "type=UNKNOWN[1326]", " ", ":", ";", "(", ")", "audit(", "\u{1d}", "=", "\"", "x"]
+    var records = 0
+    for _ in 0..<3000 {
+      var line = Array(rng.pick(seeds).utf8)
+      for _ in 0..<(1 + rng.below(4)) {
+        let at = rng.below(line.count + 1)
+        switch rng.below(3) {
+        case 0 where at < line.count: line.remove(at: at)
+        default: line.insert(contentsOf: Array(rng.pick(tokens).utf8), at: at)
+        }
+      }
+      let ascii = String(decoding: line, as: UTF8.self)
+      // A non-ASCII word and a space before it: the same record, read by characters.
+      let unicode = "é " + ascii
+      let a = AuditLog.record(in: ascii, file: "f", line: 1), u = AuditLog.record(in: unicode, file: "f", line: 1)
+      #expect(a == u, "\(ascii)")
+      if case .record = a { records += 1 }
+    }
+    #expect(records > 300)
+  }
+}
