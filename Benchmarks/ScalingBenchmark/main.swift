@@ -1,10 +1,10 @@
 import Foundation
 import TestSupport
 
-// Times syscage's input-driven paths at n, 10n and 100n and prints the growth per
-// tenfold (linear is about 10x, quadratic 100x): lint of many entries, of one long
-// name, of many names; merge --intersect of entries with six conditions; audit --json
-// of many records. With --fuzz N, runs N seeded mutations of profiles, strace logs and
+// Times syscage's input-driven paths at n, 10n and 100n and prints the CPU time and the
+// growth per tenfold (linear is about 10x, quadratic 100x): lint of many entries (on one
+// ABI and on three), of one long name, of many names; merge --intersect of entries with
+// six conditions; audit --json of many records, beside grep and jq over the same records. With --fuzz N, runs N seeded mutations of profiles, strace logs and
 // audit logs through the commands instead and reports any crash, hang (over 5 s) or
 // exit status outside 0, 1, 64, 65. See Benchmarks/README.md.
 //
@@ -26,26 +26,40 @@ func fail(_ message: String) -> Never {
 }
 guard FileManager.default.isExecutableFile(atPath: syscage) else { fail("no syscage at \(syscage) (build it, or set SYSCAGE)") }
 
-/// Runs syscage; returns the exit status (-1 on timeout, 128+N on a signal) and seconds taken.
-func runSyscage(_ arguments: [String], timeout: Double = 600) -> (status: Int32, seconds: Double) {
+/// CPU time (user + system) of every child waited for so far.
+func childCPU() -> Double {
+  var u = rusage()
+  getrusage(RUSAGE_CHILDREN.rawValue, &u)
+  return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
+}
+
+/// Runs syscage; returns the exit status (-1 on timeout, 128+N on a signal), the seconds
+/// taken and the CPU seconds it used (on a shared machine the steadier figure).
+func runSyscage(_ arguments: [String], timeout: Double = 600) -> (status: Int32, seconds: Double, cpu: Double) {
+  run(syscage, arguments, timeout: timeout)
+}
+
+/// Runs `executable` with standard output to `output` (default /dev/null); as `runSyscage`.
+func run(_ executable: String, _ arguments: [String], output: String = "/dev/null", timeout: Double = 600) -> (status: Int32, seconds: Double, cpu: Double) {
   let p = Process()
-  p.executableURL = URL(fileURLWithPath: syscage)
+  p.executableURL = URL(fileURLWithPath: executable)
   p.arguments = arguments
-  p.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+  p.standardOutput = FileHandle(forWritingAtPath: output)
   p.standardError = FileHandle(forWritingAtPath: "/dev/null")
   p.standardInput = FileHandle(forReadingAtPath: "/dev/null")
+  let cpuBefore = childCPU()
   let start = Date()
-  do { try p.run() } catch { fail("cannot run \(syscage): \(error)") }
+  do { try p.run() } catch { fail("cannot run \(executable): \(error)") }
   let deadline = start.addingTimeInterval(timeout)
   while p.isRunning && Date() < deadline { usleep(1000) }
   if p.isRunning {
     kill(p.processIdentifier, SIGKILL)
     p.waitUntilExit()
-    return (-1, Date().timeIntervalSince(start))
+    return (-1, Date().timeIntervalSince(start), childCPU() - cpuBefore)
   }
   p.waitUntilExit()
   let status = p.terminationReason == .uncaughtSignal ? 128 + p.terminationStatus : p.terminationStatus
-  return (status, Date().timeIntervalSince(start))
+  return (status, Date().timeIntervalSince(start), childCPU() - cpuBefore)
 }
 
 func write(_ name: String, _ text: String) -> String {
@@ -76,6 +90,16 @@ func lintEntries(_ n: Int) -> [String] {
   }
   return ["lint", write("entries-\(n).json", profile(entries))]
 }
+/// The same entries with architectures x86_64, x86 and x32 (x86's socketcall multiplexes socket, connect, ...).
+func lintEntriesThreeABIs(_ n: Int) -> [String] {
+  let entries: [[String: Any]] = (0..<n).map { i in
+    var e: [String: Any] = ["names": [names[i % names.count]], "action": actions[i % 3]]
+    if i % 2 == 1 { e["args"] = [["index": i % 6, "value": i, "op": "SCMP_CMP_EQ"]] }
+    return e
+  }
+  let text = json(["defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"], "syscalls": entries])
+  return ["lint", write("entries-abis-\(n).json", text)]
+}
 func lintLongName(_ n: Int) -> [String] {
   ["lint", write("name-\(n).json", profile([["names": [String(repeating: "x", count: n)], "action": "SCMP_ACT_ALLOW"]]))]
 }
@@ -104,6 +128,7 @@ func auditRecords(_ n: Int) -> [String] {
 
 let cases: [(label: String, base: Int, build: (Int) -> [String])] = [
   ("lint, entries", 1_000, lintEntries),
+  ("lint, entries on x86_64, x86, x32", 1_000, lintEntriesThreeABIs),
   ("lint, one name of n bytes", 100_000, lintLongName),
   ("lint, names in one entry", 1_000, lintNames),
   ("merge --intersect, entries of 6 conditions", 4, mergeEntries),
@@ -141,7 +166,7 @@ func fuzz(_ count: Int, seed: UInt64) {
     default: commands = [["audit", "--json", path], ["audit", path], ["import", "--audit", path]]
     }
     for c in commands {
-      let (status, seconds) = runSyscage(c, timeout: 5)
+      let (status, seconds, _) = runSyscage(c, timeout: 5)
       slowest = max(slowest, seconds)
       if ![0, 1, 64, 65].contains(status) {
         let keep = work.deletingLastPathComponent().appendingPathComponent("syscage-fuzz-\(seed)-\(i)").path
@@ -165,17 +190,38 @@ if let k = arguments.firstIndex(of: "--fuzz") {
 }
 
 print("syscage: \(syscage)")
+print("CPU seconds (user + system) of each run; wall seconds at 100n in brackets")
 print(String(repeating: " ", count: 44) + "        n       10n      100n   growth per tenfold")
+var lastInputs: [String: [String]] = [:]
 for c in cases {
   let base = max(1, Int(Double(c.base) * scale))
   var times: [Double] = []
+  var wall = 0.0
   var note = ""
   for n in [base, base * 10, base * 100] {
-    let (status, seconds) = runSyscage(c.build(n))
+    let arguments = c.build(n)
+    let (status, seconds, cpu) = runSyscage(arguments)
     if ![0, 1].contains(status) { note = " (exit \(status) at n = \(n))" }
-    times.append(seconds)
+    times.append(cpu)
+    wall = seconds
+    lastInputs[c.label] = arguments
   }
   func f(_ t: Double) -> String { String(format: "%8.3fs", t) }
-  let growth = "\(String(format: "%.1f", times[1] / times[0]))x, \(String(format: "%.1f", times[2] / times[1]))x"
-  print(c.label.padding(toLength: 44, withPad: " ", startingAt: 0) + " \(f(times[0])) \(f(times[1])) \(f(times[2]))   \(growth)\(note)  [n = \(base)]")
+  let growth = "\(String(format: "%.1f", times[1] / max(times[0], 1e-6)))x, \(String(format: "%.1f", times[2] / max(times[1], 1e-6)))x"
+  print(c.label.padding(toLength: 44, withPad: " ", startingAt: 0) + " \(f(times[0])) \(f(times[1])) \(f(times[2]))   \(growth)\(note)  [n = \(base); \(String(format: "%.2f", wall)) s]")
+  if c.label.hasPrefix("audit --json"), let log = lastInputs[c.label]?.last {
+    // Peers over the same file: the floor (grep counting the records) and jq reading and
+    // writing syscage's own JSON lines again (a JSON writer's cost per record).
+    let records = base * 100
+    let jsonOut = work.appendingPathComponent("audit.jsonl").path
+    _ = FileManager.default.createFile(atPath: jsonOut, contents: nil)
+    _ = run(syscage, ["audit", "--json", log], output: jsonOut)
+    var peers: [(String, String, [String])] = [("grep -c type=1326", "/usr/bin/grep", ["-c", "type=1326", log])]
+    if FileManager.default.isExecutableFile(atPath: "/usr/bin/jq") { peers.append(("jq -c . (its output)", "/usr/bin/jq", ["-c", ".", jsonOut])) }
+    for (label, path, arguments) in peers {
+      let (status, _, cpu) = run(path, arguments)
+      let ratio = cpu > 0 ? String(format: "syscage / peer = %.1f", times[2] / cpu) : "peer under the clock's resolution"
+      print("  peer at \(records) records: \(label.padding(toLength: 24, withPad: " ", startingAt: 0)) \(f(cpu))   \(ratio)\(status == 0 ? "" : " (exit \(status))")")
+    }
+  }
 }

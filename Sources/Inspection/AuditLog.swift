@@ -158,12 +158,16 @@ public struct AuditLog: Sendable {
   /// Reads one line: not a seccomp record, a malformed one (and why), or a record.
   public static func record(in line: String, file: String? = nil, line number: Int = 0) -> LineContent {
     let text = Substring(line)
-    guard let marker = seccompMarker(in: text) else { return .notARecord }
+    // In ASCII, characters are bytes: searched as bytes, much faster.
+    let ascii = text.utf8.allSatisfy { $0 < 0x80 }
+    guard let marker = ascii ? asciiSeccompMarker(in: text) : seccompMarker(in: text) else { return .notARecord }
     var body = text[marker...]
     // Enriched audit.log: the interpreted fields follow a GS (0x1d) byte.
-    if let gs = body.firstIndex(of: "\u{1d}") { body = body[..<gs] }
+    if let gs = ascii ? body.utf8.firstIndex(of: 0x1d) : body.firstIndex(of: "\u{1d}") { body = body[..<gs] }
     var r = SeccompAuditRecord(file: file, line: number)
-    if let open = body.firstRange(of: "audit("), let close = body[open.upperBound...].firstIndex(of: ")") {
+    if let open = ascii ? asciiFirstRange(of: "audit(", in: body) : body.firstRange(of: "audit("),
+      let close = ascii ? body[open.upperBound...].utf8.firstIndex(of: UInt8(ascii: ")")) : body[open.upperBound...].firstIndex(of: ")")
+    {
       let stamp = body[open.upperBound..<close]
       if let colon = stamp.lastIndex(of: ":") {
         let serialText = stamp[stamp.index(after: colon)...]
@@ -269,9 +273,61 @@ public struct AuditLog: Sendable {
     Arch(auditArch: value, number: Int64(number ?? 0))
   }
 
+  static let markers = ["type=1326", "type=SECCOMP", "type=UNKNOWN[1326]"]
+
+  /// `seccompMarker(in:)` for text known to be ASCII, over its bytes.
+  private static func asciiSeccompMarker(in text: Substring) -> Substring.Index? {
+    let utf8 = text.utf8
+    guard let at = utf8.withContiguousStorageIfAvailable({ bytes -> Int? in
+      for marker in markers {
+        var from = 0
+        while let k = firstOffset(of: marker, in: bytes, from: from) {
+          let end = k + marker.utf8.count
+          let before = k == 0 ? UInt8(ascii: " ") : bytes[k - 1]
+          let after = end == bytes.count ? UInt8(ascii: " ") : bytes[end]
+          if (before == UInt8(ascii: " ") || before == UInt8(ascii: ";") || before == UInt8(ascii: ":"))
+            && (after == UInt8(ascii: " ") || after == UInt8(ascii: ":"))
+          {
+            return k
+          }
+          from = end
+        }
+      }
+      return nil
+    }) else { return seccompMarker(in: text) }  // not contiguous: the general search
+    return at.map { utf8.index(utf8.startIndex, offsetBy: $0) }
+  }
+
+  /// The first range of `pattern` in ASCII `text`, over its bytes.
+  private static func asciiFirstRange(of pattern: String, in text: Substring) -> Range<Substring.Index>? {
+    let utf8 = text.utf8
+    guard let at = utf8.withContiguousStorageIfAvailable({ firstOffset(of: pattern, in: $0, from: 0) }) else {
+      return text.firstRange(of: pattern)
+    }
+    return at.map { utf8.index(utf8.startIndex, offsetBy: $0)..<utf8.index(utf8.startIndex, offsetBy: $0 + pattern.utf8.count) }
+  }
+
+  /// Where `pattern` (not empty) first occurs in `bytes` at or after `from`.
+  private static func firstOffset(of pattern: String, in bytes: UnsafeBufferPointer<UInt8>, from: Int) -> Int? {
+    var pattern = pattern
+    return pattern.withUTF8 { p -> Int? in
+      guard p.count <= bytes.count else { return nil }
+      var k = from
+      while k + p.count <= bytes.count {
+        if bytes[k] == p[0] {
+          var j = 1
+          while j < p.count && bytes[k + j] == p[j] { j += 1 }
+          if j == p.count { return k }
+        }
+        k += 1
+      }
+      return nil
+    }
+  }
+
   /// The index where `type=1326`, `type=SECCOMP` or `type=UNKNOWN[1326]` starts, as a whole word.
   private static func seccompMarker(in text: Substring) -> Substring.Index? {
-    for marker in ["type=1326", "type=SECCOMP", "type=UNKNOWN[1326]"] {
+    for marker in markers {
       var search = text[...]
       while let range = search.firstRange(of: marker) {
         let before = range.lowerBound == text.startIndex ? " " : text[text.index(before: range.lowerBound)]
@@ -294,6 +350,7 @@ public struct AuditLog: Sendable {
     func text(_ from: Int, _ to: Int) -> String { String(decoding: bytes[from..<to], as: UTF8.self) }
     let space = UInt8(ascii: " "), colon = UInt8(ascii: ":"), equals = UInt8(ascii: "="), quote = UInt8(ascii: "\"")
     var result: [String: String] = [:]
+    result.reserveCapacity(16)  // a kernel record has about 14 fields
     var i = 0
     let n = bytes.count
     while true {

@@ -163,6 +163,11 @@ public struct SyscallDecisions: Sendable {
   /// `ap.decide` on a witness of every region, computed rule by rule: a condition's truth
   /// is the same on a whole cell, so each rule visits only the regions it matches (the
   /// product of its matching cells) instead of every rule being tried on every region.
+  /// Rules with the same conditions match the same regions, so they are visited once, for
+  /// the one of them that decides there (the first of the most restrictive action); and
+  /// the cells a comparison matches are found by binary search (the cells of an argument
+  /// are in the order of their values), so thousands of rules on distinct values of one
+  /// argument cost about linear time.
   static func actions(of ap: ArchPolicy, number: SyscallNumber, arguments: [[ArgumentCell]], total: Int) -> [SeccompAction] {
     let unmatched = ArchPolicy(arch: ap.arch, defaultAction: ap.defaultAction, rules: [], enosysAbove: ap.enosysAbove)
       .decide(nr: number.word, args: [0, 0, 0, 0, 0, 0]).action
@@ -171,29 +176,37 @@ public struct SyscallDecisions: Sendable {
     var strides = [Int](repeating: 1, count: arguments.count)
     for a in stride(from: arguments.count - 2, through: 0, by: -1) { strides[a] = strides[a + 1] * arguments[a + 1].count }
     let position = Dictionary(uniqueKeysWithValues: arguments.enumerated().compactMap { a in a.element.first.map { ($0.index, a.offset) } })
-    for rule in ap.rules where rule.number == number {
-      var lists: [[Int]] = arguments.map { Array($0.indices) }
+    // Per set of conditions, the rule that decides where they hold: the first of the most restrictive action.
+    var deciding: [[Condition]: (rule: Int, action: SeccompAction)] = [:]
+    for (i, rule) in ap.rules.enumerated() where rule.number == number {
+      if let d = deciding[rule.conditions], d.action.kind <= rule.action.kind { continue }
+      deciding[rule.conditions] = (i, rule.action)
+    }
+    // In file order of the deciding rules: on a tie of restrictiveness the first rule wins.
+    for (conditions, d) in deciding.sorted(by: { $0.value.rule < $1.value.rule }) {
+      var lists: [[Range<Int>]] = arguments.map { [$0.indices] }
       var empty = false
-      for c in rule.conditions {
+      for c in conditions {
         guard let p = position[c.index] else {
           // An argument no cell splits: the condition holds for its witness 0 everywhere or nowhere.
           if !c.holds(for: 0) { empty = true }
           continue
         }
-        lists[p] = lists[p].filter { c.holds(for: arguments[p][$0].witness) }
+        lists[p] = matching(c, arguments[p], within: lists[p])
         if lists[p].isEmpty { empty = true }
       }
       if empty { continue }
       // Every region in the product of the matching cells.
-      var k = [Int](repeating: 0, count: lists.count)
+      let cells: [[Int]] = lists.map { $0.flatMap { $0 } }
+      var k = [Int](repeating: 0, count: cells.count)
       while true {
         var r = 0
-        for a in lists.indices { r += lists[a][k[a]] * strides[a] }
-        if best[r] == nil || rule.action.kind < best[r]!.kind { best[r] = rule.action }
-        var a = lists.count - 1
+        for a in cells.indices { r += cells[a][k[a]] * strides[a] }
+        if best[r] == nil || d.action.kind < best[r]!.kind { best[r] = d.action }
+        var a = cells.count - 1
         while a >= 0 {
           k[a] += 1
-          if k[a] < lists[a].count { break }
+          if k[a] < cells[a].count { break }
           k[a] = 0
           a -= 1
         }
@@ -201,6 +214,50 @@ public struct SyscallDecisions: Sendable {
       }
     }
     return best.map { $0 ?? unmatched }
+  }
+
+  /// The cells of `cells` within `ranges` (sorted, disjoint) on which `c` holds, as sorted
+  /// disjoint ranges. Cells are in the order of their intervals, which no comparison's
+  /// boundary splits, so an order comparison holds on a prefix or a suffix of them and
+  /// EQ on one run (NE on the rest): found by binary search. MASKED_EQ is tried cell by cell.
+  static func matching(_ c: Condition, _ cells: [ArgumentCell], within ranges: [Range<Int>]) -> [Range<Int>] {
+    /// The first cell from which `p` holds on every later one (p false, then true).
+    func partition(_ p: (UInt64) -> Bool) -> Int {
+      var lo = 0, hi = cells.count
+      while lo < hi {
+        let mid = (lo + hi) / 2
+        if p(cells[mid].witness) { hi = mid } else { lo = mid + 1 }
+      }
+      return lo
+    }
+    let v = c.value
+    let holding: [Range<Int>]
+    switch c.op {
+    case .lessThan: holding = [0..<partition { $0 >= v }]
+    case .lessOrEqual: holding = [0..<partition { $0 > v }]
+    case .greaterThan: holding = [partition { $0 > v }..<cells.count]
+    case .greaterOrEqual: holding = [partition { $0 >= v }..<cells.count]
+    case .equal, .notEqual:
+      let from = partition { $0 >= v }, to = partition { $0 > v }
+      holding = c.op == .equal ? [from..<to] : [0..<from, to..<cells.count]
+    case .maskedEqual:
+      var out: [Range<Int>] = []
+      for range in ranges {
+        for i in range where c.holds(for: cells[i].witness) {
+          if let last = out.last, last.upperBound == i { out[out.count - 1] = last.lowerBound..<(i + 1) } else { out.append(i..<(i + 1)) }
+        }
+      }
+      return out
+    }
+    // Both lists are sorted and disjoint: their intersection, in one pass.
+    var out: [Range<Int>] = []
+    var i = 0, j = 0
+    while i < ranges.count && j < holding.count {
+      let lo = max(ranges[i].lowerBound, holding[j].lowerBound), hi = min(ranges[i].upperBound, holding[j].upperBound)
+      if lo < hi { out.append(lo..<hi) }
+      if ranges[i].upperBound < holding[j].upperBound { i += 1 } else { j += 1 }
+    }
+    return out
   }
 }
 

@@ -464,6 +464,10 @@ struct Linter {
   }
 
   mutating func checkMultiplexed() {
+    // The outcome depends only on the ABI and the multiplexed call: computed once each,
+    // not once per entry (each computation reads every rule of the multiplexer).
+    struct Key: Hashable { var arch: Arch, mux: String, call: UInt64 }
+    var outcomes: [Key: [(action: SeccompAction, by: String)]] = [:]
     for (i, entry) in entries where !(entry.args ?? []).isEmpty {
       let action = entry.action.action(errnoRet: entry.errnoRet)
       for name in entry.names {
@@ -473,7 +477,9 @@ struct Linter {
           guard let mux = Linter.multiplexed(name, on: arch), let ap = policy.policy(for: arch) else { continue }
           let call = "\(mux.name)(\(mux.call), ...)"
           // What syscage decides for the multiplexed form, computed on the policy.
-          let outcome = Linter.multiplexedOutcome(ap, mux: mux.name, call: mux.call)
+          let key = Key(arch: arch, mux: mux.name, call: mux.call)
+          let outcome = outcomes[key] ?? Linter.multiplexedOutcome(ap, mux: mux.name, call: mux.call)
+          outcomes[key] = outcome
           let gets = outcome.map { "\($0.action) (\($0.by))" }.joined(separator: " or ")
           let varies = outcome.count > 1 ? ", depending on its other arguments" : ""
           let level: LintFinding.Level

@@ -2,11 +2,7 @@ import ArgumentParser
 import Foundation
 import Inspection
 import Seccomp
-import Synchronization
 import Syscalls
-
-/// Set by SIGINT and SIGTERM while `audit` follows a source: stop reading, print the summary.
-private let stopRequested = Atomic<Bool>(false)
 
 struct AuditCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -89,19 +85,38 @@ struct AuditCommand: ParsableCommand {
       printError("syscage: reading /dev/kmsg: without auditd the kernel rate-limits audit records (about 10 per 5 seconds); the rest never reach it (--netlink gets them all)")
     }
     let live = follow || netlink
-    if live { Self.stopOnSignals() }
+    if live { StopSignals.install() }
     let deadline = timeout.map { Date().addingTimeInterval($0) }
     func stopping() -> Bool {
-      stopRequested.load(ordering: .relaxed) || deadline.map { Date() >= $0 } == true
+      StopSignals.requested || deadline.map { Date() >= $0 } == true
     }
     var log = AuditLog(strict: strict)
     var emitted = 0
+    // Lines to print, written in large blocks (at once when live).
+    var pending: [UInt8] = []
+    func flush() {
+      fflush(nil)  // what print() holds goes first (every stream: stdout itself is not concurrency-safe to name)
+      pending.withUnsafeBytes { bytes in
+        var done = 0
+        while done < bytes.count {
+          let n = write(1, bytes.baseAddress! + done, bytes.count - done)
+          if n > 0 { done += n } else if n < 0 && errno == EINTR { continue } else { break }
+        }
+      }
+      pending.removeAll(keepingCapacity: true)
+    }
     func emitNew() {
       while emitted < log.records.count {
         let r = log.records[emitted]
         emitted += 1
-        if json { print(jsonLine(object(r))) } else if follow { print(r.description) }
-        if live { fflush(nil) }  // every stream: stdout itself is not concurrency-safe to name
+        if json {
+          r.writeJSON(to: &pending)
+          pending.append(10)
+        } else if follow {
+          pending.append(contentsOf: r.description.utf8)
+          pending.append(10)
+        }
+        if live || pending.count >= 1 << 16 { flush() }
       }
     }
     if netlink {
@@ -111,10 +126,10 @@ struct AuditCommand: ParsableCommand {
       }
     } else {
       let sources = kmsg ? ["/dev/kmsg"] : (files.isEmpty ? ["-"] : files)
-      var readers: [LineReader] = []
+      var readers: [LogLineReader] = []
       for path in sources {
         do {
-          readers.append(try LineReader(path: path, kmsg: path == "/dev/kmsg"))
+          readers.append(try LogLineReader(path: path, kmsg: path == "/dev/kmsg"))
         } catch {
           throw fail(error)
         }
@@ -131,6 +146,7 @@ struct AuditCommand: ParsableCommand {
         if follow && !any && !stopping() { usleep(200_000) }
       } while follow && !stopping()
     }
+    flush()
     for d in log.diagnostics { printError(d.description) }
     if log.diagnostics.contains(where: { $0.severity == .error }) { throw ExitCode(ExitStatus.dataError) }
     if !json { printSummary(log.uniqued(), grouping) }
@@ -179,42 +195,6 @@ struct AuditCommand: ParsableCommand {
     }
   }
 
-  /// SIGINT and SIGTERM end a live read (the summary is still printed); a second one
-  /// ends syscage at once.
-  static func stopOnSignals() {
-    // A parent may have left them blocked (a process inherits its mask).
-    var unblock = sigset_t()
-    sigemptyset(&unblock)
-    sigaddset(&unblock, SIGINT)
-    sigaddset(&unblock, SIGTERM)
-    pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
-    var action = sigaction()
-    action.__sigaction_handler.sa_handler = { signal in
-      if stopRequested.exchange(true, ordering: .relaxed) { _exit(128 + signal) }
-    }
-    sigemptyset(&action.sa_mask)
-    action.sa_flags = 0  // no SA_RESTART: a blocked read returns EINTR
-    sigaction(SIGINT, &action, nil)
-    sigaction(SIGTERM, &action, nil)
-  }
-
-  func object(_ r: SeccompAuditRecord) -> [String: Any] {
-    var o: [String: Any] = [:]
-    if let v = r.pid { o["pid"] = v }
-    if let v = r.comm { o["comm"] = v }
-    if let v = r.exe { o["exe"] = v }
-    if let v = r.arch { o["arch"] = v.name }
-    if let v = r.number { o["number"] = Int(v) }
-    if let v = r.syscall { o["syscall"] = v }
-    if r.action != nil { o["action"] = r.actionName }
-    if let v = r.timestamp, v.isFinite { o["time"] = v }
-    if let v = r.serial, let n = Int(exactly: v) { o["serial"] = n }
-    if let v = r.uid { o["uid"] = Int(v) }
-    if let f = r.file { o["file"] = f }
-    o["line"] = r.line
-    return o
-  }
-
   func printSummary(_ log: AuditLog, _ grouping: AuditLog.Grouping) {
     if log.records.isEmpty {
       print("no seccomp records")
@@ -230,57 +210,6 @@ struct AuditCommand: ParsableCommand {
       for (name, n) in counts.sorted(by: { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }) {
         print("  \(String(n).padding(toLength: 6, withPad: " ", startingAt: 0)) \(name)")
       }
-    }
-  }
-}
-
-/// Lines from a file, standard input or /dev/kmsg, read as they grow.
-final class LineReader {
-  let fd: Int32
-  let displayName: String
-  let isKmsg: Bool
-  var buffer: [UInt8] = []
-  var lineNumber = 0
-
-  init(path: String, kmsg: Bool) throws(InputError) {
-    displayName = path == "-" ? "<stdin>" : path
-    isKmsg = kmsg
-    if path == "-" {
-      fd = 0
-    } else {
-      fd = open(path, O_RDONLY | O_CLOEXEC | (kmsg ? O_NONBLOCK : 0))
-      if fd < 0 {
-        let reason = String(cString: strerror(errno))
-        throw InputError(Diagnostic(.error, file: path, "cannot open: \(reason)" + (kmsg && errno == EACCES ? " (reading /dev/kmsg needs root or CAP_SYSLOG)" : "")))
-      }
-    }
-  }
-
-  deinit { if fd > 0 { close(fd) } }
-
-  /// The next complete line, or nil when none is available now.
-  func nextLine() -> (String, Int)? {
-    while true {
-      if let nl = buffer.firstIndex(of: 10) {
-        let line = String(decoding: buffer[..<nl], as: UTF8.self)
-        buffer.removeSubrange(...nl)
-        lineNumber += 1
-        return (line, lineNumber)
-      }
-      var chunk = [UInt8](repeating: 0, count: 8192)
-      let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-      if n > 0 {
-        buffer.append(contentsOf: chunk[0..<n])
-        // A /dev/kmsg read returns one record without a trailing newline guarantee.
-        if isKmsg && buffer.last != 10 { buffer.append(10) }
-        continue
-      }
-      if n < 0 && errno == EINTR {
-        if stopRequested.load(ordering: .relaxed) { return nil }
-        continue
-      }
-      if n < 0 && errno == EPIPE && isKmsg { continue }  // records overwritten before we read them
-      return nil
     }
   }
 }

@@ -191,3 +191,133 @@ import Testing
     #expect(record.comm == "mkdir")
   }
 }
+
+/// `SeccompAuditRecord.jsonLine` (what `audit --json` prints) against Foundation's
+/// `JSONSerialization`, which printed those lines before: the same bytes.
+@Suite struct AuditRecordJSONTests {
+  /// The object `audit --json` gave `JSONSerialization` for a record.
+  static func foundationLine(_ r: SeccompAuditRecord) throws -> String {
+    var o: [String: Any] = [:]
+    if let v = r.pid { o["pid"] = v }
+    if let v = r.comm { o["comm"] = v }
+    if let v = r.exe { o["exe"] = v }
+    if let v = r.arch { o["arch"] = v.name }
+    if let v = r.number { o["number"] = Int(v) }
+    if let v = r.syscall { o["syscall"] = v }
+    if r.action != nil { o["action"] = r.actionName }
+    if let v = r.timestamp, v.isFinite { o["time"] = v }
+    if let v = r.serial, let n = Int(exactly: v) { o["serial"] = n }
+    if let v = r.uid { o["uid"] = Int(v) }
+    if let f = r.file { o["file"] = f }
+    o["line"] = r.line
+    return String(decoding: try JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]), as: UTF8.self)
+  }
+
+  @Test func sameBytesAsJSONSerialization() throws {
+    var rng = SplitMix64(seed: 1326)
+    // Every ASCII byte (controls, quote, backslash, slash, DEL), and UTF-8 of 2, 3 and 4 bytes.
+    let pieces: [[UInt8]] = (0..<0x80).map { [UInt8($0)] } + ["é", "\u{2028}", "\u{2029}", "\u{FFFD}", "😀", "名"].map { Array($0.utf8) }
+    func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02X", $0) }.joined() }
+    var text = ""
+    for i in 0..<2000 {
+      var comm: [UInt8] = [], exe: [UInt8] = []
+      for _ in 0..<rng.below(12) { comm += rng.pick(pieces) }
+      for _ in 0..<rng.below(24) { exe += rng.pick(pieces) }
+      if comm.isEmpty { comm = Array("a".utf8) }
+      if exe.isEmpty { exe = Array("/b".utf8) }
+      let seconds = [String(rng.below(2_000_000_000)), String(rng.next() >> UInt64(rng.below(64))), "0"][rng.below(3)]
+      let fraction = String(rng.next() % 1_000_000_000_0).prefix(1 + rng.below(9))
+      let stamp = rng.below(4) == 0 ? seconds : "\(seconds).\(fraction)"
+      let arch = ["c000003e", "40000003", "c00000b7", "12345678"][rng.below(4)]
+      let syscall = [String(rng.below(500)), String(Int32.min), "-1", String(0x4000_0000 + rng.below(600))][rng.below(4)]
+      let code = ["0x7ffc0000", "0x50001", "0x80000000", "0x7fc00000", "0x30000"][rng.below(5)]
+      let uid = rng.below(3) == 0 ? "" : " uid=\(rng.next() % 4_294_967_296)"
+      text += "type=1326 audit(\(stamp):\(rng.next() % 4_294_967_296)): pid=\(rng.below(Int(Int32.max)))\(uid) comm=\(hex(comm)) exe=\(hex(exe)) arch=\(arch) syscall=\(syscall) code=\(code)\n"
+      if i % 7 == 0 { text += "type=1326 audit(1.5:1): arch=c000003e syscall=1\n" }  // no pid, no action, no comm
+    }
+    let log = AuditLog.parse(text, file: rng.below(2) == 0 ? nil : "/var/log/a\"u\\dit.log")
+    #expect(log.records.count > 2000)
+    var differing: [String] = []
+    for r in log.records where r.jsonLine != (try Self.foundationLine(r)) {
+      differing.append("\(r.jsonLine)\n  JSONSerialization: \(try Self.foundationLine(r))")
+    }
+    #expect(differing.isEmpty, "\(differing.count) differ, the first: \(differing.first ?? "")")
+  }
+
+  @Test func timesAsJSONSerializationWritesThem() throws {
+    for t in [0, 1e-9, 0.000001, 0.0001, 1700000000.123, 1700000000, 1e16, 1e17, 123456789012345678.1, 9.223372036854776e18, 0.1, 1e21] {
+      var r = SeccompAuditRecord(file: "f", line: 3)
+      r.timestamp = t
+      #expect(r.jsonLine == (try Self.foundationLine(r)))
+    }
+  }
+}
+
+/// `LogLineReader`: a log's lines, across reads, and as the file grows.
+@Suite struct LogLineReaderTests {
+  @Test func linesAcrossReadsAndAsTheFileGrows() throws {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("lines-\(UUID().uuidString).log").path
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    // Lines of many lengths, more than one read's worth (64 KiB), then a partial line.
+    var lines: [String] = []
+    for i in 0..<3000 { lines.append(String(repeating: "é", count: i % 97) + "line \(i)") }
+    try Data((lines.joined(separator: "\n") + "\n" + "par").utf8).write(to: URL(fileURLWithPath: path))
+    let reader = try LogLineReader(path: path)
+    #expect(reader.displayName == path)
+    var got: [String] = []
+    while let (line, number) = reader.nextLine() {
+      #expect(number == got.count + 1)
+      got.append(line)
+    }
+    #expect(got == lines)
+    // The partial line comes when its newline does.
+    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+    handle.seekToEndOfFile()
+    handle.write(Data("tial\nnext\n".utf8))
+    try handle.close()
+    #expect(reader.nextLine()! == ("partial", 3001))
+    #expect(reader.nextLine()! == ("next", 3002))
+    #expect(reader.nextLine() == nil)
+  }
+
+  @Test func aFileThatCannotBeOpenedIsNamed() {
+    #expect(throws: InputError.self) { try LogLineReader(path: "/nonexistent/\(UUID().uuidString)") }
+    do {
+      _ = try LogLineReader(path: "/nonexistent/x.log")
+    } catch {
+      #expect("\(error)".contains("/nonexistent/x.log") && "\(error)".contains("cannot open"))
+    }
+  }
+}
+
+/// ASCII lines are searched as bytes, others by characters: both read a record alike.
+@Suite struct AuditLineSearchTests {
+  @Test func asciiAndUnicodeLinesReadAlike() {
+    var rng = SplitMix64(seed: 1327)
+    let seeds = [
+      "[  1.5] audit: type=1326 audit(1700000000.123:42): pid=7 comm=\"a\" exe=\"/b\" arch=c000003e syscall=83 code=0x50000",
+      "type=SECCOMP msg=audit(1795383691.5:535): pid=2000 comm=617070 arch=40000003 syscall=102 code=0x80000000\u{1d}ARCH=x86",
+      "x;type=UNKNOWN[1326] audit(1.0:9): pid=1 arch=c000003e syscall=1 code=0x7ffc0000",
+      "type=13260 type=1326: audit(2.0:3) arch=c000003e syscall=0",
+    ]
+    let tokens = ["type=1326", "type=SECCOMP", "type=UNKNOWN[1326]", " ", ":", ";", "(", ")", "audit(", "\u{1d}", "=", "\"", "x"]
+    var records = 0
+    for _ in 0..<3000 {
+      var line = Array(rng.pick(seeds).utf8)
+      for _ in 0..<(1 + rng.below(4)) {
+        let at = rng.below(line.count + 1)
+        switch rng.below(3) {
+        case 0 where at < line.count: line.remove(at: at)
+        default: line.insert(contentsOf: Array(rng.pick(tokens).utf8), at: at)
+        }
+      }
+      let ascii = String(decoding: line, as: UTF8.self)
+      // A non-ASCII word and a space before it: the same record, read by characters.
+      let unicode = "é " + ascii
+      let a = AuditLog.record(in: ascii, file: "f", line: 1), u = AuditLog.record(in: unicode, file: "f", line: 1)
+      #expect(a == u, "\(ascii)")
+      if case .record = a { records += 1 }
+    }
+    #expect(records > 300)
+  }
+}
