@@ -1,3 +1,6 @@
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE  // ppoll
+#endif
 #include "clinux_watch.h"
 #include "spawn.h"
 
