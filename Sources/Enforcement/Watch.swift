@@ -271,16 +271,25 @@ public enum Watcher {
     /// `--on-violation kill` killed the process tree (perhaps after the program had ended:
     /// a descendant's call).
     public var killedTree: Bool
+    /// In `deny` and `kill` mode, processes still under the filter that a second signal after
+    /// the program's end killed (instead of leaving them unwatched).
+    public var killedAtStop: Int
+    /// The guard process (the program's parent) was killed: the program died with it and
+    /// the rest of the tree was killed.
+    public var guardLost: Bool
   }
 
   /// Runs `request` (its `program` must be compiled from `policy.watchPolicy`) and answers
   /// every notification as `mode` says; `report` is called once per violation, after the
   /// supervisor acted on it. Returns when no process uses the filter any more: the program
   /// and every descendant that outlived it (a daemon keeps the watch going), or when a
-  /// second signal after the program's end stops it (the first goes to the descendants).
+  /// second signal after the program's end stops it (the first goes to the descendants;
+  /// in `deny` and `kill` mode the second kills them, and the watch sees them out).
   ///
-  /// While it runs, the calling process is a child subreaper and reaps any child that
-  /// ends (the watched tree's orphans): it must not have children of its own to wait for.
+  /// The program's parent is a guard process (clinux_watch.h): the subreaper of the
+  /// program's tree, which kills the whole tree when this process dies, SIGKILL included.
+  /// While it runs, the calling process is a child subreaper too and reaps any child that
+  /// ends: it must not have children of its own to wait for.
   public static func run(
     _ request: Launcher.Request, policy: Policy, mode: WatchMode, report: (Violation) -> Void
   ) throws(WatchFailure) -> Outcome {
@@ -297,6 +306,8 @@ public enum Watcher {
     }
     defer { clinux_watch_end(&w) }
     if rc != 0 { throw WatchFailure(step: w.failed_step, errno: w.error) }
+    // deny and kill never leave a process running unwatched.
+    w.stop_kills = mode == .alert ? 0 : 1
     var count = 0
     var killed = false
     loop: while true {
@@ -359,7 +370,7 @@ public enum Watcher {
     }
     return Outcome(
       termination: Termination(waitStatus: w.wait_status), pid: w.pid, violations: count, abandoned: Int(w.abandoned),
-      killedTree: killed)
+      killedTree: killed, killedAtStop: Int(w.stop_killed), guardLost: w.guard_lost != 0)
   }
 
   static func procComm(_ tid: Int32) -> String? {

@@ -22,9 +22,9 @@ struct WatchCommand: ParsableCommand {
       deny: report it and fail it with the profile's errno (EPERM for a KILL or TRAP \
       decision, ENOSYS for TRACE or NOTIFY, and the report says it was substituted).
 
-      kill: report it and SIGKILL every process of the program's tree (syscage is its \
-      child subreaper, so orphans are found too); the status is 137, also when the \
-      program had ended and a process that outlived it made the call.
+      kill: report it and SIGKILL every process of the program's tree (orphans are \
+      found too: the program's parent is a guard process, their subreaper); the status \
+      is 137, also when the program had ended and a process that outlived it made the call.
 
       Each violation is one JSON line (time, pid, tid, comm, exe, arch, syscall, nr, args, \
       decision, action) appended to --alerts FILE, or printed on stderr, and a line for a \
@@ -35,8 +35,10 @@ struct WatchCommand: ParsableCommand {
       access to the child: the same user, or root). Children and threads are watched too, \
       and so are processes that outlive the program: the watch ends when the last process \
       under the filter is gone. After the program ended, a signal to syscage (INT, TERM, \
-      HUP, QUIT, USR1, USR2) goes to those processes and a second one stops the watch \
-      (their calls outside the profile then fail with ENOSYS). \
+      HUP, QUIT, USR1, USR2) goes to those processes and a second one stops the watch: \
+      in alert mode they run on (their calls outside the profile then fail with ENOSYS), \
+      in deny and kill mode they are killed. If syscage dies (kill -9 too), the guard \
+      kills the program's whole tree, in every mode. \
       Filters syscage already runs under win over the watch for calls they deny or kill: \
       those are never seen. Exits with the program's status (128 + signal); 125 syscage \
       failed, 126 cannot execute, 127 not found.
@@ -143,6 +145,12 @@ struct WatchCommand: ParsableCommand {
     }
     if outcome.abandoned > 0 {
       printError("syscage: watch: stopped watching \(outcome.abandoned) process\(outcome.abandoned == 1 ? "" : "es") still under the filter (signalled twice); their calls outside the profile now fail with ENOSYS")
+    }
+    if outcome.killedAtStop > 0 {
+      printError("syscage: watch: killed \(outcome.killedAtStop) process\(outcome.killedAtStop == 1 ? "" : "es") still under the filter (signalled twice; --on-violation \(onViolation) leaves none unwatched)")
+    }
+    if outcome.guardLost {
+      printError("syscage: watch: the guard process (the program's parent) was killed; the program's tree was killed with it")
     }
     if outcome.violations > 0 {
       printError("syscage: watch: \(outcome.violations) violation\(outcome.violations == 1 ? "" : "s"); the program \(outcome.termination)")
