@@ -1,0 +1,5 @@
+/// Why a syscall's decision could not be computed exactly.
+public struct TooComplex: Error, Hashable, Sendable, CustomStringConvertible {
+  public var reason: String
+  public var description: String { reason }
+}
