@@ -12,6 +12,7 @@ let package = Package(
   products: [
     .executable(name: "syscage", targets: ["syscage"]),
     .library(name: "Syscalls", targets: ["Syscalls"]),
+    .library(name: "BPF", targets: ["BPF"]),
     .library(name: "Seccomp", targets: ["Seccomp"]),
     .library(name: "Enforcement", targets: ["Enforcement"]),
     .library(name: "OutputFiles", targets: ["OutputFiles"]),
@@ -23,13 +24,14 @@ let package = Package(
   targets: [
     .target(name: "CLinux", cSettings: [.define("_GNU_SOURCE")]),
     .target(name: "Syscalls", swiftSettings: strict),
+    .target(name: "BPF", dependencies: ["Syscalls"], swiftSettings: strict),
     .target(
-      name: "Seccomp", dependencies: ["Syscalls", "CLinux", .product(name: "Yams", package: "Yams")],
+      name: "Seccomp", dependencies: ["BPF", "Syscalls", "CLinux", .product(name: "Yams", package: "Yams")],
       swiftSettings: strict),
     .target(name: "OutputFiles", swiftSettings: strict),
-    .target(name: "Enforcement", dependencies: ["Syscalls", "Seccomp", "CLinux"], swiftSettings: strict),
-    .target(name: "Inspection", dependencies: ["Syscalls", "Seccomp", "CLinux"], swiftSettings: strict),
-    .target(name: "Recording", dependencies: ["Syscalls", "Seccomp", "Enforcement", "CLinux"], swiftSettings: strict),
+    .target(name: "Enforcement", dependencies: ["Syscalls", "BPF", "Seccomp", "CLinux"], swiftSettings: strict),
+    .target(name: "Inspection", dependencies: ["Syscalls", "BPF", "Seccomp", "CLinux"], swiftSettings: strict),
+    .target(name: "Recording", dependencies: ["Syscalls", "BPF", "Seccomp", "Enforcement", "CLinux"], swiftSettings: strict),
     .target(name: "SyscallTableGenerator", swiftSettings: strict),
     .executableTarget(
       name: "generate-syscall-tables",
@@ -38,13 +40,13 @@ let package = Package(
     .executableTarget(
       name: "syscage",
       dependencies: [
-        "Syscalls", "Seccomp", "Enforcement", "Inspection", "Recording", "OutputFiles", "CLinux",
+        "Syscalls", "BPF", "Seccomp", "Enforcement", "Inspection", "Recording", "OutputFiles", "CLinux",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strict),
     .executableTarget(
       name: "derive-runtime-calls",
-      dependencies: ["Recording", "Enforcement", "Seccomp", "Syscalls"],
+      dependencies: ["Recording", "Enforcement", "BPF", "Seccomp", "Syscalls"],
       path: "Sources/DeriveRuntimeCalls",
       swiftSettings: strict),
     .executableTarget(
@@ -54,7 +56,7 @@ let package = Package(
       swiftSettings: strict),
     .executableTarget(
       name: "compiler-benchmark",
-      dependencies: ["Seccomp", "Syscalls", "CLinux"],
+      dependencies: ["BPF", "Seccomp", "Syscalls", "CLinux"],
       path: "Benchmarks/CompilerBenchmark",
       swiftSettings: strict),
     .executableTarget(
@@ -84,7 +86,7 @@ let package = Package(
       swiftSettings: strict),
     .testTarget(
       name: "SeccompTests",
-      dependencies: ["Seccomp", "Syscalls", "CLinux", "TestSupport"],
+      dependencies: ["BPF", "Seccomp", "Syscalls", "CLinux", "TestSupport"],
       exclude: ["Fixtures", "FuzzCorpus"],
       swiftSettings: strict),
     .testTarget(
@@ -93,15 +95,15 @@ let package = Package(
       swiftSettings: strict),
     .testTarget(
       name: "SyscageTests",
-      dependencies: ["Seccomp", "TestSupport"],
+      dependencies: ["BPF", "Seccomp", "TestSupport"],
       swiftSettings: strict),
     .testTarget(
       name: "InspectionTests",
-      dependencies: ["Inspection", "Seccomp", "Syscalls", "CLinux", "TestSupport"],
+      dependencies: ["Inspection", "BPF", "Seccomp", "Syscalls", "CLinux", "TestSupport"],
       swiftSettings: strict),
     .testTarget(
       name: "RecordingTests",
-      dependencies: ["Recording", "Enforcement", "Seccomp", "Syscalls", "TestSupport"],
+      dependencies: ["Recording", "Enforcement", "BPF", "Seccomp", "Syscalls", "TestSupport"],
       swiftSettings: strict),
   ]
 )

@@ -1,3 +1,4 @@
+import BPF
 import Syscalls
 
 // The exact decision structure behind `diff` and `merge`.

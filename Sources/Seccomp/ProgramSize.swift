@@ -1,3 +1,4 @@
+import BPF
 import Syscalls
 
 /// The length of a profile's filter on each ABI it lists, against the kernel's limit of

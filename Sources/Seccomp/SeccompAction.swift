@@ -1,3 +1,5 @@
+import BPF
+
 /// What a seccomp filter returns for a call: an action and 16 bits of data
 /// (the errno of ERRNO, the message of TRACE and TRAP).
 public struct SeccompAction: Hashable, Sendable, CustomStringConvertible {
@@ -113,4 +115,14 @@ extension ActionName {
     case .notify: return .userNotif
     }
   }
+}
+
+extension BPFInstruction {
+  /// `ret` of an action.
+  public static func ret(_ action: SeccompAction) -> BPFInstruction { .ret(action.returnValue) }
+}
+
+extension Interpreter.Result {
+  /// The return value as the kernel reads it.
+  public var action: SeccompAction { SeccompAction(returnValue: returnValue) }
 }

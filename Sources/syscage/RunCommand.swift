@@ -1,4 +1,5 @@
 import ArgumentParser
+import BPF
 import Enforcement
 import Foundation
 import Inspection

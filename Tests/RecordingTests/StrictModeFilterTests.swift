@@ -1,3 +1,4 @@
+import BPF
 import Enforcement
 import Recording
 import Seccomp

@@ -1,3 +1,4 @@
+import BPF
 import Foundation
 import Seccomp
 import Syscalls

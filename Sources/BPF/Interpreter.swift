@@ -42,7 +42,6 @@ public enum Interpreter {
     public var returnValue: UInt32
     /// Instructions executed, the `ret` included.
     public var steps: Int
-    public var action: SeccompAction { SeccompAction(returnValue: returnValue) }
   }
 
   /// Checks a program as `bpf_check_classic` and `seccomp_check_filter` do: length
@@ -146,7 +145,7 @@ public enum Interpreter {
         case BPF.imm: value = ins.k
         case BPF.len: value = 64
         case BPF.mem: value = mem[Int(ins.k) % BPF.memWords]
-        default: return Result(returnValue: SeccompAction.killProcess.returnValue, steps: steps)
+        default: return Result(returnValue: BPF.retKillProcess, steps: steps)
         }
         if ins.instructionClass == BPF.ld { a = value } else { x = value }
       case BPF.st: mem[Int(ins.k) % BPF.memWords] = a
@@ -164,7 +163,7 @@ public enum Interpreter {
         case BPF.rsh: a = operand >= 32 ? 0 : a >> operand
         case BPF.neg: a = 0 &- a
         case BPF.xor: a ^= operand
-        default: return Result(returnValue: SeccompAction.killProcess.returnValue, steps: steps)
+        default: return Result(returnValue: BPF.retKillProcess, steps: steps)
         }
         if ins.code & 0xf0 == BPF.div && operand == 0 { return Result(returnValue: 0, steps: steps) }
       case BPF.jmp:
@@ -178,7 +177,7 @@ public enum Interpreter {
         case BPF.jgt: taken = a > operand
         case BPF.jge: taken = a >= operand
         case BPF.jset: taken = a & operand != 0
-        default: return Result(returnValue: SeccompAction.killProcess.returnValue, steps: steps)
+        default: return Result(returnValue: BPF.retKillProcess, steps: steps)
         }
         pc += Int(taken ? ins.jt : ins.jf)
       case BPF.ret:
@@ -186,9 +185,9 @@ public enum Interpreter {
       case BPF.misc:
         if ins.code & 0xf8 == BPF.txa { a = x } else { x = a }
       default:
-        return Result(returnValue: SeccompAction.killProcess.returnValue, steps: steps)
+        return Result(returnValue: BPF.retKillProcess, steps: steps)
       }
     }
-    return Result(returnValue: SeccompAction.killProcess.returnValue, steps: steps)
+    return Result(returnValue: BPF.retKillProcess, steps: steps)
   }
 }

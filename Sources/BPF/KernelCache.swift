@@ -9,7 +9,7 @@ import Syscalls
 public enum KernelCache {
   /// Whether the kernel would cache syscall `nr` of `arch` as always allowed.
   public static func isCached(_ program: [BPFInstruction], arch: AuditArch, nr: UInt32) -> Bool {
-    constantResult(program, arch: arch, nr: nr) == SeccompAction.allow.returnValue
+    constantResult(program, arch: arch, nr: nr) == BPF.retAllow
   }
 
   /// What the program returns for syscall `nr` of `arch` whatever the arguments: the

@@ -5,7 +5,7 @@ public struct BPFInstruction: Hashable, Sendable {
   public var jf: UInt8
   public var k: UInt32
 
-  public init(code: UInt16, jt: UInt8 = 0, jf: UInt8 = 0, k: UInt32 = 0) {
+  @inlinable public init(code: UInt16, jt: UInt8 = 0, jf: UInt8 = 0, k: UInt32 = 0) {
     self.code = code
     self.jt = jt
     self.jf = jf
@@ -63,25 +63,30 @@ public enum BPF {
   public static let maxInstructions = 4096
   /// Scratch memory words.
   public static let memWords = 16
+
+  /// `SECCOMP_RET_KILL_PROCESS`: what the kernel does for a program that runs off its
+  /// end or reaches an instruction it cannot run.
+  public static let retKillProcess: UInt32 = 0x8000_0000
+  /// `SECCOMP_RET_ALLOW`: the value the kernel's constant-action cache looks for.
+  public static let retAllow: UInt32 = 0x7fff_0000
 }
 
 extension BPFInstruction {
   /// `ld [k]`: load a 32-bit word of `seccomp_data`.
-  public static func load(_ offset: UInt32) -> BPFInstruction { .init(code: BPF.ld | BPF.w | BPF.abs, k: offset) }
+  @inlinable public static func load(_ offset: UInt32) -> BPFInstruction { .init(code: BPF.ld | BPF.w | BPF.abs, k: offset) }
   /// `ret k`.
-  public static func ret(_ value: UInt32) -> BPFInstruction { .init(code: BPF.ret | BPF.k, k: value) }
-  /// `ret` of an action.
-  public static func ret(_ action: SeccompAction) -> BPFInstruction { .ret(action.returnValue) }
+  @inlinable public static func ret(_ value: UInt32) -> BPFInstruction { .init(code: BPF.ret | BPF.k, k: value) }
   /// `ja +k`.
-  public static func jump(_ offset: UInt32) -> BPFInstruction { .init(code: BPF.jmp | BPF.ja, k: offset) }
+  @inlinable public static func jump(_ offset: UInt32) -> BPFInstruction { .init(code: BPF.jmp | BPF.ja, k: offset) }
   /// A conditional jump against a constant: `op` is BPF.jeq, jgt, jge or jset.
-  public static func jump(_ op: UInt16, _ k: UInt32, _ jt: UInt8, _ jf: UInt8) -> BPFInstruction {
+  @inlinable public static func jump(_ op: UInt16, _ k: UInt32, _ jt: UInt8, _ jf: UInt8) -> BPFInstruction {
     .init(code: BPF.jmp | op | BPF.k, jt: jt, jf: jf, k: k)
   }
   /// `and #k`.
-  public static func and(_ k: UInt32) -> BPFInstruction { .init(code: BPF.alu | BPF.and | BPF.k, k: k) }
+  @inlinable public static func and(_ k: UInt32) -> BPFInstruction { .init(code: BPF.alu | BPF.and | BPF.k, k: k) }
 
-  var instructionClass: UInt16 { code & 0x07 }
+  /// The instruction class (`BPF.ld` ... `BPF.misc`).
+  public var instructionClass: UInt16 { code & 0x07 }
 }
 
 /// The layout of `struct seccomp_data`.
