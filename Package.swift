@@ -14,6 +14,7 @@ let package = Package(
     .library(name: "Syscalls", targets: ["Syscalls"]),
     .library(name: "BPF", targets: ["BPF"]),
     .library(name: "Seccomp", targets: ["Seccomp"]),
+    .library(name: "Profiles", targets: ["Profiles"]),
     .library(name: "Enforcement", targets: ["Enforcement"]),
     .library(name: "OutputFiles", targets: ["OutputFiles"]),
   ],
@@ -25,13 +26,14 @@ let package = Package(
     .target(name: "CLinux", cSettings: [.define("_GNU_SOURCE")]),
     .target(name: "Syscalls", swiftSettings: strict),
     .target(name: "BPF", dependencies: ["Syscalls"], swiftSettings: strict),
+    .target(name: "Seccomp", dependencies: ["BPF", "Syscalls"], swiftSettings: strict),
     .target(
-      name: "Seccomp", dependencies: ["BPF", "Syscalls", "CLinux", .product(name: "Yams", package: "Yams")],
+      name: "Profiles", dependencies: ["Seccomp", "BPF", "Syscalls", "CLinux", .product(name: "Yams", package: "Yams")],
       swiftSettings: strict),
     .target(name: "OutputFiles", swiftSettings: strict),
-    .target(name: "Enforcement", dependencies: ["Syscalls", "BPF", "Seccomp", "CLinux"], swiftSettings: strict),
-    .target(name: "Inspection", dependencies: ["Syscalls", "BPF", "Seccomp", "CLinux"], swiftSettings: strict),
-    .target(name: "Recording", dependencies: ["Syscalls", "BPF", "Seccomp", "Enforcement", "CLinux"], swiftSettings: strict),
+    .target(name: "Enforcement", dependencies: ["Syscalls", "BPF", "Seccomp", "Profiles", "CLinux"], swiftSettings: strict),
+    .target(name: "Inspection", dependencies: ["Syscalls", "BPF", "Seccomp", "Profiles", "CLinux"], swiftSettings: strict),
+    .target(name: "Recording", dependencies: ["Syscalls", "BPF", "Seccomp", "Profiles", "Enforcement", "CLinux"], swiftSettings: strict),
     .target(name: "SyscallTableGenerator", swiftSettings: strict),
     .executableTarget(
       name: "generate-syscall-tables",
@@ -40,28 +42,28 @@ let package = Package(
     .executableTarget(
       name: "syscage",
       dependencies: [
-        "Syscalls", "BPF", "Seccomp", "Enforcement", "Inspection", "Recording", "OutputFiles", "CLinux",
+        "Syscalls", "BPF", "Seccomp", "Profiles", "Enforcement", "Inspection", "Recording", "OutputFiles", "CLinux",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strict),
     .executableTarget(
       name: "derive-runtime-calls",
-      dependencies: ["Recording", "Enforcement", "BPF", "Seccomp", "Syscalls"],
+      dependencies: ["Recording", "Enforcement", "BPF", "Seccomp", "Profiles", "Syscalls"],
       path: "Sources/DeriveRuntimeCalls",
       swiftSettings: strict),
     .executableTarget(
       name: "sandbox-self",
-      dependencies: ["Enforcement", "Seccomp"],
+      dependencies: ["Enforcement", "Seccomp", "Profiles"],
       path: "Examples/SandboxSelf",
       swiftSettings: strict),
     .executableTarget(
       name: "compiler-benchmark",
-      dependencies: ["BPF", "Seccomp", "Syscalls", "CLinux"],
+      dependencies: ["BPF", "Seccomp", "Profiles", "Syscalls", "CLinux"],
       path: "Benchmarks/CompilerBenchmark",
       swiftSettings: strict),
     .executableTarget(
       name: "record-benchmark",
-      dependencies: ["Recording", "Seccomp", "Syscalls", "Enforcement"],
+      dependencies: ["Recording", "Seccomp", "Profiles", "Syscalls", "Enforcement"],
       path: "Benchmarks/RecordBenchmark",
       swiftSettings: strict),
     .executableTarget(
@@ -84,26 +86,35 @@ let package = Package(
       dependencies: ["Syscalls", "SyscallTableGenerator", "CLinux", "TestSupport"],
       exclude: ["libseccomp_resolve.py"],
       swiftSettings: strict),
+    .target(
+      name: "ProfileCorpus", dependencies: ["Profiles", "Seccomp", "Syscalls", "TestSupport"], path: "Tests/ProfileCorpus",
+      swiftSettings: strict),
+    .testTarget(name: "BPFTests", dependencies: ["BPF", "Seccomp", "Profiles", "Syscalls"], swiftSettings: strict),
     .testTarget(
       name: "SeccompTests",
-      dependencies: ["BPF", "Seccomp", "Syscalls", "CLinux", "TestSupport"],
+      dependencies: ["BPF", "Seccomp", "Profiles", "Syscalls", "CLinux", "TestSupport", "ProfileCorpus"],
+      swiftSettings: strict),
+    .testTarget(
+      name: "ProfilesTests",
+      dependencies: ["Profiles", "Seccomp", "BPF", "Syscalls", "TestSupport", "ProfileCorpus"],
       exclude: ["Fixtures", "FuzzCorpus"],
       swiftSettings: strict),
     .testTarget(
       name: "EnforcementTests",
-      dependencies: ["Enforcement", "Seccomp", "Syscalls", "TestSupport"],
+      dependencies: ["Enforcement", "Seccomp", "Profiles", "Syscalls", "TestSupport"],
       swiftSettings: strict),
     .testTarget(
       name: "SyscageTests",
-      dependencies: ["BPF", "Seccomp", "TestSupport"],
+      dependencies: ["BPF", "Seccomp", "Profiles", "TestSupport"],
       swiftSettings: strict),
     .testTarget(
       name: "InspectionTests",
-      dependencies: ["Inspection", "BPF", "Seccomp", "Syscalls", "CLinux", "TestSupport"],
+      dependencies: ["Inspection", "BPF", "Seccomp", "Profiles", "Syscalls", "CLinux", "TestSupport"],
       swiftSettings: strict),
+    .testTarget(name: "ArchitectureTests", swiftSettings: strict),
     .testTarget(
       name: "RecordingTests",
-      dependencies: ["Recording", "Enforcement", "BPF", "Seccomp", "Syscalls", "TestSupport"],
+      dependencies: ["Recording", "Enforcement", "BPF", "Seccomp", "Profiles", "Syscalls", "TestSupport"],
       swiftSettings: strict),
   ]
 )

@@ -1,5 +1,6 @@
 import Enforcement
 import Foundation
+import Profiles
 import Seccomp
 
 // A Swift program that sandboxes itself: after setting up, it gives up the syscalls

@@ -1,5 +1,6 @@
 import BPF
 import Foundation
+import Profiles
 import Seccomp
 import Syscalls
 
@@ -204,7 +205,7 @@ struct Engines {
             ArchPolicy(
               arch: .x86_64, defaultAction: .allow,
               rules: [Rule(name: marker, number: number, action: .errno(SeccompAction.eperm))])
-          ], badArchAction: .allow)
+          ], badArchAction: .allow, context: .dockerDefault())
         try Data(try Compiler.compile(policy).rawBytes).write(to: filter)
         let command = [
           path, "--bind", root.path, "/", "--proc", "/proc", "--dev", "/dev", "--unshare-all", "--die-with-parent",

@@ -1,6 +1,7 @@
 import BPF
 import Enforcement
 import Foundation
+import Profiles
 import Seccomp
 import Syscalls
 

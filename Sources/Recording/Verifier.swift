@@ -2,6 +2,7 @@ import BPF
 import CLinux
 import Enforcement
 import Foundation
+import Profiles
 import Seccomp
 import Syscalls
 

@@ -3,6 +3,7 @@ import BPF
 import Foundation
 import Inspection
 import OutputFiles
+import Profiles
 import Seccomp
 import Syscalls
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Inspection
 import OutputFiles
+import Profiles
 import Seccomp
 import Syscalls
 

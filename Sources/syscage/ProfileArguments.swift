@@ -1,6 +1,7 @@
 import ArgumentParser
 import Enforcement
 import Foundation
+import Profiles
 import Seccomp
 import Syscalls
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Enforcement
 import Foundation
 import OutputFiles
+import Profiles
 import Recording
 import Seccomp
 import Syscalls

@@ -1,5 +1,6 @@
 import Enforcement
 import Foundation
+import Profiles
 import Seccomp
 import Syscalls
 import Testing

@@ -1,6 +1,7 @@
 import BPF
 import Foundation
 import Inspection
+import Profiles
 import Seccomp
 import Syscalls
 import Testing

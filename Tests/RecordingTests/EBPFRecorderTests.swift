@@ -2,6 +2,7 @@ import BPF
 import Enforcement
 import Foundation
 import Recording
+import Profiles
 import Seccomp
 import Syscalls
 import Testing
