@@ -1,6 +1,7 @@
 import BPF
 import CLinux
 import Foundation
+import Host
 import Profiles
 import Seccomp
 import Syscalls

@@ -1,3 +1,4 @@
+import Host
 import Profiles
 import Seccomp
 import Syscalls

@@ -1,4 +1,3 @@
-import CLinux
 import Seccomp
 import Syscalls
 
@@ -10,20 +9,10 @@ extension ExpansionContext {
     "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
   ]
 
-  /// Docker's default container: its capability set, on the running kernel.
-  public static func dockerDefault(native: Arch = .native, kernel: KernelVersion = .running) -> ExpansionContext {
+  /// Docker's default container: its capability set, on `native` with `kernel`
+  /// (`HostFacts.dockerDefault()` is this host's).
+  public static func dockerDefault(native: Arch, kernel: KernelVersion) -> ExpansionContext {
     ExpansionContext(native: native, capabilities: dockerDefaultCapabilities, kernel: kernel)
-  }
-}
-
-
-extension KernelVersion {
-  /// The running kernel's major and minor version (0.0 if uname fails).
-  public static var running: KernelVersion {
-    var buf = [CChar](repeating: 0, count: 256)
-    guard clinux_kernel_release(&buf, buf.count) == 0 else { return KernelVersion(major: 0, minor: 0) }
-    let release = String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    return KernelVersion(release: release) ?? KernelVersion(major: 0, minor: 0)
   }
 }
 

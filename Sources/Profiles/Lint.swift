@@ -131,7 +131,7 @@ public enum Lint {
   /// compares with that profile; with `runtime`, names the calls that runtime makes after
   /// loading the filter that the profile refuses. Findings are in check order, then file order.
   public static func run(
-    _ profile: Profile, options: PolicyOptions = PolicyOptions(), against: LintReference? = nil, runtime: RuntimeSelection? = nil
+    _ profile: Profile, options: PolicyOptions, against: LintReference? = nil, runtime: RuntimeSelection? = nil
   ) -> [LintFinding] {
     var linter = Linter(profile: profile, options: options)
     linter.runAll()
@@ -149,7 +149,7 @@ public enum Lint {
 
   /// The io_uring calls `profile` allows (on some ABI, for some arguments) as `options` builds it,
   /// in the order of `ioUringCalls`: lint's io-uring-allowed check alone.
-  public static func ioUringAllowed(_ profile: Profile, options: PolicyOptions = PolicyOptions()) -> [String] {
+  public static func ioUringAllowed(_ profile: Profile, options: PolicyOptions) -> [String] {
     Linter(profile: profile, options: options).allowed(ioUringCalls).map(\.name)
   }
 

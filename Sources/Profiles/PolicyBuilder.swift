@@ -33,7 +33,7 @@ public struct PolicyOptions: Hashable, Sendable {
   public var badArchAction: SeccompAction
 
   public init(
-    context: ExpansionContext = .dockerDefault(), arches: [Arch]? = nil, enosysStub: Bool = true,
+    context: ExpansionContext, arches: [Arch]? = nil, enosysStub: Bool = true,
     badArchAction: SeccompAction = .killProcess
   ) {
     self.context = context
@@ -52,7 +52,7 @@ extension Policy {
   /// behind a pointer): a conditional rule that permits makes no companion, so the
   /// multiplexed form falls to the default (fail closed); a conditional rule that
   /// denies gives the companion its action unconditionally.
-  public init(profile: Profile, options: PolicyOptions = PolicyOptions()) {
+  public init(profile: Profile, options: PolicyOptions) {
     let context = options.context
     let arches = options.arches ?? profile.filterArches(native: context.native)
     let defaultAction = (profile.defaultAction ?? .allow).action(errnoRet: profile.defaultErrnoRet)

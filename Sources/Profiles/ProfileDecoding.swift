@@ -1,14 +1,6 @@
 import Seccomp
 import Syscalls
 
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Musl)
-  import Musl
-#elseif canImport(Darwin)
-  import Darwin
-#endif
-
 /// The JSON schema a profile is written in.
 public enum ProfileFormat: String, CaseIterable, Hashable, Sendable {
   /// moby's profile: the OCI fields plus `archMap`, and per entry `name`, `comment`,
@@ -58,45 +50,6 @@ extension Profile {
     }
     return (profile, diagnostics)
   }
-
-  /// Reads a profile file (`-` for standard input) and decodes it as `decode` does; a
-  /// YAML file (one that does not start with `{`) is read as `loadInput` reads it.
-  /// An unreadable file is an `InputError` naming the file and the system's reason.
-  public static func load(
-    path: String, format: ProfileFormat = .docker, strict: Bool = false
-  ) throws(InputError) -> (profile: Profile, warnings: [Diagnostic]) {
-    let input = try loadInput(path: path, format: format, strict: strict)
-    return (input.profile, input.warnings)
-  }
-}
-
-/// Reads a whole file, or standard input for `-`.
-/// Reads a whole file (`-` for standard input); an unreadable one is an `InputError`
-/// naming the file and the system's reason.
-public func readInputFile(_ path: String) throws(InputError) -> [UInt8] {
-  let file: String? = path == "-" ? nil : path
-  let fd = path == "-" ? 0 : open(path, O_RDONLY | O_CLOEXEC)
-  guard fd >= 0 else {
-    throw InputError(Diagnostic(.error, file: file, "cannot open: \(errnoText(errno))"))
-  }
-  defer { if path != "-" { close(fd) } }
-  var result: [UInt8] = []
-  var chunk = [UInt8](repeating: 0, count: 1 << 16)
-  while true {
-    let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-    if n < 0 {
-      let e = errno
-      if e == EINTR { continue }
-      throw InputError(Diagnostic(.error, file: file, "cannot read: \(errnoText(e))"))
-    }
-    if n == 0 { return result }
-    result.append(contentsOf: chunk[0..<n])
-  }
-}
-
-private func errnoText(_ e: Int32) -> String {
-  guard let text = strerror(e) else { return "errno \(e)" }
-  return "\(String(cString: text)) (errno \(e))"
 }
 
 // MARK: - The decoder

@@ -17,7 +17,7 @@ public struct ProgramSize: Sendable, CustomStringConvertible {
 
   /// Compiles `profile` once per ABI of `profile.filterArches(native:)`, each as the
   /// native one (with Docker's default capabilities and `kernel` for the expansion).
-  public init(profile: Profile, kernel: KernelVersion = .running) {
+  public init(profile: Profile, kernel: KernelVersion) {
     var lengths: [Length] = []
     for arch in profile.filterArches(native: .native) {
       let options = PolicyOptions(context: .dockerDefault(native: arch, kernel: kernel))

@@ -166,7 +166,7 @@ extension RuntimeSelection {
   /// Reviews `profile` as `options` builds it, on the native ABI (the runtimes' calls are
   /// native calls): every call of the selection's runtimes the filter refuses, and why.
   /// ERRNO(ENOSYS) for a call libc and Go fall back from (`Lint.libcProbed`) is no refusal.
-  public func review(_ profile: Profile, options: PolicyOptions = PolicyOptions()) -> RuntimeCallReview {
+  public func review(_ profile: Profile, options: PolicyOptions) -> RuntimeCallReview {
     let policy = Policy(profile: profile, options: options)
     guard !isNone, let ap = policy.arches.first(where: { $0.arch == options.context.native }) ?? policy.arches.first else {
       return RuntimeCallReview(refusals: [], toAllow: [])
@@ -201,7 +201,7 @@ extension RuntimeSelection {
   /// refuses by its default action or allows for some arguments only, and the review it
   /// was made from. A call a rule of the profile's own refuses is not added (the most
   /// restrictive match wins): it stays in the review's `byRule`.
-  public func adding(to profile: Profile, options: PolicyOptions = PolicyOptions()) -> (profile: Profile, added: [String], review: RuntimeCallReview) {
+  public func adding(to profile: Profile, options: PolicyOptions) -> (profile: Profile, added: [String], review: RuntimeCallReview) {
     let review = review(profile, options: options)
     guard !review.toAllow.isEmpty else { return (profile, [], review) }
     var out = profile

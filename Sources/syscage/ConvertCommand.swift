@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Host
 import OutputFiles
 import Profiles
 import Seccomp

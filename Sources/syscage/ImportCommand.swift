@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Host
 import Inspection
 import OutputFiles
 import Profiles

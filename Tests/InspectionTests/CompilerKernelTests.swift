@@ -1,5 +1,6 @@
 import BPF
 import Foundation
+import Host
 import Inspection
 import Profiles
 import Seccomp

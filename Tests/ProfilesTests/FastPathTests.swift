@@ -1,3 +1,4 @@
+import Host
 import Profiles
 import Seccomp
 import Syscalls
@@ -31,7 +32,7 @@ import TestSupport
     var rng = SplitMix64(seed: 99)
     var regions = 0
     for round in 0..<300 {
-      let policy = Policy(profile: Self.randomProfile(&rng))
+      let policy = Policy(profile: Self.randomProfile(&rng), options: PolicyOptions(context: HostFacts.dockerDefault()))
       for ap in policy.arches {
         for number in ap.numbers {
           guard let d = try? SyscallDecisions.compute(arch: ap.arch, number: number, policies: [(ap, .killProcess)]) else { continue }
@@ -90,7 +91,7 @@ import TestSupport
       for _ in 0..<rng.below(3) { ProfileFuzzTests.mutate(&bytes, &rng) }
       guard let (profile, _) = try? Profile.decode(bytes, file: "fuzz", format: .docker) else { continue }
       decoded += 1
-      let options = PolicyOptions(arches: [.x86_64, .x86])
+      let options = PolicyOptions(context: HostFacts.dockerDefault(), arches: [.x86_64, .x86])
       _ = Lint.run(profile, options: options).map(\.description)
       let policy = Policy(profile: profile, options: options)
       if round % 12 == 0 {

@@ -1,4 +1,5 @@
 import Foundation
+import Host
 import Profiles
 import Seccomp
 import Syscalls

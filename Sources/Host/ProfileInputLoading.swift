@@ -3,6 +3,7 @@
 #elseif canImport(Musl)
   import Musl
 #endif
+import Profiles
 
 /// A profile read from a file, and which file it came from when that was another one.
 public struct LoadedProfile: Sendable {
@@ -13,6 +14,16 @@ public struct LoadedProfile: Sendable {
 }
 
 extension Profile {
+  /// Reads a profile file (`-` for standard input) and decodes it as `decode` does; a
+  /// YAML file (one that does not start with `{`) is read as `loadInput` reads it.
+  /// An unreadable file is an `InputError` naming the file and the system's reason.
+  public static func load(
+    path: String, format: ProfileFormat = .docker, strict: Bool = false
+  ) throws(InputError) -> (profile: Profile, warnings: [Diagnostic]) {
+    let input = try loadInput(path: path, format: format, strict: strict)
+    return (input.profile, input.warnings)
+  }
+
   /// Reads a profile from `path` (`-` for standard input), telling JSON from YAML by
   /// content (`looksLikeYAML`): a JSON profile (Docker's or OCI form), a
   /// security-profiles-operator SeccompProfile, or a Pod whose Localhost profile is then
@@ -59,4 +70,32 @@ extension Profile {
     out.append(join(KubernetesPodConversion.defaultSeccompRoot, ref.localhostProfile))
     return out
   }
+}
+
+/// Reads a whole file (`-` for standard input); an unreadable one is an `InputError`
+/// naming the file and the system's reason.
+public func readInputFile(_ path: String) throws(InputError) -> [UInt8] {
+  let file: String? = path == "-" ? nil : path
+  let fd = path == "-" ? 0 : open(path, O_RDONLY | O_CLOEXEC)
+  guard fd >= 0 else {
+    throw InputError(Diagnostic(.error, file: file, "cannot open: \(errnoText(errno))"))
+  }
+  defer { if path != "-" { close(fd) } }
+  var result: [UInt8] = []
+  var chunk = [UInt8](repeating: 0, count: 1 << 16)
+  while true {
+    let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+    if n < 0 {
+      let e = errno
+      if e == EINTR { continue }
+      throw InputError(Diagnostic(.error, file: file, "cannot read: \(errnoText(e))"))
+    }
+    if n == 0 { return result }
+    result.append(contentsOf: chunk[0..<n])
+  }
+}
+
+private func errnoText(_ e: Int32) -> String {
+  guard let text = strerror(e) else { return "errno \(e)" }
+  return "\(String(cString: text)) (errno \(e))"
 }
