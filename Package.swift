@@ -12,7 +12,10 @@ let package = Package(
   products: [
     .executable(name: "syscage", targets: ["syscage"]),
     .library(name: "Syscalls", targets: ["Syscalls"]),
+    .library(name: "BPF", targets: ["BPF"]),
     .library(name: "Seccomp", targets: ["Seccomp"]),
+    .library(name: "Profiles", targets: ["Profiles"]),
+    .library(name: "Host", targets: ["Host"]),
     .library(name: "Enforcement", targets: ["Enforcement"]),
     .library(name: "OutputFiles", targets: ["OutputFiles"]),
   ],
@@ -23,13 +26,16 @@ let package = Package(
   targets: [
     .target(name: "CLinux", cSettings: [.define("_GNU_SOURCE")]),
     .target(name: "Syscalls", swiftSettings: strict),
+    .target(name: "BPF", dependencies: ["Syscalls"], swiftSettings: strict),
+    .target(name: "Seccomp", dependencies: ["BPF", "Syscalls"], swiftSettings: strict),
     .target(
-      name: "Seccomp", dependencies: ["Syscalls", "CLinux", .product(name: "Yams", package: "Yams")],
+      name: "Profiles", dependencies: ["Seccomp", "BPF", "Syscalls", .product(name: "Yams", package: "Yams")],
       swiftSettings: strict),
+    .target(name: "Host", dependencies: ["Profiles", "Seccomp", "Syscalls", "CLinux"], swiftSettings: strict),
     .target(name: "OutputFiles", swiftSettings: strict),
-    .target(name: "Enforcement", dependencies: ["Syscalls", "Seccomp", "CLinux"], swiftSettings: strict),
-    .target(name: "Inspection", dependencies: ["Syscalls", "Seccomp", "CLinux"], swiftSettings: strict),
-    .target(name: "Recording", dependencies: ["Syscalls", "Seccomp", "Enforcement", "CLinux"], swiftSettings: strict),
+    .target(name: "Enforcement", dependencies: ["Syscalls", "BPF", "Seccomp", "Profiles", "Host", "CLinux"], swiftSettings: strict),
+    .target(name: "Inspection", dependencies: ["Syscalls", "BPF", "Seccomp", "Profiles", "Host", "CLinux"], swiftSettings: strict),
+    .target(name: "Recording", dependencies: ["Syscalls", "BPF", "Seccomp", "Profiles", "Host", "Enforcement", "CLinux"], swiftSettings: strict),
     .target(name: "SyscallTableGenerator", swiftSettings: strict),
     .executableTarget(
       name: "generate-syscall-tables",
@@ -38,28 +44,28 @@ let package = Package(
     .executableTarget(
       name: "syscage",
       dependencies: [
-        "Syscalls", "Seccomp", "Enforcement", "Inspection", "Recording", "OutputFiles", "CLinux",
+        "Syscalls", "BPF", "Seccomp", "Profiles", "Host", "Enforcement", "Inspection", "Recording", "OutputFiles", "CLinux",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strict),
     .executableTarget(
       name: "derive-runtime-calls",
-      dependencies: ["Recording", "Enforcement", "Seccomp", "Syscalls"],
+      dependencies: ["Recording", "Enforcement", "BPF", "Seccomp", "Profiles", "Host", "Syscalls"],
       path: "Sources/DeriveRuntimeCalls",
       swiftSettings: strict),
     .executableTarget(
       name: "sandbox-self",
-      dependencies: ["Enforcement", "Seccomp"],
+      dependencies: ["Enforcement", "Seccomp", "Profiles", "Host"],
       path: "Examples/SandboxSelf",
       swiftSettings: strict),
     .executableTarget(
       name: "compiler-benchmark",
-      dependencies: ["Seccomp", "Syscalls", "CLinux"],
+      dependencies: ["BPF", "Seccomp", "Profiles", "Host", "Syscalls", "CLinux"],
       path: "Benchmarks/CompilerBenchmark",
       swiftSettings: strict),
     .executableTarget(
       name: "record-benchmark",
-      dependencies: ["Recording", "Seccomp", "Syscalls", "Enforcement"],
+      dependencies: ["Recording", "Seccomp", "Profiles", "Host", "Syscalls", "Enforcement"],
       path: "Benchmarks/RecordBenchmark",
       swiftSettings: strict),
     .executableTarget(
@@ -82,26 +88,35 @@ let package = Package(
       dependencies: ["Syscalls", "SyscallTableGenerator", "CLinux", "TestSupport"],
       exclude: ["libseccomp_resolve.py"],
       swiftSettings: strict),
+    .target(
+      name: "ProfileCorpus", dependencies: ["Profiles", "Host", "Seccomp", "Syscalls", "TestSupport"], path: "Tests/ProfileCorpus",
+      swiftSettings: strict),
+    .testTarget(name: "BPFTests", dependencies: ["BPF", "Seccomp", "Profiles", "Syscalls"], swiftSettings: strict),
     .testTarget(
       name: "SeccompTests",
-      dependencies: ["Seccomp", "Syscalls", "CLinux", "TestSupport"],
+      dependencies: ["BPF", "Seccomp", "Profiles", "Host", "Syscalls", "CLinux", "TestSupport", "ProfileCorpus"],
+      swiftSettings: strict),
+    .testTarget(
+      name: "ProfilesTests",
+      dependencies: ["Profiles", "Host", "Seccomp", "BPF", "Syscalls", "TestSupport", "ProfileCorpus"],
       exclude: ["Fixtures", "FuzzCorpus"],
       swiftSettings: strict),
     .testTarget(
       name: "EnforcementTests",
-      dependencies: ["Enforcement", "Seccomp", "Syscalls", "TestSupport"],
+      dependencies: ["Enforcement", "Seccomp", "Profiles", "Host", "Syscalls", "TestSupport"],
       swiftSettings: strict),
     .testTarget(
       name: "SyscageTests",
-      dependencies: ["Seccomp", "TestSupport"],
+      dependencies: ["BPF", "Seccomp", "Profiles", "Host", "TestSupport"],
       swiftSettings: strict),
     .testTarget(
       name: "InspectionTests",
-      dependencies: ["Inspection", "Seccomp", "Syscalls", "CLinux", "TestSupport"],
+      dependencies: ["Inspection", "BPF", "Seccomp", "Profiles", "Host", "Syscalls", "CLinux", "TestSupport"],
       swiftSettings: strict),
+    .testTarget(name: "ArchitectureTests", swiftSettings: strict),
     .testTarget(
       name: "RecordingTests",
-      dependencies: ["Recording", "Enforcement", "Seccomp", "Syscalls", "TestSupport"],
+      dependencies: ["Recording", "Enforcement", "BPF", "Seccomp", "Profiles", "Host", "Syscalls", "TestSupport"],
       swiftSettings: strict),
   ]
 )

@@ -1,5 +1,8 @@
+import BPF
 import CLinux
 import Foundation
+import Host
+import Profiles
 import Seccomp
 import Syscalls
 

@@ -1,5 +1,7 @@
 import Enforcement
 import Foundation
+import Host
+import Profiles
 import Seccomp
 
 // A Swift program that sandboxes itself: after setting up, it gives up the syscalls
@@ -20,7 +22,7 @@ let before = FileManager.default.createFile(atPath: "/tmp/sandbox-self-before", 
 print("before the filter, writing a file: \(before ? "worked" : "failed")")
 
 do {
-  try Sandbox.apply(Policy(profile: profile))  // every thread, no_new_privs set
+  try Sandbox.apply(Policy(profile: profile, options: PolicyOptions(context: HostFacts.dockerDefault())))  // every thread, no_new_privs set
 } catch {
   print("could not sandbox: \(error)")
   exit(1)

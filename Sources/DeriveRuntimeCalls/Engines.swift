@@ -1,4 +1,7 @@
+import BPF
 import Foundation
+import Host
+import Profiles
 import Seccomp
 import Syscalls
 
@@ -203,7 +206,7 @@ struct Engines {
             ArchPolicy(
               arch: .x86_64, defaultAction: .allow,
               rules: [Rule(name: marker, number: number, action: .errno(SeccompAction.eperm))])
-          ], badArchAction: .allow)
+          ], badArchAction: .allow, context: HostFacts.dockerDefault())
         try Data(try Compiler.compile(policy).rawBytes).write(to: filter)
         let command = [
           path, "--bind", root.path, "/", "--proc", "/proc", "--dev", "/dev", "--unshare-all", "--die-with-parent",

@@ -1,3 +1,4 @@
+import BPF
 import CLinux
 import Foundation
 import Seccomp

@@ -1,3 +1,4 @@
+import BPF
 import CLinux
 import Foundation
 import Seccomp
@@ -11,7 +12,7 @@ import Syscalls
 ///
 /// ```swift
 /// let profile = try Profile.load(path: "self.json").profile
-/// try Sandbox.apply(Policy(profile: profile))
+/// try Sandbox.apply(Policy(profile: profile, options: PolicyOptions(context: HostFacts.dockerDefault())))
 /// ```
 public enum Sandbox {
   /// Why a filter could not be installed.

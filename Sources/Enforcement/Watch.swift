@@ -1,5 +1,6 @@
 import CLinux
 import Foundation
+import Profiles
 import Seccomp
 import Syscalls
 

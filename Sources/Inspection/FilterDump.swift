@@ -1,5 +1,8 @@
+import BPF
 import CLinux
 import Foundation
+import Host
+import Profiles
 import Seccomp
 import Syscalls
 
@@ -395,7 +398,7 @@ public enum FilterDump {
   public static func enosysStubNote(
     _ profile: Profile, with filters: [[BPFInstruction]], arches abis: [Arch], enosysStub: Bool
   ) -> String? {
-    let policy = Policy(profile: profile, options: PolicyOptions(arches: abis, enosysStub: !enosysStub))
+    let policy = Policy(profile: profile, options: PolicyOptions(context: HostFacts.dockerDefault(), arches: abis, enosysStub: !enosysStub))
     var parts: [String] = []
     for arch in abis {
       guard let top = SyscallTable.entries(in: arch.abi).map(\.number.word).max() else { continue }
@@ -422,7 +425,7 @@ public enum FilterDump {
   public static func compare(
     _ profile: Profile, with filters: [[BPFInstruction]], arches abis: [Arch], enosysStub: Bool = false
   ) -> [String] {
-    let policy = Policy(profile: profile, options: PolicyOptions(arches: abis, enosysStub: enosysStub))
+    let policy = Policy(profile: profile, options: PolicyOptions(context: HostFacts.dockerDefault(), arches: abis, enosysStub: enosysStub))
     let program: [BPFInstruction]
     do { program = try Compiler.compile(policy) } catch { return ["the profile does not compile: \(error)"] }
     var notes: [String] = []

@@ -1,3 +1,5 @@
+import Host
+import Profiles
 import Seccomp
 import Syscalls
 

@@ -1,3 +1,5 @@
+import BPF
+import Profiles
 import Seccomp
 import Syscalls
 

@@ -1,3 +1,4 @@
+import BPF
 import CLinux
 import Enforcement
 import Foundation

@@ -1,5 +1,8 @@
+import BPF
 import Enforcement
 import Foundation
+import Host
+import Profiles
 import Seccomp
 import Syscalls
 
@@ -76,7 +79,7 @@ public final class BaselineCollector: @unchecked Sendable {
   /// Per ABI, the calls made at least once with arguments the baseline refuses.
   public private(set) var refused: [Arch: Set<String>] = [:]
 
-  public init(baseline: Profile) { policy = Policy(profile: baseline) }
+  public init(baseline: Profile) { policy = Policy(profile: baseline, options: PolicyOptions(context: HostFacts.dockerDefault())) }
 
   /// The observer to pass to the recorder: it sees the calls that have conditional rules.
   public func observer() -> CallObserver {
@@ -191,13 +194,13 @@ public enum ProfileAssembly {
 
     // Calls that stay allowed whatever their arguments, and that no run-count marks.
     var unconditional: Set<String> = []
-    let baselineEntries = options.baseline?.expanded(for: .dockerDefault()).syscalls ?? []
+    let baselineEntries = options.baseline?.expanded(for: HostFacts.dockerDefault()).syscalls ?? []
     if options.baseline != nil {
       unconditional.formUnion(baselineEntries.filter { $0.action == .allow && ($0.args ?? []).isEmpty }.flatMap(\.names))
     }
     // A baseline's own rules for a runtime call (a conditional allow, a refusal) stand; and
     // what it allows needs no adding.
-    let baselineNative = options.baseline.map { Policy(profile: $0) }?.arches.first { $0.arch == .native }
+    let baselineNative = options.baseline.map { Policy(profile: $0, options: PolicyOptions(context: HostFacts.dockerDefault())) }?.arches.first { $0.arch == .native }
     let containerCalls = Set(options.containerRuntime?.calls ?? []).filter { name in
       guard let number = Arch.native.number(of: name) else { return false }
       guard let baselineNative else { return true }
@@ -333,7 +336,7 @@ public enum ProfileAssembly {
   public static func fitting(_ profile: Profile, keeping: Int = 0) -> (Profile, [String]) {
     var profile = profile
     var notes: [String] = []
-    var size = ProgramSize(profile: profile)
+    var size = ProgramSize(profile: profile, kernel: .running)
     while !size.fits {
       var syscalls = profile.syscalls ?? []
       var counts: [String: Int] = [:]
@@ -352,7 +355,7 @@ public enum ProfileAssembly {
           names: [name], action: .allow,
           comment: "\(count) argument rules did not fit the kernel's limit of \(BPF.maxInstructions) instructions: allowed whatever its arguments"))
       profile.syscalls = syscalls
-      size = ProgramSize(profile: profile)
+      size = ProgramSize(profile: profile, kernel: .running)
       notes.append(
         "\(name): its \(count) argument rules make a filter of \(before) instructions, more than the kernel's \(BPF.maxInstructions): allowed whatever its arguments (now \(size.longest))")
     }
@@ -373,7 +376,7 @@ public enum ProfileAssembly {
   public static func extending(_ baseline: Profile, with recorded: Profile, refused: [Arch: Set<String>]?)
     -> (Profile, [String])
   {
-    let policy = Policy(profile: baseline)
+    let policy = Policy(profile: baseline, options: PolicyOptions(context: HostFacts.dockerDefault()))
     let entries = baseline.syscalls ?? []
     func entryIndex(_ name: String, where match: (SyscallEntry) -> Bool) -> String {
       entries.firstIndex { $0.names.contains(name) && match($0) }.map { "syscalls[\($0)]" } ?? "its entries"

@@ -1,6 +1,9 @@
+import BPF
 import CLinux
 import Enforcement
 import Foundation
+import Host
+import Profiles
 import Seccomp
 import Syscalls
 
@@ -404,7 +407,7 @@ public enum Recorder {
   public static func baselineFilter(_ baseline: Profile, tracing: Set<String> = []) throws(CompileError)
     -> [BPFInstruction]
   {
-    var policy = Policy(profile: baseline)
+    var policy = Policy(profile: baseline, options: PolicyOptions(context: HostFacts.dockerDefault()))
     let trace = SeccompAction.trace(0)
     policy.badArchAction = trace
     let traced = tracing.union(["sched_getaffinity"])

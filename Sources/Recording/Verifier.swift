@@ -1,6 +1,9 @@
+import BPF
 import CLinux
 import Enforcement
 import Foundation
+import Host
+import Profiles
 import Seccomp
 import Syscalls
 
@@ -58,10 +61,11 @@ public enum Verifier {
   /// How many denials are kept with their arguments.
   public static let keep = 4096
 
-  /// The policy of `profile` with every decision that does not let the call run (ALLOW,
-  /// LOG) turned into SECCOMP_RET_TRACE with a code, and per code the original action.
-  public static func tracingPolicy(_ profile: Profile) -> (policy: Policy, actions: [SeccompAction]) {
-    var policy = Policy(profile: profile)
+  /// The policy of `profile`, expanded for `context`, with every decision that does not
+  /// let the call run (ALLOW, LOG) turned into SECCOMP_RET_TRACE with a code, and per code
+  /// the original action.
+  public static func tracingPolicy(_ profile: Profile, context: ExpansionContext) -> (policy: Policy, actions: [SeccompAction]) {
+    var policy = Policy(profile: profile, options: PolicyOptions(context: context))
     var actions: [SeccompAction] = []
     var codes: [SeccompAction: UInt16] = [:]
     func rewrite(_ a: SeccompAction) -> SeccompAction {
@@ -96,13 +100,15 @@ public enum Verifier {
 
   /// Runs the program under `profile` with denials routed to the tracer; no_new_privs is
   /// set unless `noNewPrivileges` is false (as runc with noNewPrivileges false and Docker
-  /// run containers; loading a filter then needs CAP_SYS_ADMIN).
+  /// run containers; loading a filter then needs CAP_SYS_ADMIN). The profile is expanded
+  /// for the program that runs under it: the bounding set it inherits from this process
+  /// (`HostFacts.thisProcess()`) and the running kernel.
   public static func verify(
     executable: String, arguments: [String], environment: [String]? = nil, profile: Profile,
     noNewPrivileges: Bool = true
   ) throws(Recorder.Failure) -> Verification {
     #if arch(x86_64)
-      let (policy, actions) = tracingPolicy(profile)
+      let (policy, actions) = tracingPolicy(profile, context: HostFacts.thisProcess())
       let program: [BPFInstruction]
       do {
         program = try Compiler.compile(policy)

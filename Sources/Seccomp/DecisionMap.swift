@@ -1,3 +1,4 @@
+import BPF
 import Syscalls
 
 // The exact decision structure behind `diff` and `merge`.
@@ -65,12 +66,6 @@ public struct ArgumentCell: Hashable, Sendable, CustomStringConvertible {
 
 func num(_ v: UInt64) -> String { v < 0x10000 ? String(v) : dmHex(v) }
 func dmHex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
-
-/// Why a syscall's decision could not be computed exactly.
-public struct TooComplex: Error, Hashable, Sendable, CustomStringConvertible {
-  public var reason: String
-  public var description: String { reason }
-}
 
 public enum DecisionMapLimits {
   /// The largest number of regions enumerated for one syscall.

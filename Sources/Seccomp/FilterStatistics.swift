@@ -1,3 +1,4 @@
+import BPF
 import Syscalls
 
 /// Figures of a compiled program, measured by running it in the interpreter on every

@@ -15,7 +15,7 @@ public struct Policy: Hashable, Sendable {
 
   public init(
     arches: [ArchPolicy], badArchAction: SeccompAction = .killProcess, flags: [FilterFlag] = [],
-    context: ExpansionContext = .dockerDefault()
+    context: ExpansionContext
   ) {
     self.arches = arches
     self.badArchAction = badArchAction

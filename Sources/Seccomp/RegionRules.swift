@@ -1,3 +1,4 @@
+import BPF
 import Syscalls
 
 // Docker profile rules for the regions of one syscall.

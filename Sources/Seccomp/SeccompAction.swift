@@ -1,3 +1,5 @@
+import BPF
+
 /// What a seccomp filter returns for a call: an action and 16 bits of data
 /// (the errno of ERRNO, the message of TRACE and TRAP).
 public struct SeccompAction: Hashable, Sendable, CustomStringConvertible {
@@ -69,20 +71,6 @@ public struct SeccompAction: Hashable, Sendable, CustomStringConvertible {
   /// True for actions that let the call run without a supervisor or tracer deciding.
   public var permits: Bool { kind == .allow || kind == .log }
 
-  /// The action as a profile spells it, with its errno when it has one.
-  public var profileAction: (name: ActionName, errnoRet: UInt32?) {
-    switch kind {
-    case .killProcess: (.killProcess, nil)
-    case .killThread: (.killThread, nil)
-    case .trap: (.trap, nil)
-    case .errno: (.errno, UInt32(data))
-    case .userNotif: (.notify, nil)
-    case .trace: (.trace, UInt32(data))
-    case .log: (.log, nil)
-    case .allow: (.allow, nil)
-    }
-  }
-
   public var description: String {
     switch kind {
     case .killProcess: "KILL_PROCESS"
@@ -97,20 +85,12 @@ public struct SeccompAction: Hashable, Sendable, CustomStringConvertible {
   }
 }
 
-extension ActionName {
-  /// The action this name means, with `errnoRet` for ERRNO and TRACE (EPERM when
-  /// absent, as runc does; the data field keeps the low 16 bits).
-  public func action(errnoRet: UInt32?) -> SeccompAction {
-    let data = UInt16(truncatingIfNeeded: errnoRet ?? 1)
-    switch self {
-    case .kill, .killThread: return .killThread
-    case .killProcess: return .killProcess
-    case .trap: return .trap()
-    case .errno: return .errno(data)
-    case .trace: return .trace(data)
-    case .allow: return .allow
-    case .log: return .log
-    case .notify: return .userNotif
-    }
-  }
+extension BPFInstruction {
+  /// `ret` of an action.
+  public static func ret(_ action: SeccompAction) -> BPFInstruction { .ret(action.returnValue) }
+}
+
+extension Interpreter.Result {
+  /// The return value as the kernel reads it.
+  public var action: SeccompAction { SeccompAction(returnValue: returnValue) }
 }

@@ -2,7 +2,7 @@ import Foundation
 import SyscallTableGenerator
 
 // Regenerates Sources/Syscalls/GeneratedSyscallTable.swift and
-// Sources/Seccomp/GeneratedEmbeddedProfiles.swift from Data/.
+// Sources/Profiles/GeneratedEmbeddedProfiles.swift from Data/.
 // Usage: swift run generate-syscall-tables [PACKAGE_ROOT]
 let root = URL(fileURLWithPath: CommandLine.arguments.dropFirst().first ?? FileManager.default.currentDirectoryPath)
 do {
@@ -11,7 +11,7 @@ do {
   try Data(source.utf8).write(to: out, options: .atomic)
   print("wrote \(out.path)")
   let profiles = try SyscallTableGenerator.generateEmbeddedProfiles(dataDirectory: root.appendingPathComponent("Data"))
-  let profilesOut = root.appendingPathComponent("Sources/Seccomp/GeneratedEmbeddedProfiles.swift")
+  let profilesOut = root.appendingPathComponent("Sources/Profiles/GeneratedEmbeddedProfiles.swift")
   try Data(profiles.utf8).write(to: profilesOut, options: .atomic)
   print("wrote \(profilesOut.path)")
 } catch {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BPF
 import Foundation
 import OutputFiles
 import Seccomp

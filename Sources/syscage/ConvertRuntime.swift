@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Profiles
 import Seccomp
 
 /// `convert --for` and `--bundle`'s process: the runtime whose calls the output allows,

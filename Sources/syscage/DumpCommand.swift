@@ -1,7 +1,10 @@
 import ArgumentParser
+import BPF
 import Foundation
+import Host
 import Inspection
 import OutputFiles
+import Profiles
 import Seccomp
 import Syscalls
 
@@ -115,7 +118,7 @@ struct DumpCommand: ParsableCommand {
             "syscage: note: the filters also test bits the kernel drops of \(written.droppedBitsTested.joined(separator: ", ")); the profile compares each argument as the kernel reads it, and such calls are not compared"
           )
         }
-        let pairs = Lint.run(written.profile).filter { $0.id == "same-argument-twice" }.count
+        let pairs = Lint.run(written.profile, options: PolicyOptions(context: HostFacts.dockerDefault())).filter { $0.id == "same-argument-twice" }.count
         if pairs > 0 {
           printError(
             "syscage: note: \(pairs) rule\(pairs == 1 ? " puts" : "s put") two conditions on one argument (a range): syscage ANDs them as the filters do, runc ORs them (lint: same-argument-twice)"

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
+import Host
 import Inspection
 import OutputFiles
+import Profiles
 import Seccomp
 import Syscalls
 

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import Host
 import OutputFiles
+import Profiles
 import Seccomp
 
 struct InstallCommand: ParsableCommand {

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import Host
+import Profiles
 import Seccomp
 import Syscalls
 

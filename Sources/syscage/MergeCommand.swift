@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import OutputFiles
+import Profiles
 import Seccomp
 import Syscalls
 

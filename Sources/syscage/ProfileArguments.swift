@@ -1,6 +1,8 @@
 import ArgumentParser
 import Enforcement
 import Foundation
+import Host
+import Profiles
 import Seccomp
 import Syscalls
 
@@ -159,7 +161,7 @@ func warnIfIoUring(_ profile: Profile, named path: String, options: PolicyOption
 /// fails closed, and another compiler may lay it out differently).
 func warnIfTooLong(_ profile: Profile, what: String) {
   guard !profile.isDisabled else { return }
-  let size = ProgramSize(profile: profile)
+  let size = ProgramSize(profile: profile, kernel: .running)
   if !size.fits { printError("syscage: warning: \(what): its filter is too long for the kernel to load: \(size)") }
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import OutputFiles
+import Profiles
 import Seccomp
 
 /// Prints an output error and returns its exit: 64 when the output names an input, else `code`.

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Enforcement
 import Foundation
+import Host
 import OutputFiles
+import Profiles
 import Recording
 import Seccomp
 import Syscalls
@@ -505,7 +507,7 @@ struct RecordCommand: ParsableCommand {
   /// run, the profile is saved in $TMPDIR and the message says where (exit 125).
   func write(_ profile: Profile) throws {
     guard let output else { return }
-    let host = ConversionTarget(context: .dockerDefault(), arches: profile.architectures)
+    let host = ConversionTarget(context: HostFacts.dockerDefault(), arches: profile.architectures)
     let header = ["Recorded by syscage from: \(program.isEmpty ? "processes " + pids.map(String.init).joined(separator: ", ") : program.joined(separator: " "))."]
     switch format {
     case .docker, .oci:

@@ -1,7 +1,9 @@
 import ArgumentParser
+import BPF
 import Enforcement
 import Foundation
 import Inspection
+import Profiles
 import Seccomp
 import Syscalls
 

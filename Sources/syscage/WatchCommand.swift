@@ -1,7 +1,9 @@
 import ArgumentParser
+import BPF
 import Enforcement
 import Foundation
 import OutputFiles
+import Profiles
 import Seccomp
 import Syscalls
 

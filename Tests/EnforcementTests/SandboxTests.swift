@@ -1,5 +1,7 @@
 import Enforcement
 import Foundation
+import Host
+import Profiles
 import Seccomp
 import Syscalls
 import Testing
@@ -10,7 +12,7 @@ import Testing
     await #expect(processExitsWith: .exitCode(0)) {
       let profile = Profile(defaultAction: .allow, syscalls: [SyscallEntry(names: ["mkdir", "mkdirat"], action: .errno, errnoRet: 13)])
       do {
-        try Sandbox.apply(Policy(profile: profile))
+        try Sandbox.apply(Policy(profile: profile, options: PolicyOptions(context: HostFacts.dockerDefault())))
       } catch {
         exit(2)
       }
@@ -30,7 +32,7 @@ import Testing
   @Test func killRulesKillTheProcess() async {
     await #expect(processExitsWith: .signal(SIGSYS)) {
       let profile = Profile(defaultAction: .allow, syscalls: [SyscallEntry(names: ["getppid"], action: .killProcess)])
-      try? Sandbox.apply(Policy(profile: profile))
+      try? Sandbox.apply(Policy(profile: profile, options: PolicyOptions(context: HostFacts.dockerDefault())))
       _ = getppid()
       exit(0)
     }

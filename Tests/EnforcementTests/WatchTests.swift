@@ -1,5 +1,7 @@
 import Enforcement
 import Foundation
+import Host
+import Profiles
 import Seccomp
 import Syscalls
 import TestSupport
@@ -16,7 +18,7 @@ import Testing
     ])
 
   @Test func everyDecisionThatIsNotAllowOrLogBecomesUserNotif() throws {
-    let policy = Policy(profile: Self.profile, options: PolicyOptions(context: .dockerDefault(), enosysStub: true))
+    let policy = Policy(profile: Self.profile, options: PolicyOptions(context: HostFacts.dockerDefault(), enosysStub: true))
     let watch = policy.watchPolicy
     for name in ["read", "write", "getpid", "mkdir", "rmdir", "openat", "clone3"] {
       let n = try #require(Arch.x86_64.number(of: name))
@@ -34,7 +36,7 @@ import Testing
 
   @Test func learningAddsAllowEntriesAndDropsDenials() {
     let learnt = Self.profile.learning([.x86_64: ["mkdir", "openat"]])
-    let policy = Policy(profile: learnt.profile, options: PolicyOptions(context: .dockerDefault(), enosysStub: true))
+    let policy = Policy(profile: learnt.profile, options: PolicyOptions(context: HostFacts.dockerDefault(), enosysStub: true))
     for name in ["mkdir", "openat", "read"] {
       #expect(policy.decide(arch: .x86_64, number: Arch.x86_64.number(of: name)!).action.permits, "\(name)")
     }
@@ -48,7 +50,7 @@ import Testing
     let profile = Profile(
       defaultAction: .allow, architectures: [.x86_64, .x86, .x32],
       syscalls: [SyscallEntry(names: ["getpid"], action: .errno, errnoRet: 13)])
-    let policy = Policy(profile: profile, options: PolicyOptions(context: .dockerDefault(), enosysStub: true))
+    let policy = Policy(profile: profile, options: PolicyOptions(context: HostFacts.dockerDefault(), enosysStub: true))
     let x32Getpid = Int32(39) | SyscallNumber.x32Bit
     let x86_64 = try #require(Arch.all.first { $0 == .x86_64 }).auditArch
     let decision = policy.decide(auditArch: x86_64, nr: UInt32(bitPattern: x32Getpid))

@@ -1,5 +1,8 @@
+import BPF
 import Foundation
+import Host
 import Inspection
+import Profiles
 import Seccomp
 import Syscalls
 import Testing

@@ -1,4 +1,5 @@
 import Inspection
+import Profiles
 import Seccomp
 import Syscalls
 import Testing

@@ -1,5 +1,6 @@
 import Foundation
 import Inspection
+import Profiles
 import Seccomp
 import Syscalls
 import Testing

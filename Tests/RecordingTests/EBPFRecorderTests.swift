@@ -1,6 +1,8 @@
+import BPF
 import Enforcement
 import Foundation
 import Recording
+import Profiles
 import Seccomp
 import Syscalls
 import Testing

@@ -1,5 +1,6 @@
 import Enforcement
 import Foundation
+import Profiles
 import Recording
 import Seccomp
 import Syscalls

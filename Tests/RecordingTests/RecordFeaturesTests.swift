@@ -1,4 +1,5 @@
 import Foundation
+import Profiles
 import Recording
 import Seccomp
 import Testing

@@ -1,4 +1,6 @@
 import Foundation
+import Host
+import Profiles
 import Recording
 import Seccomp
 import Syscalls
@@ -103,7 +105,7 @@ import TestSupport
 
   @Test func tracingPolicyTurnsEveryDenialIntoTrace() throws {
     let profile = ProfileBuilder().build([.x86_64: ["read": 1, "write": 2]])
-    let (policy, actions) = Verifier.tracingPolicy(profile)
+    let (policy, actions) = Verifier.tracingPolicy(profile, context: HostFacts.dockerDefault())
     #expect(actions.contains(.errno(SeccompAction.eperm)))
     #expect(actions.contains(.errno(SeccompAction.enosys)))
     #expect(Set(actions).count == actions.count)

@@ -1,6 +1,7 @@
 import Foundation
 import Enforcement
 import Recording
+import Profiles
 import Seccomp
 import Syscalls
 import Testing

@@ -1,4 +1,6 @@
+import BPF
 import Enforcement
+import Profiles
 import Recording
 import Seccomp
 import Syscalls

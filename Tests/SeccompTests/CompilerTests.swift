@@ -1,3 +1,6 @@
+import BPF
+import ProfileCorpus
+import Profiles
 import Seccomp
 import Syscalls
 import Testing

@@ -1,4 +1,7 @@
+import BPF
 import Foundation
+import ProfileCorpus
+import Profiles
 import Seccomp
 import Syscalls
 import TestSupport

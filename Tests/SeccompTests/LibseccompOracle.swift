@@ -1,4 +1,6 @@
+import BPF
 import Foundation
+import Profiles
 import Seccomp
 import Syscalls
 import TestSupport

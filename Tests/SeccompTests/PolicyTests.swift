@@ -1,3 +1,4 @@
+import Profiles
 import Seccomp
 import Syscalls
 import Testing

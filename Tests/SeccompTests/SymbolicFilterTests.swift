@@ -1,4 +1,7 @@
+import BPF
 import Foundation
+import Host
+import Profiles
 import Seccomp
 import Syscalls
 import Testing
@@ -311,7 +314,7 @@ import TestSupport
   func roundTrip(_ json: String, name: String) throws -> [(action: SeccompAction, conditions: [ArgumentCondition])] {
     let arch = Self.x86_64
     let source = try Profile.decode(Array(json.utf8), file: nil).profile
-    let policy = Policy(profile: source, options: PolicyOptions(arches: [arch], enosysStub: false))
+    let policy = Policy(profile: source, options: PolicyOptions(context: HostFacts.dockerDefault(), arches: [arch], enosysStub: false))
     let original = try Compiler.compile(policy)
     let nr = try #require(arch.number(of: name)).word
     let widths = { (i: Int) in arch.argumentType(of: name, index: i).mask }
@@ -330,7 +333,7 @@ import TestSupport
         let (n, e) = r.action.profileAction
         return SyscallEntry(names: [name], action: n, errnoRet: e, args: r.conditions.isEmpty ? nil : r.conditions)
       })
-    let compiled = try Compiler.compile(Policy(profile: back, options: PolicyOptions(arches: [arch], enosysStub: false)))
+    let compiled = try Compiler.compile(Policy(profile: back, options: PolicyOptions(context: HostFacts.dockerDefault(), arches: [arch], enosysStub: false)))
     let diffs = try SymbolicFilter.differences([original], [compiled], arch: arch.auditArch, nr: nr, endianness: arch.endianness, within: kept)
     #expect(diffs.isEmpty, "\(diffs.map { "\($0.region.describe(widths: widths)): \($0.first) vs \($0.second)" })")
     return written.rules

@@ -1,4 +1,6 @@
 import Foundation
+import Host
+import Profiles
 import Seccomp
 import Syscalls
 import Testing

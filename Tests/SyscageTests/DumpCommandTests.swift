@@ -1,4 +1,7 @@
+import BPF
 import Foundation
+import Host
+import Profiles
 import Seccomp
 import Syscalls
 import Testing
@@ -96,7 +99,7 @@ import TestSupport
   func compareProfile(_ written: String, with original: String) throws -> Int {
     let load = { (path: String) throws -> Policy in
       let p = try Profile.decode(Array(try Data(contentsOf: URL(fileURLWithPath: path))), file: path).profile
-      return Policy(profile: p, options: PolicyOptions())
+      return Policy(profile: p, options: PolicyOptions(context: HostFacts.dockerDefault()))
     }
     let a = try load(original), b = try load(written)
     let pa = try Compiler.compile(a), pb = try Compiler.compile(b)
@@ -148,7 +151,7 @@ import TestSupport
     let text = try String(contentsOfFile: written, encoding: .utf8)
     #expect(text.contains("SCMP_CMP_MASKED_EQ") && text.contains("4294967297"))
     let writtenProfile = try Profile.decode(Array(text.utf8), file: written).profile
-    #expect(Lint.run(writtenProfile).filter { $0.id == "same-argument-twice" }.isEmpty)
+    #expect(Lint.run(writtenProfile, options: PolicyOptions(context: HostFacts.dockerDefault())).filter { $0.id == "same-argument-twice" }.isEmpty)
     #expect(try compareProfile(written, with: profile) > 400)
     // And syscage's own diff agrees.
     let diff = run(syscageExecutable, ["diff", profile, written])

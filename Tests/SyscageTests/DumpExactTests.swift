@@ -1,4 +1,7 @@
+import BPF
 import Foundation
+import Host
+import Profiles
 import Seccomp
 import Syscalls
 import Testing
@@ -61,7 +64,7 @@ import TestSupport
   /// region by region, each argument as the kernel reads it. Returns the regions compared.
   func expectSameDecisions(_ profilePath: String, _ filters: [[BPFInstruction]], arch: Arch) throws -> Int {
     let loaded = try Profile.load(path: profilePath)
-    let compiled = try Compiler.compile(Policy(profile: loaded.profile, options: PolicyOptions()))
+    let compiled = try Compiler.compile(Policy(profile: loaded.profile, options: PolicyOptions(context: HostFacts.dockerDefault())))
     var regions = 0
     for (name, number) in SyscallTable.entries(in: arch.abi) {
       let widths = { (i: Int) in arch.argumentType(of: name, index: i).mask }
@@ -110,7 +113,7 @@ import TestSupport
 
     // The calls of the issue, on the profile as syscage compiles it.
     let profile = try Profile.load(path: written).profile
-    let compiled = try Compiler.compile(Policy(profile: profile, options: PolicyOptions()))
+    let compiled = try Compiler.compile(Policy(profile: profile, options: PolicyOptions(context: HostFacts.dockerDefault())))
     func write(_ fd: UInt64, _ count: UInt64) -> SeccompAction {
       let data = SeccompData(nr: 1, arch: Arch.x86_64.auditArch, args: [fd, 0x1000, count, 0, 0, 0])
       return Interpreter.run(compiled, on: data, endianness: .little).action
@@ -122,7 +125,7 @@ import TestSupport
     #expect(write(1, 513) == .killThread)
     #expect(write(1, 1 << 32) == .killThread)
     // No rule puts two conditions on one argument (runc would OR them).
-    #expect(Lint.run(profile).filter { $0.id == "same-argument-twice" }.isEmpty)
+    #expect(Lint.run(profile, options: PolicyOptions(context: HostFacts.dockerDefault())).filter { $0.id == "same-argument-twice" }.isEmpty)
   }
 
   /// bwrap stacks the filters it is given (--add-seccomp-fd): Docker's default compiled
@@ -234,7 +237,7 @@ import TestSupport
     // No rule puts two conditions on one argument, and no socket rule denies under a
     // condition (on x86 it would deny every socketcall(SYS_SOCKET)).
     let profile = try Profile.load(path: written).profile
-    #expect(Lint.run(profile).filter { $0.id == "same-argument-twice" }.isEmpty)
+    #expect(Lint.run(profile, options: PolicyOptions(context: HostFacts.dockerDefault())).filter { $0.id == "same-argument-twice" }.isEmpty)
     #expect(!(profile.syscalls ?? []).contains { $0.names.contains("socket") && $0.args != nil && $0.action != .allow })
   }
 

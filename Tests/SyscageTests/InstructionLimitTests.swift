@@ -1,4 +1,6 @@
 import Foundation
+import Host
+import Profiles
 import Seccomp
 import Testing
 import TestSupport
@@ -57,7 +59,7 @@ import TestSupport
     #expect(r.stderr.contains("syscage: note: ioctl:") && r.stderr.contains("allowed whatever its arguments"), "\(r.stderr)")
     #expect(!r.stderr.contains("too long"), "\(r.stderr)")
     let profile = try Profile.load(path: out).profile
-    let size = ProgramSize(profile: profile)
+    let size = ProgramSize(profile: profile, kernel: .running)
     #expect(!size.lengths.isEmpty)
     #expect(size.fits, "\(size)")
     #expect(profile.syscalls?.contains { $0.names.contains("ioctl") && ($0.args ?? []).isEmpty && $0.action == .allow } == true)
@@ -79,7 +81,7 @@ import TestSupport
     #expect(r.status == 0, "\(r.stderr)")
     let profile = try Profile.load(path: out).profile
     #expect(profile.syscalls?.filter { $0.names == ["ioctl"] && !($0.args ?? []).isEmpty }.count == 5)
-    #expect(ProgramSize(profile: profile).fits)
+    #expect(ProgramSize(profile: profile, kernel: .running).fits)
   }
 
   /// convert says when the profile it writes cannot be loaded, and still writes it.
@@ -92,7 +94,7 @@ import TestSupport
     let path = dir.appendingPathComponent("long.json").path
     try Data(#"{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"], "syscalls": [\#(rules.joined(separator: ","))]}"#.utf8)
       .write(to: URL(fileURLWithPath: path))
-    #expect(!ProgramSize(profile: try Profile.load(path: path).profile).fits)
+    #expect(!ProgramSize(profile: try Profile.load(path: path).profile, kernel: .running).fits)
     let out = dir.appendingPathComponent("out.json").path
     let convert = run(syscageExecutable, ["convert", path, "--to", "oci", "-o", out])
     #expect(convert.status == 0 && convert.stderr.contains("too long for the kernel to load"), "\(convert.stderr)")

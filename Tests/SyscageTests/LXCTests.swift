@@ -86,7 +86,7 @@ import TestSupport
 
 /// The command line of the LXC format: convert, record and import.
 @Suite struct LXCCommandTests {
-  static var sample: String { packageRoot.appendingPathComponent("Tests/SeccompTests/Fixtures/docker-mkseccomp.sample").path }
+  static var sample: String { packageRoot.appendingPathComponent("Tests/ProfilesTests/Fixtures/docker-mkseccomp.sample").path }
 
   @Test func importNamesReadsMkseccompSampleAndListsWhatItLeavesOutOnce() throws {
     let dir = try Containers.temporaryDirectory("syscage-names")

@@ -1,4 +1,6 @@
 import Foundation
+import Host
+import Profiles
 import Seccomp
 import Syscalls
 import Testing
@@ -164,8 +166,8 @@ import TestSupport
     var json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any])
     json["architectures"] = ["SCMP_ARCH_X86_64"]
     let x86_64 = try writeFile(String(decoding: try JSONSerialization.data(withJSONObject: json), as: UTF8.self), "x86_64.json", in: dir)
-    let dumped = Policy(profile: try Profile.load(path: x86_64).profile)
-    let profile = Policy(profile: try Profile.load(path: EngineCases.dockerDefault.path).profile)
+    let dumped = Policy(profile: try Profile.load(path: x86_64).profile, options: PolicyOptions(context: HostFacts.dockerDefault()))
+    let profile = Policy(profile: try Profile.load(path: EngineCases.dockerDefault.path).profile, options: PolicyOptions(context: HostFacts.dockerDefault()))
     var looser: [String] = []
     var checked = 0
     for (name, nr) in SyscallTable.entries(in: .x86_64) {

@@ -16,7 +16,7 @@ import TestSupport
   @Test func regenerationGivesTheCommittedEmbeddedProfiles() throws {
     let generated = try SyscallTableGenerator.generateEmbeddedProfiles(dataDirectory: packageRoot.appendingPathComponent("Data"))
     let committed = try String(
-      contentsOf: packageRoot.appendingPathComponent("Sources/Seccomp/GeneratedEmbeddedProfiles.swift"), encoding: .utf8)
+      contentsOf: packageRoot.appendingPathComponent("Sources/Profiles/GeneratedEmbeddedProfiles.swift"), encoding: .utf8)
     #expect(generated == committed, "run `swift run generate-syscall-tables` and commit the result")
   }
 
