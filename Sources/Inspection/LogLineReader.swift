@@ -1,4 +1,4 @@
-import Seccomp
+import Profiles
 import Synchronization
 
 #if canImport(Glibc)

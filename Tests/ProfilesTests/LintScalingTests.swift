@@ -1,6 +1,8 @@
+import Host
 import Testing
 import TestSupport
 
+@testable import Profiles
 @testable import Seccomp
 @testable import Syscalls
 
