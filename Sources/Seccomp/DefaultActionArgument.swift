@@ -25,6 +25,11 @@ public struct DefaultActionArgument: Hashable, Sendable, CustomStringConvertible
   public static let grammar =
     "errno (EPERM), errno:NAME|N, kill-process, kill-thread (kill), trap, log, trace[:N], notify, allow; SCMP_ACT_* spellings too"
 
+  /// What the grammar accepts as an allow-list's default (see `allowListRefusal`), for a
+  /// command's help.
+  public static let allowListGrammar =
+    "errno (EPERM; the default), errno:NAME|N, kill-process, kill-thread (kill), trap, log; SCMP_ACT_* spellings too"
+
   /// A value that is not in the grammar, and why.
   public struct ParseError: Error, Hashable, Sendable, CustomStringConvertible {
     public var description: String

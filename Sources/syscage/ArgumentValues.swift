@@ -13,7 +13,7 @@ import Syscalls
 struct AllowListDefaultAction: ParsableArguments {
   @Option(
     name: .customLong("default-action"),
-    help: ArgumentHelp("The action for the calls the profile does not list: \(DefaultActionArgument.grammar).", valueName: "action"),
+    help: ArgumentHelp("The action for the calls the profile does not list: \(DefaultActionArgument.allowListGrammar).", valueName: "action"),
     transform: { try DefaultActionArgument(parsing: $0) })
   var given: DefaultActionArgument?
 
