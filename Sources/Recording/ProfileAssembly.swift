@@ -72,6 +72,59 @@ public struct RecordedRuns: Sendable {
   }
 }
 
+/// The calls a profile is made from: the runs of a recording, the calls an import read
+/// (strace, audit records, a list of names), or the calls a watch saw outside its profile.
+public struct ObservedCalls: Sendable {
+  /// Per run, per ABI, the names of the calls made (one run for an import or a watch).
+  public var runs: [[Arch: Set<String>]]
+  /// The capability arguments seen (`record --args`), per ABI and call.
+  public var arguments: [Arch: [String: Set<[UInt64]>]]
+  /// The executables the program ran, for the language runtimes they are built on.
+  public var executables: [String]
+  /// See `RecordedRuns.baselineRefused`.
+  public var baselineRefused: [Arch: Set<String>]?
+  /// See `RecordedRuns.argumentsOverflowed`.
+  public var argumentsOverflowed: Set<String>
+
+  /// One run that made `calls`, with nothing else known of it.
+  public init(_ calls: [Arch: Set<String>]) {
+    runs = [calls]
+    arguments = [:]
+    executables = []
+    baselineRefused = nil
+    argumentsOverflowed = []
+  }
+
+  /// What `recorded` saw.
+  public init(_ recorded: RecordedRuns) {
+    runs = recorded.runs.map { $0.syscallsByArch.mapValues { Set($0.keys) } }
+    arguments = recorded.arguments
+    executables = recorded.executables
+    baselineRefused = recorded.baselineRefused
+    argumentsOverflowed = recorded.argumentsOverflowed
+  }
+
+  /// Per ABI, per call name, how many runs made it.
+  public var runCounts: [Arch: [String: Int]] {
+    var counts: [Arch: [String: Int]] = [:]
+    for run in runs {
+      for (arch, names) in run {
+        for name in names { counts[arch, default: [:]][name, default: 0] += 1 }
+      }
+    }
+    return counts
+  }
+
+  /// Per call name (any ABI), how many runs made it.
+  public var runCountsByName: [String: Int] {
+    var counts: [String: Int] = [:]
+    for run in runs {
+      for name in Set(run.values.joined()) { counts[name, default: 0] += 1 }
+    }
+    return counts
+  }
+}
+
 /// Which calls a run made with arguments a `--baseline` profile refuses, for the calls
 /// the baseline decides by their arguments (the others it allows or refuses whole).
 public final class BaselineCollector: @unchecked Sendable {
@@ -140,6 +193,9 @@ public struct ProfileOptions: Sendable {
   /// those the program did not make go in an entry of their own, commented with the
   /// runtime and its noNewPrivileges modes. nil or `none` adds nothing.
   public var containerRuntime: RuntimeSelection?
+  /// How `baseline` takes the new calls: kept decisions plus what the baseline's default
+  /// refuses (`record --baseline`), or learnt (`watch --learn`).
+  public var baselineUse: BaselineUse
   /// Argument rules from the recorded capability arguments (`--args`).
   public var argumentRules: Bool
   /// Allow the occasional calls of the language runtimes the executables are built on.
@@ -147,15 +203,28 @@ public struct ProfileOptions: Sendable {
 
   public init(
     defaultAction: ActionName = .errno, defaultErrnoRet: UInt32? = nil, baseline: Profile? = nil,
-    containerRuntime: RuntimeSelection? = nil, argumentRules: Bool = false, languageRuntimes: Bool = true
+    containerRuntime: RuntimeSelection? = nil, argumentRules: Bool = false, languageRuntimes: Bool = true,
+    baselineUse: BaselineUse = .extend
   ) {
     self.defaultAction = defaultAction
     self.defaultErrnoRet = defaultErrnoRet
     self.baseline = baseline
+    self.baselineUse = baselineUse
     self.containerRuntime = containerRuntime
     self.argumentRules = argumentRules
     self.languageRuntimes = languageRuntimes
   }
+}
+
+/// How a baseline profile takes the calls observed.
+public enum BaselineUse: Sendable, Hashable {
+  /// Every decision of the baseline is kept; the calls its default action refuses are
+  /// allowed (`ProfileAssembly.extending`), with the recording's entries and comments.
+  case extend
+  /// The baseline learns the calls: one ALLOW entry per ABI ("seen by syscage watch"),
+  /// the names taken out of the entries that refuse them (`Profile.learning`); no other
+  /// option applies.
+  case learn
 }
 
 /// A profile and what went into it beyond the calls every run made.
@@ -171,6 +240,8 @@ public struct AssembledProfile: Sendable {
   public var runtimes: [LanguageRuntime]
   /// The container runtime's calls in their own entry (the program did not make them), sorted.
   public var containerCalls: [String] = []
+  /// With `BaselineUse.learn`: the names taken out of the baseline's refusing entries, sorted.
+  public var unrefused: [String] = []
 }
 
 /// Turns recordings and options into the profile `record` writes.
@@ -183,10 +254,35 @@ public struct AssembledProfile: Sendable {
 /// of 5 recorded runs"); one per amendment round ("denied in verification round 1");
 /// ERRNO(ENOSYS) for the libc fallbacks not seen; then the argument rules (`--args`) and
 /// the baseline's conditional entries.
+///
+/// `record`, `import` and `watch --learn` all make their profile here: an import is one
+/// run without runtimes or arguments (the allow-list `ProfileBuilder` makes), a watch's
+/// learnt profile its profile as baseline with `BaselineUse.learn`.
 public enum ProfileAssembly {
+  /// The profile for recorded runs (see the type).
   public static func assemble(_ recorded: RecordedRuns, options: ProfileOptions, amendments: [Amendment] = [])
     -> AssembledProfile
   {
+    assemble(ObservedCalls(recorded), options: options, amendments: amendments)
+  }
+
+  /// The profile for observed calls and options (see the type): the one function from
+  /// calls to a profile.
+  public static func assemble(_ recorded: ObservedCalls, options: ProfileOptions, amendments: [Amendment] = [])
+    -> AssembledProfile
+  {
+    if let baseline = options.baseline, options.baselineUse == .learn {
+      var seen: [Arch: Set<String>] = [:]
+      for run in recorded.runs {
+        for (arch, names) in run { seen[arch, default: []].formUnion(names) }
+      }
+      for a in amendments {
+        for (arch, names) in a.calls { seen[arch, default: []].formUnion(names) }
+      }
+      let learnt = baseline.learning(seen)
+      return AssembledProfile(
+        profile: learnt.profile, notes: [], runtimeCalls: [], occasional: [:], runtimes: [], unrefused: learnt.removed)
+    }
     let runCount = max(1, recorded.runs.count)
     var seen: [Arch: Set<String>] = [:]
     for (arch, calls) in recorded.runCounts { seen[arch, default: []].formUnion(calls.keys) }

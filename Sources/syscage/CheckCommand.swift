@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Profiles
 import Seccomp
 import Syscalls
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import BPF
 import Foundation
 import OutputFiles
+import Profiles
 import Seccomp
 import Syscalls
 

@@ -100,6 +100,19 @@ struct ConvertCommand: ParsableCommand {
     case lxc
     case nspawn
     case docker
+
+    /// The format written.
+    var format: OutputFormat {
+      switch self {
+      case .oci: .oci
+      case .k8sPod: .k8sPod
+      case .spo: .spo
+      case .systemd: .systemd
+      case .lxc: .lxc
+      case .nspawn: .nspawn
+      case .docker: .docker
+      }
+    }
   }
 
   @Argument(help: "The profile (Docker or OCI JSON, a SeccompProfile, or a Pod with a Localhost profile; - for standard input).")
@@ -164,7 +177,7 @@ struct ConvertCommand: ParsableCommand {
     if expand && target != .docker {
       throw ValidationError("--expand applies to --to docker only; the other formats are always expanded")
     }
-    if policyArguments.noEnosysStub || policyArguments.badArch != "SCMP_ACT_KILL_PROCESS" {
+    if policyArguments.noEnosysStub || policyArguments.badArch != nil {
       throw ValidationError("--no-enosys-stub and --bad-arch belong to compile; convert writes profiles, not filters")
     }
   }
@@ -217,54 +230,35 @@ struct ConvertCommand: ParsableCommand {
       try writeIntoBundle(config, OCIConversion.seccomp(source, target: conversion))
       return
     }
-    if case .kubernetes(let dir) = destination {
-      try convertForKubernetes(source, conversion, header: header, into: dir)
-      return
+    let options = RenderOptions(
+      target: conversion, expand: target != .docker || expand, header: header,
+      name: target == .spo || target == .k8sPod ? try resolvedName() : nil, image: image ?? KubernetesPodConversion.defaultImage,
+      patch: patch, seccompRoot: policyArguments.seccompRoot ?? KubernetesPodConversion.defaultSeccompRoot,
+      lxcVersion: LXCConversion.Version(rawValue: lxcVersion ?? 2) ?? .v2)
+    let rendered: RenderedProfile
+    do {
+      rendered = try ProfileRendering.render(source, as: target.format, options: options)
+    } catch {
+      throw fail("\(displayName): \(error); nothing written", code: ExitStatus.dataError)
     }
-    guard case .file(let out) = destination else { return }
-    switch target {
-    case .oci:
-      try emit(Array(OCIConversion.text(source, target: conversion).utf8), to: out)
-    case .k8sPod:
-      break
-    case .spo:
-      try emitText(SPOConversion(profile: source, target: conversion, name: try resolvedName(), header: header), to: out)
-    case .systemd:
-      try emitText(SystemdConversion(profile: source, target: conversion, header: header), to: out)
-    case .lxc:
-      let policy: LXCConversion
+    try report(rendered, format: target.format, strict: policyArguments.strict, what: displayName)
+    switch (rendered.content, destination) {
+    case (.kubernetes(let pod), .kubernetes(let dir)):
+      guard let dir else { return try printKubernetes(pod) }
       do {
-        policy = try LXCConversion(
-          profile: source, target: conversion, version: LXCConversion.Version(rawValue: lxcVersion ?? 2) ?? .v2, header: header)
+        try writeKubernetes(pod, into: dir)
       } catch {
-        throw fail("\(displayName): \(error); nothing written", code: ExitStatus.dataError)
+        throw fail(error)
       }
-      try emitText(policy, to: out)
-    case .nspawn:
-      try emitText(NspawnConversion(profile: source, target: conversion, header: header), to: out)
-      printError("syscage: for systemd-nspawn: \(NspawnConversion.usage)")
-    case .docker:
-      try emit(Array(DockerConversion.text(source, expandFor: expand ? conversion : nil).utf8), to: out)
+    case (.text, .file(let out)):
+      try emit(rendered.bytes, to: out)
+      if target == .nspawn { printError("syscage: for systemd-nspawn: \(NspawnConversion.usage)") }
+    default:
+      break
     }
   }
 
   var displayName: String { profile == "-" ? "standard input" : profile }
-
-  /// Prints the conversion's notes and warnings (`report`), then writes its text.
-  func emitText(_ conversion: some TextConversion, to out: OutputFile?) throws {
-    for note in conversion.notes { printError("syscage: note: \(note)") }
-    try report(conversion.warnings)
-    try emit(Array(conversion.text.utf8), to: out)
-  }
-
-  /// Prints what the conversion cannot express; with --strict that is an error (65) and nothing is written.
-  func report(_ warnings: [String]) throws {
-    let severity = policyArguments.strict ? "error" : "warning"
-    for w in warnings { printError("syscage: \(severity): \(w)") }
-    if policyArguments.strict && !warnings.isEmpty {
-      throw fail("--strict: the \(target.rawValue) form cannot say exactly what \(displayName) says; nothing written", code: ExitStatus.dataError)
-    }
-  }
 
   /// `x86_64 (ABIs x86_64, x86, x32), kernel 6.18, Docker's default capabilities (CAP_...)`.
   func expansionSummary(_ source: Profile, _ conversion: ConversionTarget, _ which: String) -> String {
@@ -280,18 +274,6 @@ struct ConvertCommand: ParsableCommand {
       throw fail("cannot make a Kubernetes name from '\(displayName)'; give --name", code: ExitStatus.usage)
     }
     return derived
-  }
-
-  func convertForKubernetes(_ source: Profile, _ conversion: ConversionTarget, header: [String], into dir: OutputDirectory?) throws {
-    let pod = KubernetesPodConversion(
-      profile: source, target: conversion, name: try resolvedName(), image: image ?? KubernetesPodConversion.defaultImage,
-      patch: patch, seccompRoot: policyArguments.seccompRoot ?? KubernetesPodConversion.defaultSeccompRoot, header: header)
-    guard let dir else { return try printKubernetes(pod) }
-    do {
-      try writeKubernetes(pod, into: dir)
-    } catch {
-      throw fail(error)
-    }
   }
 
   /// BUNDLE/config.json, examined as an output before any work (it is replaced atomically, through a link its target).

@@ -4,6 +4,7 @@ import Host
 import Inspection
 import OutputFiles
 import Profiles
+import Recording
 import Seccomp
 import Syscalls
 
@@ -57,7 +58,7 @@ struct ImportCommand: ParsableCommand {
 
   enum Format: String, ExpressibleByArgument, CaseIterable {
     case docker, oci
-    var profileFormat: ProfileFormat { self == .docker ? .docker : .oci }
+    var outputFormat: OutputFormat { self == .docker ? .docker : .oci }
   }
 
   @Option(name: .customLong("strace"), parsing: .upToNextOption, help: ArgumentHelp("strace output files (- for standard input).", valueName: "file"))
@@ -90,8 +91,7 @@ struct ImportCommand: ParsableCommand {
   @Option(help: "The ABI strace ran on, which its '32 bit mode' and syscall_NNN refer to; the LXC host (--lxc) or the profile's ABI (--names) (default: this machine's).")
   var arch: Arch?
 
-  @Option(help: "The action for everything else: SCMP_ACT_ERRNO (EPERM), ERRNO(38), SCMP_ACT_KILL_PROCESS, SCMP_ACT_LOG, ...")
-  var defaultAction: String = "SCMP_ACT_ERRNO"
+  @OptionGroup var defaultAction: AllowListDefaultAction
 
   @Flag(help: "Malformed lines and unknown syscall names are errors.")
   var strict = false
@@ -108,7 +108,7 @@ struct ImportCommand: ParsableCommand {
       if !comm.isEmpty || !exe.isEmpty || !pid.isEmpty {
         throw ValidationError("--comm, --exe and --pid select records of --strace and --audit")
       }
-      if lxcFile != nil && defaultAction != "SCMP_ACT_ERRNO" {
+      if lxcFile != nil && defaultAction.given != nil {
         throw ValidationError("--default-action: an LXC policy says its own default action")
       }
     }
@@ -121,35 +121,12 @@ struct ImportCommand: ParsableCommand {
     if (straceFiles + auditFiles).filter({ $0 == "-" }).count > 1 {
       throw ValidationError("standard input (-) can be read once")
     }
-    _ = try parsedDefaultAction()
-  }
-
-  /// `SCMP_ACT_ERRNO`, `errno`, `ERRNO(38)`, `errno:38`, `kill_process`, ...
-  func parsedDefaultAction() throws -> (ActionName, UInt32?) {
-    var text = defaultAction.trimmingCharacters(in: .whitespaces)
-    var errno: UInt32?
-    if let open = text.firstIndex(where: { $0 == "(" || $0 == ":" }) {
-      var digits = text[text.index(after: open)...]
-      if digits.hasSuffix(")") { digits = digits.dropLast() }
-      guard let e = UInt32(digits) else { throw ValidationError("--default-action: '\(defaultAction)' has no errno number") }
-      errno = e
-      text = String(text[..<open])
-    }
-    let name = text.uppercased().hasPrefix("SCMP_ACT_") ? text.uppercased() : "SCMP_ACT_" + text.uppercased()
-    guard let action = ActionName(rawValue: name) else {
-      throw ValidationError(
-        "--default-action wants one of \(ActionName.allCases.map(\.rawValue).joined(separator: ", ")), not '\(defaultAction)'")
-    }
-    if errno != nil && !action.takesErrno {
-      throw ValidationError("--default-action: \(action.rawValue) takes no errno")
-    }
-    return (action, errno)
   }
 
   func run() throws {
     if let lxcFile { return try importLXC(lxcFile) }
     if let namesFile { return try importNames(namesFile) }
-    let (action, errno) = try parsedDefaultAction()
+    let (action, errno) = (defaultAction.value.action, defaultAction.value.errno)
     let out = try output.map { try checkedOutput($0, inputs: straceFiles + auditFiles + straceFiles.flatMap(StraceLog.perProcessFiles)) }
     var summary: [String: Any] = [:]
     var diagnostics: [Diagnostic]
@@ -212,9 +189,8 @@ struct ImportCommand: ParsableCommand {
       throw fail(message, code: ExitStatus.dataError)
     }
 
-    let profile = ProfileBuilder(defaultAction: action, defaultErrnoRet: errno).build(seen)
-    let text = profile.encode(format: format.profileFormat)
-    try emit(Array(text.utf8), to: out)
+    let profile = allowList(seen.mapValues { Set($0.keys) }, action, errno)
+    try emit(try profileJSON(profile, as: format.outputFormat), to: out)
     warnIfTooLong(profile, what: "the imported profile")
 
     let allowed = profile.syscalls?.first?.names ?? []
@@ -240,6 +216,13 @@ struct ImportCommand: ParsableCommand {
     }
     for d in diagnostics { printError(d.description) }
     printError(human(summary))
+  }
+
+  /// The allow-list of the calls read, made as record and watch --learn make theirs:
+  /// one run, no runtimes, no container runtime's calls.
+  func allowList(_ calls: [Arch: Set<String>], _ action: ActionName, _ errno: UInt32?) -> Profile {
+    let options = ProfileOptions(defaultAction: action, defaultErrnoRet: errno, languageRuntimes: false)
+    return ProfileAssembly.assemble(ObservedCalls(calls), options: options).profile
   }
 
   func display(_ path: String) -> String { path == "-" ? "standard input" : path }
@@ -324,7 +307,7 @@ extension ImportCommand {
         "not a syscall of \(abis) (LXC skips \(elsewhere.count == 1 ? "it" : "them")): \(elsewhere.map(\.name).joined(separator: " "))"))
     }
     if diagnostics.contains(where: { $0.severity == .error }) { throw report(InputError(diagnostics)) }
-    try emit(Array(policy.profile.encode(format: format.profileFormat).utf8), to: out)
+    try emit(try profileJSON(policy.profile, as: format.outputFormat), to: out)
     let entries = policy.profile.syscalls ?? []
     let rules = entries.reduce(0) { $0 + $1.names.count }
     let defaultAction = (policy.profile.defaultAction ?? .allow).action(errnoRet: policy.profile.defaultErrnoRet)
@@ -340,7 +323,7 @@ extension ImportCommand {
 
   /// `import --names FILE`: an allow-list of the names on the --arch ABI.
   func importNames(_ path: String) throws {
-    let (action, errno) = try parsedDefaultAction()
+    let (action, errno) = (defaultAction.value.action, defaultAction.value.errno)
     let out = try output.map { try checkedOutput($0, inputs: [path]) }
     let abi = arch ?? .native
     let list: SyscallNameList
@@ -369,8 +352,8 @@ extension ImportCommand {
       for d in diagnostics { printError(d.description) }
       throw fail("no syscall of \(abi) in \(display(path)); nothing written", code: ExitStatus.dataError)
     }
-    let profile = ProfileBuilder(defaultAction: action, defaultErrnoRet: errno).build([abi: Set(present)])
-    try emit(Array(profile.encode(format: format.profileFormat).utf8), to: out)
+    let profile = allowList([abi: Set(present)], action, errno)
+    try emit(try profileJSON(profile, as: format.outputFormat), to: out)
     warnIfTooLong(profile, what: "the imported profile")
     let allowed = profile.syscalls?.first?.names ?? []
     let enosys = (profile.syscalls ?? []).dropFirst().flatMap(\.names)

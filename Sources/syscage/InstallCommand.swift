@@ -74,7 +74,7 @@ struct InstallCommand: ParsableCommand {
       throw ValidationError(
         "--name '\(name)' is not a Kubernetes name; use lower-case letters, digits, '-' and '.' (at most 253), starting and ending with a letter or digit")
     }
-    if policyArguments.noEnosysStub || policyArguments.badArch != "SCMP_ACT_KILL_PROCESS" {
+    if policyArguments.noEnosysStub || policyArguments.badArch != nil {
       throw ValidationError("--no-enosys-stub and --bad-arch belong to compile; install writes profiles, not filters")
     }
   }

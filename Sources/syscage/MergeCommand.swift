@@ -46,8 +46,7 @@ struct MergeCommand: ParsableCommand {
     let out = try output.map { try checkedOutput($0, inputs: profiles) }
     let policies = try profiles.map { try policyArguments.load($0).policy }
     let result = ProfileMerge.merge(policies, labels: profiles, mode: intersect ? .intersection : .union)
-    let text = result.profile.encode()
-    try emit(Array(text.utf8), to: out)
+    try emit(try profileJSON(result.profile, as: .docker), to: out)
     warnIfTooLong(result.profile, what: "the merged profile")
     for note in result.notes { printError("syscage: merge not exact: \(note)") }
     let rules = result.profile.syscalls?.count ?? 0

@@ -51,9 +51,25 @@ func writeOrSave(_ bytes: [UInt8], to output: String, inputs: [String], what: St
   throw ExitCode(125)
 }
 
-/// The files a Kubernetes conversion writes into its directory.
-func kubernetesFiles(name: String, patch: Bool) -> [String] {
-  [patch ? "pod-patch.yaml" : "pod.yaml", "profiles/\(name).json"]
+/// A profile's Docker or OCI JSON as it is (not expanded), as the renderer writes it.
+func profileJSON(_ profile: Profile, as format: OutputFormat) throws -> [UInt8] {
+  do {
+    return try ProfileRendering.render(profile, as: format).bytes
+  } catch {
+    throw fail("\(error)", code: ExitStatus.dataError)
+  }
+}
+
+/// Prints a rendering's notes, and what its format cannot say as warnings, or with
+/// `strict` as errors: then nothing is written and the command ends with 65 (`what`
+/// names the input in that message).
+func report(_ rendered: RenderedProfile, format: OutputFormat, strict: Bool = false, what: String = "") throws {
+  for note in rendered.notes { printError("syscage: note: \(note)") }
+  let severity = strict ? "error" : "warning"
+  for w in rendered.warnings { printError("syscage: \(severity): \(w)") }
+  if strict && !rendered.warnings.isEmpty {
+    throw fail("--strict: the \(format.rawValue) form cannot say exactly what \(what) says; nothing written", code: ExitStatus.dataError)
+  }
 }
 
 /// Examines a k8s-pod output directory before any work: an existing file is a usage
@@ -66,7 +82,7 @@ func checkedKubernetesDirectory(_ dir: String, name: String, patch: Bool, inputs
       code: ExitStatus.usage)
   }
   do {
-    return try OutputDirectory(dir, files: kubernetesFiles(name: name, patch: patch), inputs: inputs)
+    return try OutputDirectory(dir, files: KubernetesPodConversion.files(name: name, patch: patch), inputs: inputs)
   } catch {
     throw fail(error)
   }
@@ -84,9 +100,9 @@ func printKubernetes(_ pod: KubernetesPodConversion) throws {
 /// Writes DIR/pod.yaml (pod-patch.yaml) and DIR/profiles/NAME.json, creating DIR and
 /// DIR/profiles when missing, each file atomically; says where the profile goes on the nodes.
 func writeKubernetes(_ pod: KubernetesPodConversion, into dir: OutputDirectory) throws(OutputError) {
-  let out = dir.files == kubernetesFiles(name: pod.name, patch: pod.isPatch)
-    ? dir : try OutputDirectory(dir.path, files: kubernetesFiles(name: pod.name, patch: pod.isPatch), inputs: dir.inputs)
-  let written = try out.write([Array(pod.manifest.utf8), Array(pod.profileJSON.utf8)])
+  let files = KubernetesPodConversion.files(name: pod.name, patch: pod.isPatch)
+  let out = dir.files == files ? dir : try OutputDirectory(dir.path, files: files, inputs: dir.inputs)
+  let written = try out.write(pod.fileContents)
   printError("syscage: wrote \(written.joined(separator: " and "))")
   let root = String(pod.nodePath.dropLast(pod.localhostProfile.count + 1))
   let rootOption = root == KubernetesPodConversion.defaultSeccompRoot ? "" : " --root \(root)"

@@ -88,12 +88,6 @@ struct RecordCommand: ParsableCommand {
         syscage record -o self.json --for none -- ./app   # for syscage run only
       """)
 
-  enum Format: String, ExpressibleByArgument, CaseIterable {
-    case docker, oci, spo, systemd, nspawn
-    case k8sPod = "k8s-pod"
-    case lxc
-  }
-
   enum Stops: String, ExpressibleByArgument, CaseIterable {
     case one, two
   }
@@ -108,13 +102,12 @@ struct RecordCommand: ParsableCommand {
     var output: String?
 
     @Option(help: "The profile format.")
-    var format: Format = .docker
+    var format: OutputFormat = .docker
 
     @Option(help: ArgumentHelp("The profile's name (spo, k8s-pod; default: from -o).", valueName: "name"))
     var name: String?
 
-    @Option(help: ArgumentHelp("The action for calls not seen (errno: EPERM; errno:NAME|N).", valueName: "action"))
-    var defaultAction: DefaultAction = DefaultAction(action: .errno, errno: nil)
+    @OptionGroup var defaultAction: AllowListDefaultAction
 
     @Flag(help: "Argument rules for socket, personality, clone, unshare, prctl, ioctl.")
     var args = false
@@ -175,9 +168,9 @@ struct RecordCommand: ParsableCommand {
   @OptionGroup(title: "Recording") var tracingGroup: TracingGroup
 
   var output: String? { profileGroup.output }
-  var format: Format { profileGroup.format }
+  var format: OutputFormat { profileGroup.format }
   var name: String? { profileGroup.name }
-  var defaultAction: DefaultAction { profileGroup.defaultAction }
+  var defaultAction: DefaultActionArgument { profileGroup.defaultAction.value }
   var args: Bool { profileGroup.args }
   var baseline: String? { profileGroup.baseline }
   /// The runtime whose calls the profile allows: --for, else the format's.
@@ -375,28 +368,10 @@ struct RecordCommand: ParsableCommand {
       }
     }
     if json {
-      var object = jsonObject(recording, recorded: recorded, assembled: assembled)
-      if let v = verification {
-        object["verify"] = [
-          "status": Int(v.termination.shellStatus), "same": v.termination == recorded.runs[0].termination,
-          "deniedCount": v.deniedCount,
-          "denied": v.denials.map { d -> [String: Any] in
-            [
-              "name": d.name, "arch": d.arch.name, "number": Int(d.number.rawValue), "errno": Int(d.errno),
-              "args": d.arguments.map { "0x" + String($0, radix: 16) }, "action": "\(d.action)",
-            ]
-          },
-          "amended": amendments.map { a -> [String: Any] in
-            [
-              "round": a.round,
-              "calls": Dictionary(uniqueKeysWithValues: a.calls.map { ($0.key.name, $0.value.sorted()) }),
-              "arguments": Dictionary(uniqueKeysWithValues: a.arguments.map { ($0.key.name, $0.value.keys.sorted()) }),
-            ]
-          },
-          "stdin": replay?.stdinKind.rawValue ?? "", "stdout": replay?.stdoutKind.rawValue ?? "",
-        ] as [String: Any]
-      }
-      printError(jsonLine(object))
+      let report = RecordReport(
+        recording: recording, recorded: recorded, assembled: assembled, output: output, countedInKernel: backend == .ebpf,
+        backend: backend.rawValue, containerRuntime: runtime.target, verification: verification, amendments: amendments, replay: replay)
+      printError(jsonLine(report.object))
     }
     if recording.detached {
       printError("syscage: detached from \(pids.map(String.init).joined(separator: ", ")); they run on")
@@ -495,51 +470,39 @@ struct RecordCommand: ParsableCommand {
     return loaded.profile
   }
 
-  /// Prints a text conversion's notes and warnings and writes its text to `output`
-  /// (saved in $TMPDIR when that fails).
-  func writeRecording(_ conversion: some TextConversion, to output: String) throws {
-    for note in conversion.notes { printError("syscage: note: \(note)") }
-    for w in conversion.warnings { printError("syscage: warning: \(w)") }
-    try writeOrSave(Array(conversion.text.utf8), to: output, inputs: outputInputs, what: "recording")
-  }
-
   /// Writes the profile to -o in --format (nothing without -o). When that fails after the
   /// run, the profile is saved in $TMPDIR and the message says where (exit 125).
   func write(_ profile: Profile) throws {
     guard let output else { return }
-    let host = ConversionTarget(context: HostFacts.dockerDefault(), arches: profile.architectures)
     let header = ["Recorded by syscage from: \(program.isEmpty ? "processes " + pids.map(String.init).joined(separator: ", ") : program.joined(separator: " "))."]
-    switch format {
-    case .docker, .oci:
-      try writeOrSave(Array(profile.encode(format: format == .oci ? .oci : .docker).utf8), to: output, inputs: outputInputs, what: "recording")
-    case .spo:
-      try writeRecording(SPOConversion(profile: profile, target: host, name: try profileName(), header: header), to: output)
-    case .systemd:
-      try writeRecording(SystemdConversion(profile: profile, target: host, header: header), to: output)
-    case .lxc:
-      // An allow-list: LXC's policy version 2 has one (the conversion throws for version 1 deny-lists only).
-      try writeRecording(try LXCConversion(profile: profile, target: host, header: header), to: output)
-    case .nspawn:
-      try writeRecording(NspawnConversion(profile: profile, target: host, header: header), to: output)
-    case .k8sPod:
-      let pod = KubernetesPodConversion(
-        profile: profile, target: host, name: try profileName(), header: header, command: program.isEmpty ? nil : program)
-      do {
-        try writeKubernetes(pod, into: try OutputDirectory(output, files: kubernetesFiles(name: pod.name, patch: false), inputs: outputInputs))
-        return
-      } catch {
-        printError("syscage: \(error)")
-      }
-      do {
-        let dir = try OutputDirectory.temporary(prefix: "syscage-recording", files: kubernetesFiles(name: pod.name, patch: false))
-        try writeKubernetes(pod, into: dir)
-        printError("syscage: the recording is saved in \(dir.path)")
-      } catch {
-        printError("syscage: \(error); the recording follows on standard error")
-        FileHandle.standardError.write(Data(pod.combined.utf8))
-      }
-      throw ExitCode(125)
+    let options = RenderOptions(
+      target: ConversionTarget(context: HostFacts.dockerDefault(), arches: profile.architectures), header: header,
+      name: format == .spo || format == .k8sPod ? try profileName() : nil, command: program.isEmpty ? nil : program)
+    let rendered: RenderedProfile
+    do {
+      rendered = try ProfileRendering.render(profile, as: format, options: options)
+    } catch {
+      throw fail("\(error)", code: ExitStatus.dataError)
     }
+    try report(rendered, format: format)
+    guard case .kubernetes(let pod) = rendered.content else {
+      return try writeOrSave(rendered.bytes, to: output, inputs: outputInputs, what: "recording")
+    }
+    do {
+      try writeKubernetes(pod, into: try OutputDirectory(output, files: KubernetesPodConversion.files(name: pod.name, patch: false), inputs: outputInputs))
+      return
+    } catch {
+      printError("syscage: \(error)")
+    }
+    do {
+      let dir = try OutputDirectory.temporary(prefix: "syscage-recording", files: KubernetesPodConversion.files(name: pod.name, patch: false))
+      try writeKubernetes(pod, into: dir)
+      printError("syscage: the recording is saved in \(dir.path)")
+    } catch {
+      printError("syscage: \(error); the recording follows on standard error")
+      FileHandle.standardError.write(Data(pod.combined.utf8))
+    }
+    throw ExitCode(125)
   }
 
   /// --name, else a Kubernetes name from -o's base name, else from the program.
@@ -585,73 +548,4 @@ struct RecordCommand: ParsableCommand {
       return nil
     }
   }
-
-  func jsonObject(_ r: Recording, recorded: RecordedRuns, assembled: AssembledProfile) -> [String: Any] {
-    let runCounts = recorded.runCounts
-    var arches: [String: Any] = [:]
-    for arch in r.arches {
-      var calls: [String: Any] = [:]
-      for e in r.entries where e.arch == arch {
-        calls[e.name] = [
-          "number": Int(e.number.rawValue), "calls": e.statistics.calls, "errors": e.statistics.errors,
-          "seconds": e.statistics.seconds, "runs": runCounts[arch]?[e.name] ?? 0,
-        ]
-      }
-      arches[arch.name] = calls
-    }
-    var termination: [String: Any] = ["status": Int(r.termination.shellStatus)]
-    switch r.termination {
-    case .exited(let code): termination["exited"] = Int(code)
-    case .signaled(let sig): termination["signal"] = Int(sig)
-    }
-    if r.detached { termination = ["detached": true] }
-    return [
-      "pid": Int(r.pid), "termination": termination, "arches": arches, "profile": output.map { $0 as Any } ?? NSNull(), "tracees": r.tracees,
-      "stops": backend == .ebpf ? "none" : (r.oneStop ? "one" : "two"), "backend": backend.rawValue,
-      "runs": recorded.runs.count,
-      "runtimes": Dictionary(uniqueKeysWithValues: assembled.runtimes.map { rt in
-        (rt.rawValue, assembled.runtimeCalls.first { $0.runtime == rt }?.calls ?? [])
-      }),
-      "occasional": assembled.occasional,
-      "container": ["for": runtime.target.rawValue, "calls": assembled.containerCalls] as [String: Any],
-    ]
-  }
 }
-
-/// `--default-action`: an action and, for errno, its number.
-struct DefaultAction: ExpressibleByArgument {
-  var action: ActionName
-  var errno: UInt32?
-
-  init(action: ActionName, errno: UInt32?) {
-    self.action = action
-    self.errno = errno
-  }
-
-  init?(argument: String) {
-    let parts = argument.split(separator: ":", maxSplits: 1).map(String.init)
-    var name = parts[0].uppercased().replacingOccurrences(of: "-", with: "_")
-    if !name.hasPrefix("SCMP_ACT_") { name = "SCMP_ACT_" + name }
-    guard let action = ActionName(rawValue: name), action != .allow, action != .notify, action != .trace else { return nil }
-    self.action = action
-    if parts.count == 2 {
-      guard action == .errno else { return nil }
-      if let n = UInt32(parts[1]), n > 0, n < 4096 {
-        errno = n
-      } else if let n = ConversionTables.errnoNames.first(where: { $0.value == parts[1].uppercased() })?.key {
-        errno = UInt32(n)
-      } else {
-        return nil
-      }
-    }
-  }
-
-  static var allValueStrings: [String] { ["errno", "errno:ENOSYS", "kill-process", "kill-thread", "trap", "log"] }
-
-  var defaultValueDescription: String {
-    let name = action.rawValue.dropFirst("SCMP_ACT_".count).lowercased().replacingOccurrences(of: "_", with: "-")
-    return errno.map { "\(name):\($0)" } ?? name
-  }
-}
-
-extension CPUPlacement: ExpressibleByArgument {}

@@ -4,6 +4,7 @@ import Enforcement
 import Foundation
 import OutputFiles
 import Profiles
+import Recording
 import Seccomp
 import Syscalls
 
@@ -136,14 +137,14 @@ struct WatchCommand: ParsableCommand {
       throw ExitCode(error.exitStatus)
     }
     if let learn {
-      let learnt = loadedProfile.learning(seen)
-      if !learnt.removed.isEmpty {
-        printError("syscage: --learn: removed \(learnt.removed.joined(separator: ", ")) from entries that deny them")
+      let learnt = ProfileAssembly.assemble(ObservedCalls(seen), options: ProfileOptions(baseline: loadedProfile, baselineUse: .learn))
+      if !learnt.unrefused.isEmpty {
+        printError("syscage: --learn: removed \(learnt.unrefused.joined(separator: ", ")) from entries that deny them")
       }
       if !unnamed.isEmpty {
         printError("syscage: --learn: cannot add \(Set(unnamed).sorted().joined(separator: ", ")): ABI not in the profile or no name")
       }
-      try writeOrSave(Array(learnt.profile.encode().utf8), to: learn, inputs: [profile], what: "learnt profile")
+      try writeOrSave(try profileJSON(learnt.profile, as: .docker), to: learn, inputs: [profile], what: "learnt profile")
     }
     if outcome.abandoned > 0 {
       printError("syscage: watch: stopped watching \(outcome.abandoned) process\(outcome.abandoned == 1 ? "" : "es") still under the filter (signalled twice); their calls outside the profile now fail with ENOSYS")

@@ -20,8 +20,12 @@ struct PolicyArguments: ParsableArguments {
   @Flag(help: "Do not return ENOSYS for numbers above the highest the profile names.")
   var noEnosysStub = false
 
-  @Option(help: "The action for calls from an ABI the filter does not list.")
-  var badArch: String = "SCMP_ACT_KILL_PROCESS"
+  @Option(
+    help: ArgumentHelp(
+      "The action for calls from an ABI the filter does not list (default: kill-process): \(DefaultActionArgument.grammar).",
+      valueName: "action"),
+    transform: { try DefaultActionArgument(parsing: $0) })
+  var badArch: DefaultActionArgument?
 
   @Flag(help: "Treat warnings (unknown syscall names, ignored fields) as errors.")
   var strict = false
@@ -66,13 +70,9 @@ struct PolicyArguments: ParsableArguments {
   }
 
   func options() throws -> PolicyOptions {
-    let name = badArch.hasPrefix("SCMP_ACT_") ? badArch : "SCMP_ACT_" + badArch.uppercased()
-    guard let action = ActionName(rawValue: name) else {
-      throw ValidationError("--bad-arch wants one of \(ActionName.allCases.map(\.rawValue).joined(separator: ", "))")
-    }
-    return PolicyOptions(
+    PolicyOptions(
       context: try context(), arches: arches.isEmpty ? nil : arches, enosysStub: !noEnosysStub,
-      badArchAction: action.action(errnoRet: nil))
+      badArchAction: badArch?.seccompAction ?? .killProcess)
   }
 
   /// Loads a profile, prints its warnings, and builds its policy; bad input ends the command with 65.
@@ -94,23 +94,6 @@ struct PolicyArguments: ParsableArguments {
     }
     return (loaded.profile, Policy(profile: loaded.profile, options: options))
   }
-}
-
-/// Parses a syscall argument: decimal, 0x hex, 0o octal, or negative (two's complement).
-func parseArgument(_ s: String) -> UInt64? {
-  let t = s.replacingOccurrences(of: "_", with: "")
-  if t.hasPrefix("-") { return Int64(t).map { UInt64(bitPattern: $0) } }
-  if t.lowercased().hasPrefix("0x") { return UInt64(t.dropFirst(2), radix: 16) }
-  if t.lowercased().hasPrefix("0o") { return UInt64(t.dropFirst(2), radix: 8) }
-  return UInt64(t)
-}
-
-/// The program and its arguments after `--` of a command that wraps a program (run, watch).
-func wrappedCommand(_ command: [String]) throws -> [String] {
-  var argv = command
-  if argv.first == "--" { argv.removeFirst() }
-  guard !argv.isEmpty else { throw ValidationError("name a program after --") }
-  return argv
 }
 
 /// Loads a profile for a command that wraps a program: the expansion assumes syscage's

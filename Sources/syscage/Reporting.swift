@@ -31,30 +31,6 @@ func fail(_ error: InputError) -> ExitCode {
   return ExitCode(ExitStatus.dataError)
 }
 
-/// Parses an `--arch` value, accepting every spelling `Arch(named:)` knows.
-func parseArch(_ text: String) throws -> Arch {
-  guard let arch = Arch(named: text) else {
-    throw ValidationError(
-      "unknown arch '\(text)'; known: \(Arch.all.map(\.name).joined(separator: ", "))")
-  }
-  return arch
-}
-
-extension Arch: ExpressibleByArgument {
-  /// A name `Arch(named:)` knows, or an audit arch value as audit records print it
-  /// (`c000003e`, `0xc000003e`).
-  public init?(argument: String) {
-    if let arch = Arch(named: argument) {
-      self = arch
-      return
-    }
-    let digits = argument.lowercased().hasPrefix("0x") ? argument.dropFirst(2) : Substring(argument)
-    guard (1...8).contains(digits.count), let value = UInt32(digits, radix: 16), let arch = Arch(auditArch: value, number: 0) else { return nil }
-    self = arch
-  }
-  public static var allValueStrings: [String] { Arch.all.map(\.name) }
-}
-
 /// Encodes a value tree as compact JSON for `--json` output.
 func jsonLine(_ object: Any) -> String {
   let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
