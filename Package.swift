@@ -19,6 +19,7 @@ let package = Package(
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
   ],
   targets: [
     .target(name: "CLinux", cSettings: [.define("_GNU_SOURCE")]),
@@ -27,9 +28,13 @@ let package = Package(
       name: "Seccomp", dependencies: ["Syscalls", "CLinux", .product(name: "Yams", package: "Yams")],
       swiftSettings: strict),
     .target(name: "OutputFiles", swiftSettings: strict),
-    .target(name: "Enforcement", dependencies: ["Syscalls", "Seccomp", "CLinux"], swiftSettings: strict),
+    .target(
+      name: "Processes",
+      dependencies: ["Syscalls", "Seccomp", "CLinux", .product(name: "SystemPackage", package: "swift-system")],
+      swiftSettings: strict),
+    .target(name: "Enforcement", dependencies: ["Syscalls", "Seccomp", "Processes", "CLinux"], swiftSettings: strict),
     .target(name: "Inspection", dependencies: ["Syscalls", "Seccomp", "CLinux"], swiftSettings: strict),
-    .target(name: "Recording", dependencies: ["Syscalls", "Seccomp", "Enforcement", "CLinux"], swiftSettings: strict),
+    .target(name: "Recording", dependencies: ["Syscalls", "Seccomp", "Processes", "CLinux"], swiftSettings: strict),
     .target(name: "SyscallTableGenerator", swiftSettings: strict),
     .executableTarget(
       name: "generate-syscall-tables",

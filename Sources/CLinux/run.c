@@ -1,5 +1,5 @@
 #include "clinux_run.h"
-#include "spawn.h"
+#include "clinux_spawn.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -14,7 +14,10 @@ uint32_t clinux_header_audit_arch(const char *name);
 
 #include "clinux_probe.h"
 #include "clinux_bench.h"
+#include "clinux_launch.h"
 #include "clinux_run.h"
+#include "clinux_spawn.h"
+#include "clinux_ptrace.h"
 #include "clinux_dump.h"
 
 #include "clinux_trace.h"

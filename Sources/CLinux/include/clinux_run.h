@@ -9,23 +9,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "clinux_launch.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/// Steps that can fail (clinux_run_result.failed_step).
-enum {
-  CLINUX_RUN_OK = 0,
-  CLINUX_RUN_STEP_PIPE = 1,
-  CLINUX_RUN_STEP_FORK = 2,
-  CLINUX_RUN_STEP_TRACE = 3,
-  CLINUX_RUN_STEP_NO_NEW_PRIVS = 4,
-  CLINUX_RUN_STEP_FILTER = 5,
-  CLINUX_RUN_STEP_EXEC = 6,
-};
-
 struct clinux_run_result {
-  int failed_step;      ///< CLINUX_RUN_STEP_*, or CLINUX_RUN_OK
+  int failed_step;      ///< CLINUX_LAUNCH_STEP_*, or CLINUX_LAUNCH_OK
   int error;            ///< errno of the failed step
   int wait_status;      ///< the program's wait(2) status when it ran
   int seccomp_kill;     ///< 1: a thread died of SIGSYS at a syscall's entry (seccomp); 2: of SIGSYS elsewhere
