@@ -59,7 +59,7 @@ let package = Package(
       swiftSettings: strict),
     .executableTarget(
       name: "compiler-benchmark",
-      dependencies: ["Seccomp", "Syscalls", "CLinux"],
+      dependencies: ["Seccomp", "Syscalls", "CBench"],
       path: "Benchmarks/CompilerBenchmark",
       swiftSettings: strict),
     .executableTarget(
@@ -81,10 +81,12 @@ let package = Package(
       dependencies: ["TestSupport"],
       path: "Benchmarks/ContainerStart",
       swiftSettings: strict),
+    .target(name: "CBench", path: "Benchmarks/CBench", cSettings: [.define("_GNU_SOURCE")]),
     .target(name: "TestSupport", path: "Tests/TestSupport"),
+    .target(name: "CTestSupport", path: "Tests/CTestSupport"),
     .testTarget(
       name: "SyscallsTests",
-      dependencies: ["Syscalls", "SyscallTableGenerator", "CLinux", "TestSupport"],
+      dependencies: ["Syscalls", "SyscallTableGenerator", "CTestSupport", "TestSupport"],
       exclude: ["libseccomp_resolve.py"],
       swiftSettings: strict),
     .testTarget(
