@@ -1,7 +1,6 @@
 #include "clinux_ptrace.h"
 
 #include <stddef.h>
-#include <sys/ptrace.h>
 
 _Static_assert(offsetof(struct clinux_syscall_info, nr) == 24, "ptrace_syscall_info layout");
 _Static_assert(offsetof(struct clinux_syscall_info, ret_data) == 80, "ptrace_syscall_info layout");

@@ -169,44 +169,28 @@ public enum Launcher {
 
   /// Runs a program under a filter and waits for it.
   ///
-  /// The filter is loaded in the child just before execve, in C. While it waits, the
-  /// calling process must not wait for other children of its own (this waits for any
-  /// child to follow the program's threads).
+  /// The child's steps (no_new_privs, the filters, execve) run in C after the fork. The
+  /// program is forked from a thread of its own, which traces it (`watchForKill`) and
+  /// waits for it and its threads only (`waitpid(-1, __WALL | __WNOTHREAD)` from that
+  /// thread): other children of the calling process are left to their owners.
   public static func run(_ request: Request) throws(Failure) -> Outcome {
-    var result = clinux_run_result()
     let env = environment(request.environment)
-    let rc = withCStrings(request.arguments) { argv in
-      withCStrings(env) { envp in
-        request.program.withUnsafeBytes { prog in
-          let detectorProgram = request.watchForKill ? strictModeDetector : loggedStrictModeDetector
-          return detectorProgram.withUnsafeBytes { detector in
-            clinux_run_stacked(
-              request.executable, argv, envp, detector.baseAddress,
-              request.detectStrictMode ? UInt32(detectorProgram.count) : 0,
-              prog.baseAddress, UInt32(request.program.count), request.flags,
-              request.noNewPrivileges ? 1 : 0, request.watchForKill ? 1 : 0, &result)
+    let detectorProgram = request.watchForKill ? strictModeDetector : loggedStrictModeDetector
+    let result = onOwnThread {
+      withCStrings(request.arguments) { argv in
+        withCStrings(env) { envp in
+          request.program.withUnsafeBytes { program in
+            detectorProgram.withUnsafeBytes { detector in
+              RunSupervisor.run(
+                path: request.executable, argv: argv, envp: envp, detector: detector,
+                detectorCount: request.detectStrictMode ? detectorProgram.count : 0, program: program,
+                programCount: request.program.count, flags: request.flags, noNewPrivileges: request.noNewPrivileges,
+                trace: request.watchForKill)
+            }
           }
         }
       }
     }
-    if rc != 0 {
-      throw Failure(step: Step(rawValue: result.failed_step), errno: result.error)
-    }
-    let status = result.wait_status
-    let termination = Termination(waitStatus: status)
-    var kill: SeccompKill? = nil
-    if result.seccomp_kill == 1 {
-      let arch = Arch(auditArch: result.arch, number: result.nr) ?? Arch.native
-      let args = withUnsafeBytes(of: result.args) { Array($0.bindMemory(to: UInt64.self)) }
-      kill = SeccompKill(
-        arch: arch, number: SyscallNumber(Int32(truncatingIfNeeded: result.nr)), thread: result.tid, arguments: args)
-    }
-    let strict: StrictModeRequest? =
-      switch result.strict_request {
-      case 1: .prctl
-      case 2: .seccomp
-      default: nil
-      }
-    return Outcome(termination: termination, seccompKill: kill, pid: result.pid, strictModeRequest: strict)
+    return try result.get()
   }
 }

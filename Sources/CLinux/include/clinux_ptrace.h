@@ -4,6 +4,7 @@
 // structure it reads that glibc declares only as a union.
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/ptrace.h>  // the PTRACE_* requests, options and events, for Swift
 #include <sys/user.h>
 
 /// ptrace(request, pid, addr, data). Returns its result, or -1 with errno.
