@@ -22,6 +22,7 @@ let package = Package(
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
   ],
   targets: [
     .target(name: "CLinux", cSettings: [.define("_GNU_SOURCE")]),
@@ -33,9 +34,13 @@ let package = Package(
       swiftSettings: strict),
     .target(name: "Host", dependencies: ["Profiles", "Seccomp", "Syscalls", "CLinux"], swiftSettings: strict),
     .target(name: "OutputFiles", swiftSettings: strict),
-    .target(name: "Enforcement", dependencies: ["Syscalls", "BPF", "Seccomp", "Profiles", "Host", "CLinux"], swiftSettings: strict),
+    .target(
+      name: "Processes",
+      dependencies: ["Syscalls", "BPF", "Seccomp", "CLinux", .product(name: "SystemPackage", package: "swift-system")],
+      swiftSettings: strict),
+    .target(name: "Enforcement", dependencies: ["Syscalls", "BPF", "Seccomp", "Profiles", "Host", "Processes", "CLinux"], swiftSettings: strict),
     .target(name: "Inspection", dependencies: ["Syscalls", "BPF", "Seccomp", "Profiles", "Host", "CLinux"], swiftSettings: strict),
-    .target(name: "Recording", dependencies: ["Syscalls", "BPF", "Seccomp", "Profiles", "Host", "Enforcement", "CLinux"], swiftSettings: strict),
+    .target(name: "Recording", dependencies: ["Syscalls", "BPF", "Seccomp", "Profiles", "Host", "Processes", "CLinux"], swiftSettings: strict),
     .target(name: "SyscallTableGenerator", swiftSettings: strict),
     .executableTarget(
       name: "generate-syscall-tables",
@@ -60,7 +65,7 @@ let package = Package(
       swiftSettings: strict),
     .executableTarget(
       name: "compiler-benchmark",
-      dependencies: ["BPF", "Seccomp", "Profiles", "Host", "Syscalls", "CLinux"],
+      dependencies: ["BPF", "Seccomp", "Profiles", "Host", "Syscalls", "CBench"],
       path: "Benchmarks/CompilerBenchmark",
       swiftSettings: strict),
     .executableTarget(
@@ -82,10 +87,12 @@ let package = Package(
       dependencies: ["TestSupport"],
       path: "Benchmarks/ContainerStart",
       swiftSettings: strict),
+    .target(name: "CBench", path: "Benchmarks/CBench", cSettings: [.define("_GNU_SOURCE")]),
     .target(name: "TestSupport", path: "Tests/TestSupport"),
+    .target(name: "CTestSupport", path: "Tests/CTestSupport"),
     .testTarget(
       name: "SyscallsTests",
-      dependencies: ["Syscalls", "SyscallTableGenerator", "CLinux", "TestSupport"],
+      dependencies: ["Syscalls", "SyscallTableGenerator", "CTestSupport", "TestSupport"],
       exclude: ["libseccomp_resolve.py"],
       swiftSettings: strict),
     .target(
@@ -103,7 +110,7 @@ let package = Package(
       swiftSettings: strict),
     .testTarget(
       name: "EnforcementTests",
-      dependencies: ["Enforcement", "Seccomp", "Profiles", "Host", "Syscalls", "TestSupport"],
+      dependencies: ["Enforcement", "Processes", "BPF", "Seccomp", "Profiles", "Host", "Syscalls", "TestSupport"],
       swiftSettings: strict),
     .testTarget(
       name: "SyscageTests",
@@ -116,7 +123,7 @@ let package = Package(
     .testTarget(name: "ArchitectureTests", swiftSettings: strict),
     .testTarget(
       name: "RecordingTests",
-      dependencies: ["Recording", "Enforcement", "BPF", "Seccomp", "Profiles", "Host", "Syscalls", "TestSupport"],
+      dependencies: ["Recording", "Enforcement", "Processes", "BPF", "Seccomp", "Profiles", "Host", "Syscalls", "TestSupport"],
       swiftSettings: strict),
   ]
 )

@@ -1,5 +1,5 @@
 import BPF
-import CLinux
+import CBench
 import Foundation
 import Host
 import Profiles
@@ -438,7 +438,7 @@ func measure(_ program: [BPFInstruction], _ call: Call) -> Result<(Double, Int),
   var result = 0
   let rc = filter.withUnsafeBufferPointer { f in
     args.withUnsafeBufferPointer { a in
-      clinux_bench_filter_batches(
+      cbench_filter_batches(
         f.baseAddress, UInt16(f.count), call.abi, call.nr, a.baseAddress, callsPerTiming, batches, &ns, &best, &result)
     }
   }

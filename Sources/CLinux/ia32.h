@@ -1,6 +1,6 @@
 #ifndef CLINUX_IA32_H
 #define CLINUX_IA32_H
-// Private to CLinux: an ia32 syscall made from 64-bit code through `int $0x80`.
+// Private to CLinux (and included by Benchmarks/CBench): an ia32 syscall made from 64-bit code through `int $0x80`.
 #include <stdint.h>
 
 #if defined(__x86_64__)

@@ -1,4 +1,4 @@
-#include "spawn.h"
+#include "clinux_spawn.h"
 
 #include "clinux_run.h"
 
@@ -68,12 +68,12 @@ static int start(const char *path, char *const argv[], char *const envp[], int n
   s->errfd = s->gofd = -1;
   int errpipe[2], gopipe[2];
   if (pipe2(errpipe, O_CLOEXEC) != 0) {
-    *step = CLINUX_RUN_STEP_PIPE;
+    *step = CLINUX_LAUNCH_STEP_PIPE;
     *error = errno;
     return -1;
   }
   if (pipe2(gopipe, O_CLOEXEC) != 0) {
-    *step = CLINUX_RUN_STEP_PIPE;
+    *step = CLINUX_LAUNCH_STEP_PIPE;
     *error = errno;
     close(errpipe[0]);
     close(errpipe[1]);
@@ -107,24 +107,24 @@ static int start(const char *path, char *const argv[], char *const envp[], int n
     }
     sigprocmask(SIG_SETMASK, &s->saved, NULL);
     char go = listener ? 0 : wait_for_go(gopipe[0]);
-    if (no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) child_fail(errpipe[1], CLINUX_RUN_STEP_NO_NEW_PRIVS);
+    if (no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) child_fail(errpipe[1], CLINUX_LAUNCH_STEP_NO_NEW_PRIVS);
     if (go == CLINUX_SPAWN_GO_STACKED && firstlen > 0) {
       // Below the program's filter: on a tie of actions that one's data wins. Spectre
       // mitigations as the program's filter asks (one load without SPEC_ALLOW sets them).
       struct sock_fprog fprog = {.len = (unsigned short)firstlen, .filter = (struct sock_filter *)first};
       if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags & SECCOMP_FILTER_FLAG_SPEC_ALLOW, &fprog) != 0)
-        child_fail(errpipe[1], CLINUX_RUN_STEP_FILTER);
+        child_fail(errpipe[1], CLINUX_LAUNCH_STEP_FILTER);
     }
     if (listener) {
       // The lowest free fd is the number seccomp will return; report it while unfiltered.
       int lowest = fcntl(errpipe[1], F_DUPFD, 0);
-      if (lowest < 0) child_fail(errpipe[1], CLINUX_RUN_STEP_FILTER);
+      if (lowest < 0) child_fail(errpipe[1], CLINUX_LAUNCH_STEP_FILTER);
       close(lowest);
       int ready[2] = {0, lowest};
       if (write(errpipe[1], ready, sizeof(ready)) != (ssize_t)sizeof(ready)) _exit(127);
       struct sock_fprog fprog = {.len = (unsigned short)len, .filter = (struct sock_filter *)prog};
       long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags | SECCOMP_FILTER_FLAG_NEW_LISTENER, &fprog);
-      if (fd < 0) child_fail(errpipe[1], CLINUX_RUN_STEP_FILTER);
+      if (fd < 0) child_fail(errpipe[1], CLINUX_LAUNCH_STEP_FILTER);
       // Not the number reported: the parent would take the wrong fd. (Cannot happen.)
       if (fd != lowest) _exit(127);
       // From here on every call may be notified; the parent answers them.
@@ -133,13 +133,13 @@ static int start(const char *path, char *const argv[], char *const envp[], int n
       struct sock_fprog fprog = {.len = (unsigned short)len, .filter = (struct sock_filter *)prog};
       long rc = flags ? syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &fprog)
                       : prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fprog, 0, 0);
-      if (rc != 0) child_fail(errpipe[1], CLINUX_RUN_STEP_FILTER);
+      if (rc != 0) child_fail(errpipe[1], CLINUX_LAUNCH_STEP_FILTER);
     }
     execve(path, argv, envp);
-    child_fail(errpipe[1], CLINUX_RUN_STEP_EXEC);
+    child_fail(errpipe[1], CLINUX_LAUNCH_STEP_EXEC);
   }
   if (pid < 0) {
-    *step = CLINUX_RUN_STEP_FORK;
+    *step = CLINUX_LAUNCH_STEP_FORK;
     *error = errno;
     sigprocmask(SIG_SETMASK, &s->saved, NULL);
     close(errpipe[0]);
@@ -185,7 +185,7 @@ int clinux_spawn_listener_number(struct clinux_spawn *s, int *number, int *step,
     *number = msg[1];
     return 0;
   }
-  *step = n == (ssize_t)sizeof(msg) ? msg[0] : CLINUX_RUN_STEP_FORK;
+  *step = n == (ssize_t)sizeof(msg) ? msg[0] : CLINUX_LAUNCH_STEP_FORK;
   *error = n == (ssize_t)sizeof(msg) ? msg[1] : EPIPE;
   return -1;
 }

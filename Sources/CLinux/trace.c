@@ -1,6 +1,6 @@
 #include "clinux_trace.h"
 #include "clinux_run.h"
-#include "spawn.h"
+#include "clinux_spawn.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -354,7 +354,7 @@ static int trace_spawned(const char *path, char *const argv[], char *const envp[
   // Seize, then interrupt so the child is in a ptrace-stop and can be restarted
   // with PTRACE_SYSCALL before it execs: its execve is the first call counted.
   if (ptrace(PTRACE_SEIZE, pid, 0, options) != 0 || ptrace(PTRACE_INTERRUPT, pid, 0, 0) != 0) {
-    out->failed_step = CLINUX_TRACE_STEP_TRACE;
+    out->failed_step = CLINUX_LAUNCH_STEP_TRACE;
     out->error = errno;
     clinux_spawn_abort(&spawn);
     clinux_spawn_end(&spawn);
@@ -538,7 +538,7 @@ int clinux_trace_attach(const int32_t *pids, unsigned int npids, int timing, con
     attached++;
   }
   if (!attached) {
-    out->failed_step = CLINUX_TRACE_STEP_TRACE;
+    out->failed_step = CLINUX_LAUNCH_STEP_TRACE;
     free(s.threads.items);
     sigprocmask(SIG_SETMASK, &saved, NULL);
     return -1;

@@ -1,6 +1,6 @@
 import BPF
 import CLinux
-import Enforcement
+import Processes
 import Foundation
 import Seccomp
 import Syscalls
@@ -102,7 +102,7 @@ public enum EBPFRecorder {
   /// `Recorder.record`). No errors or times: counts only.
   public static func record(
     executable: String, arguments: [String], environment: [String]? = nil, notice: ((String) -> Void)? = nil
-  ) throws(Failure) -> Recording {
+  ) throws(Failure) -> RecordedRun {
     try record(
       executable: executable, arguments: arguments, environment: environment, attachment: .rawTracepoint,
       notice: notice)
@@ -114,7 +114,7 @@ public enum EBPFRecorder {
   public static func record(
     executable: String, arguments: [String], environment: [String]?, attachment: EBPFSyscallCounter.Attachment,
     notice: ((String) -> Void)? = nil
-  ) throws(Failure) -> Recording {
+  ) throws(Failure) -> RecordedRun {
     #if arch(x86_64)
       let counter = try EBPFSyscallCounter(attachment: attachment)
       defer { counter.close() }
@@ -125,7 +125,7 @@ public enum EBPFRecorder {
           state.execed = true
           do throws(Failure) { try counter.trace(pid) } catch { state.failure = error }
         })
-      let traced: Recording
+      let traced: RecordedRun
       do throws(Recorder.Failure) {
         traced = try Recorder.record(
           executable: executable, arguments: arguments, environment: environment, timing: false, oneStop: true,
@@ -146,16 +146,16 @@ public enum EBPFRecorder {
   }
 
   /// `recording`'s entries with the native counts added as x86_64 calls.
-  static func merge(_ recording: Recording, native counts: [UInt64]) -> Recording {
-    var byKey: [Int: Recording.Entry] = [:]
-    var order: [Recording.Entry] = []
+  static func merge(_ recording: RecordedRun, native counts: [UInt64]) -> RecordedRun {
+    var byKey: [Int: RecordedRun.Entry] = [:]
+    var order: [RecordedRun.Entry] = []
     for entry in recording.entries where entry.arch == .x86_64 { byKey[Int(entry.number.rawValue)] = entry }
     for (nr, count) in counts.enumerated() where count > 0 {
       let number = SyscallNumber(Int32(nr))
       let name = Arch.x86_64.name(of: number)
       var entry =
         byKey[nr]
-        ?? Recording.Entry(
+        ?? RecordedRun.Entry(
           arch: .x86_64, number: number, name: name ?? "syscall_\(nr)", statistics: SyscallStatistics(),
           isKnown: name != nil)
       entry.statistics.calls += Int(count)

@@ -1,5 +1,5 @@
 import CLinux
-import Enforcement
+import Processes
 import Foundation
 import Seccomp
 import Syscalls

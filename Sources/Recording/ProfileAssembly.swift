@@ -1,5 +1,5 @@
 import BPF
-import Enforcement
+import Processes
 import Foundation
 import Host
 import Profiles
@@ -9,7 +9,7 @@ import Syscalls
 /// One or more recordings of the same program, and what their observers collected.
 public struct RecordedRuns: Sendable {
   /// The runs, the first one first (its termination is the command's).
-  public var runs: [Recording]
+  public var runs: [RecordedRun]
   /// The capability arguments seen in any run (`record --args`), per ABI and call.
   public var arguments: [Arch: [String: Set<[UInt64]>]]
   /// The executables the runs started (execve, execveat), in the order first seen.
@@ -22,7 +22,7 @@ public struct RecordedRuns: Sendable {
   /// keeps: they get no argument rules.
   public var argumentsOverflowed: Set<String> = []
 
-  public init(runs: [Recording], arguments: [Arch: [String: Set<[UInt64]>]] = [:], executables: [String] = []) {
+  public init(runs: [RecordedRun], arguments: [Arch: [String: Set<[UInt64]>]] = [:], executables: [String] = []) {
     self.runs = runs
     self.arguments = arguments
     self.executables = executables
@@ -50,9 +50,9 @@ public struct RecordedRuns: Sendable {
 
   /// The runs as one recording: statistics summed per ABI and number, the first run's
   /// termination and pid.
-  public var merged: Recording {
-    guard var first = runs.first else { return Recording(entries: [], termination: .exited(0)) }
-    var sums: [Recording.Entry] = []
+  public var merged: RecordedRun {
+    guard var first = runs.first else { return RecordedRun(entries: [], termination: .exited(0)) }
+    var sums: [RecordedRun.Entry] = []
     var index: [Int64: Int] = [:]
     for run in runs {
       for e in run.entries {

@@ -1,4 +1,4 @@
-import Enforcement
+import Processes
 import Foundation
 import Profiles
 import Seccomp
@@ -9,7 +9,7 @@ import Syscalls
 /// calls) and, with `--verify`, the verification and the amendments. A tree of
 /// dictionaries, arrays, strings, numbers and `NSNull`, for `JSONSerialization`.
 public struct RecordReport {
-  public var recording: Recording
+  public var recording: RecordedRun
   public var recorded: RecordedRuns
   public var assembled: AssembledProfile
   /// The profile's path (-o), nil when none is written.
@@ -23,7 +23,7 @@ public struct RecordReport {
   public var replay: ReplayConditions?
 
   public init(
-    recording: Recording, recorded: RecordedRuns, assembled: AssembledProfile, output: String?, countedInKernel: Bool,
+    recording: RecordedRun, recorded: RecordedRuns, assembled: AssembledProfile, output: String?, countedInKernel: Bool,
     backend: String, containerRuntime: RuntimeTarget, verification: Verification?, amendments: [Amendment],
     replay: ReplayConditions?
   ) {

@@ -1,6 +1,6 @@
 import BPF
 import CLinux
-import Enforcement
+import Processes
 import Foundation
 import Host
 import Profiles
@@ -30,7 +30,7 @@ public struct SyscallStatistics: Hashable, Sendable, Codable {
 }
 
 /// Everything one recorded run saw.
-public struct Recording: Sendable {
+public struct RecordedRun: Sendable {
   /// One row: a syscall of one ABI and what it cost.
   public struct Entry: Hashable, Sendable {
     public var arch: Arch
@@ -211,8 +211,8 @@ final class TraceCounters {
   }
 
   /// The table's rows for nonzero counts.
-  var entries: [Recording.Entry] {
-    var entries: [Recording.Entry] = []
+  var entries: [RecordedRun.Entry] {
+    var entries: [RecordedRun.Entry] = []
     for (slot, abi) in Recorder.slots.enumerated() {
       for nr in 0..<Int(CLINUX_TRACE_NRS) {
         let i = slot * Int(CLINUX_TRACE_NRS) + nr
@@ -220,7 +220,7 @@ final class TraceCounters {
         let number = SyscallNumber(Int32(nr) + abi.base)
         let name = abi.arch.name(of: number)
         entries.append(
-          Recording.Entry(
+          RecordedRun.Entry(
             arch: abi.arch, number: number, name: name ?? "syscall_\(nr)",
             statistics: SyscallStatistics(calls: Int(calls[i]), errors: Int(errors[i]), nanoseconds: nanoseconds[i]),
             isKnown: name != nil))
@@ -279,19 +279,19 @@ public enum Recorder {
   /// would run on where it would die unwrapped: in one-stop mode every request stops
   /// (`stoppingAtStrictMode`), the run is ended there (every process killed), and the
   /// program is recorded again from the start with two stops and no filter, so that it
-  /// behaves as it does unwrapped (`Recording.strictModeRequest`); `notice` is told so
+  /// behaves as it does unwrapped (`RecordedRun.strictModeRequest`); `notice` is told so
   /// before the second run starts. What the first run did (its output, its files) happens
   /// twice.
   public static func record(
     executable: String, arguments: [String], environment: [String]? = nil, timing: Bool = false,
     oneStop: Bool? = nil, filter: [BPFInstruction] = Recorder.traceAll, observer: CallObserver? = nil,
     cpus: CPUPlacement = .auto, notice: ((String) -> Void)? = nil
-  ) throws(Failure) -> Recording {
+  ) throws(Failure) -> RecordedRun {
     let seccomp = !timing && (oneStop ?? true)
     #if arch(x86_64)
       let counters = TraceCounters()
       var result = clinux_trace_result()
-      let env = environment ?? ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }
+      let env = Launcher.environment(environment)
       let rc = withCStrings(arguments) { argv in
         withCStrings(env) { envp in
           CallObserver.withHooks(observer) { hooks in
@@ -310,7 +310,7 @@ public enum Recorder {
         }
       }
       if rc != 0 {
-        throw Failure(step: Failure.Step(rawValue: result.failed_step) ?? .fork, errno: result.error)
+        throw Failure(step: Launcher.Step(rawValue: result.failed_step), errno: result.error)
       }
       if seccomp, result.strict_request != 0 {
         let request: StrictModeRequest = result.strict_request == 1 ? .prctl : .seccomp
@@ -324,7 +324,7 @@ public enum Recorder {
         again.strictModeRequest = request
         return again
       }
-      return Recording(
+      return RecordedRun(
         entries: counters.entries, termination: Termination(waitStatus: result.wait_status),
         pid: result.pid, timing: timing, unplaced: Int(counters.unknown), tracees: Int(result.tracees),
         oneStop: seccomp)
@@ -352,12 +352,12 @@ public enum Recorder {
   /// Attaches to the running processes `pids` (every thread of each, and what they start
   /// from then on) and records their syscalls at entry, with errors and times when
   /// `timing`, until they have all ended or this process gets SIGINT, SIGTERM or SIGHUP:
-  /// then every tracee is detached and runs on (`Recording.detached`). Calls made before
+  /// then every tracee is detached and runs on (`RecordedRun.detached`). Calls made before
   /// the attach are not seen, and an attached process cannot get a filter, so this always
   /// stops twice per call. Blocks the calling thread (which must not wait for children of
   /// its own meanwhile); SIGINT, SIGTERM, SIGHUP and SIGCHLD are blocked on it meanwhile.
   public static func attach(pids: [Int32], timing: Bool = false, observer: CallObserver? = nil)
-    throws(AttachFailure) -> Recording
+    throws(AttachFailure) -> RecordedRun
   {
     #if arch(x86_64)
       let counters = TraceCounters()
@@ -369,7 +369,7 @@ public enum Recorder {
         }
       }
       if rc != 0 { throw AttachFailure(pid: result.pid, errno: result.error) }
-      return Recording(
+      return RecordedRun(
         entries: counters.entries, termination: Termination(waitStatus: result.wait_status), pid: result.pid,
         timing: timing, unplaced: Int(counters.unknown), tracees: Int(result.tracees), oneStop: false,
         detached: ended == Int32(CLINUX_TRACE_DETACHED))
@@ -422,12 +422,4 @@ public enum Recorder {
     policy.flags = []
     return try Compiler.compile(policy)
   }
-}
-
-/// Calls `body` with a NULL-terminated C array of the strings.
-func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
-  var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
-  pointers.append(nil)
-  defer { for p in pointers { free(p) } }
-  return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
 }

@@ -1,4 +1,4 @@
-import Enforcement
+import Processes
 import Foundation
 import Seccomp
 import Syscalls

@@ -12,15 +12,15 @@ import Syscalls
 /// rows (they are counted at entry), and the time is the latency between entry and exit
 /// stops (strace's `-w`), not system CPU time.
 public struct StraceTable: Sendable {
-  public var recording: Recording
+  public var recording: RecordedRun
   /// For several runs: per ABI and call, how many runs made it, and the number of runs;
   /// the table then has a `runs` column ("3/5") before `syscall`.
   public var runs: (counts: [Arch: [String: Int]], total: Int)?
 
-  public init(_ recording: Recording) { self.recording = recording }
+  public init(_ recording: RecordedRun) { self.recording = recording }
 
   /// Rows of one ABI, in strace's order.
-  public static func sorted(_ entries: [Recording.Entry]) -> [Recording.Entry] {
+  public static func sorted(_ entries: [RecordedRun.Entry]) -> [RecordedRun.Entry] {
     entries.sorted {
       $0.statistics.nanoseconds != $1.statistics.nanoseconds
         ? $0.statistics.nanoseconds > $1.statistics.nanoseconds : $0.number < $1.number
@@ -40,7 +40,7 @@ public struct StraceTable: Sendable {
   }
 
   /// One table: header, rows, total (with `runs`, a `runs` column: runs that made the call / runs).
-  public static func table(_ entries: [Recording.Entry], runs: (counts: [String: Int], total: Int)? = nil) -> String {
+  public static func table(_ entries: [RecordedRun.Entry], runs: (counts: [String: Int], total: Int)? = nil) -> String {
     let rows = sorted(entries)
     let width = max(16, rows.map(\.name.count).max() ?? 0)
     let total = rows.reduce(SyscallStatistics()) { $0 + $1.statistics }

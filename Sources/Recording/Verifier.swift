@@ -1,6 +1,6 @@
 import BPF
 import CLinux
-import Enforcement
+import Processes
 import Foundation
 import Host
 import Profiles
@@ -121,7 +121,7 @@ public enum Verifier {
       var items = [clinux_trace_denial](repeating: clinux_trace_denial(), count: keep)
       var result = clinux_trace_result()
       var total: UInt64 = 0
-      let env = environment ?? ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }
+      let env = Launcher.environment(environment)
       let rc = withCStrings(arguments) { argv in
         withCStrings(env) { envp in
           calls.withUnsafeMutableBufferPointer { c in
@@ -144,7 +144,7 @@ public enum Verifier {
         }
       }
       if rc != 0 {
-        throw Recorder.Failure(step: Recorder.Failure.Step(rawValue: result.failed_step) ?? .fork, errno: result.error)
+        throw Recorder.Failure(step: Launcher.Step(rawValue: result.failed_step), errno: result.error)
       }
       var denials: [Denial] = []
       for d in items.prefix(Int(min(total, UInt64(keep)))) {

@@ -277,7 +277,7 @@ struct RecordCommand: ParsableCommand {
       let observer =
         backend == .ebpf
         ? nil : CallObserver.combined([collector?.observer(), baselineCollector?.observer(), watcher.observer(), faults.observer()].compactMap { $0 })
-      let recording: Recording
+      let recording: RecordedRun
       if let path {
         if let replay, index > 0 {
           recording = try replay.again { try launch(path, argv, baseline: baselineProfile, observer: observer) }
@@ -408,7 +408,7 @@ struct RecordCommand: ParsableCommand {
   }
 
   /// Starts the program and records it (ptrace, one or two stops, or against a baseline).
-  func launch(_ path: String, _ argv: [String], baseline: Profile?, observer: CallObserver?) throws -> Recording {
+  func launch(_ path: String, _ argv: [String], baseline: Profile?, observer: CallObserver?) throws -> RecordedRun {
     if backend == .ebpf {
       do {
         return try EBPFRecorder.record(executable: path, arguments: argv, notice: { printError("syscage: \($0)") })
@@ -436,7 +436,7 @@ struct RecordCommand: ParsableCommand {
   }
 
   /// Attaches to -p and records until they end or Ctrl-C.
-  func attach(observer: CallObserver?) throws -> Recording {
+  func attach(observer: CallObserver?) throws -> RecordedRun {
     if let missing = pids.first(where: { !FileManager.default.fileExists(atPath: "/proc/\($0)") }) {
       throw fail("no process \(missing)", code: ExitStatus.usage)
     }

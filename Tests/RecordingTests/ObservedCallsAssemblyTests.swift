@@ -1,4 +1,4 @@
-import Enforcement
+import Processes
 import Recording
 import Profiles
 import Seccomp
@@ -46,9 +46,9 @@ import Testing
 
   /// Recorded runs go through the same function: ObservedCalls keeps what they saw.
   @Test func recordedRunsAreObservedCalls() {
-    func recording(_ names: [String]) -> Recording {
-      Recording(
-        entries: names.map { Recording.Entry(arch: .x86_64, number: Arch.x86_64.number(of: $0)!, name: $0, statistics: SyscallStatistics(calls: 2)) },
+    func recording(_ names: [String]) -> RecordedRun {
+      RecordedRun(
+        entries: names.map { RecordedRun.Entry(arch: .x86_64, number: Arch.x86_64.number(of: $0)!, name: $0, statistics: SyscallStatistics(calls: 2)) },
         termination: .exited(0))
     }
     let runs = RecordedRuns(runs: [recording(["read", "umask"]), recording(["read"])], executables: ["/bin/true"])

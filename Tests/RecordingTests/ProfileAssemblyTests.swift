@@ -9,10 +9,10 @@ import Testing
 /// `ProfileAssembly.assemble`: the entries it makes from several runs, runtimes and
 /// amendments (recordings built by hand; the kernel is in the command tests).
 @Suite struct ProfileAssemblyTests {
-  func recording(_ names: [String], arch: Arch = .x86_64) -> Recording {
-    Recording(
+  func recording(_ names: [String], arch: Arch = .x86_64) -> RecordedRun {
+    RecordedRun(
       entries: names.map { n in
-        Recording.Entry(arch: arch, number: arch.number(of: n)!, name: n, statistics: SyscallStatistics(calls: 1))
+        RecordedRun.Entry(arch: arch, number: arch.number(of: n)!, name: n, statistics: SyscallStatistics(calls: 1))
       }, termination: .exited(0))
   }
 

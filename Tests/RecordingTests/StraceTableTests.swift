@@ -8,14 +8,14 @@ import Testing
 
 /// The `strace -c` table and the profile, from hand-made recordings.
 @Suite struct StraceTableTests {
-  func entry(_ name: String, _ arch: Arch = .x86_64, calls: Int, errors: Int = 0, ns: UInt64 = 0) -> Recording.Entry {
-    Recording.Entry(
+  func entry(_ name: String, _ arch: Arch = .x86_64, calls: Int, errors: Int = 0, ns: UInt64 = 0) -> RecordedRun.Entry {
+    RecordedRun.Entry(
       arch: arch, number: arch.number(of: name)!, name: name,
       statistics: SyscallStatistics(calls: calls, errors: errors, nanoseconds: ns), isKnown: true)
   }
 
   @Test func tableHasStracesColumnsOrderAndTotal() {
-    let r = Recording(
+    let r = RecordedRun(
       entries: [
         entry("read", calls: 3, ns: 4000), entry("close", calls: 2), entry("openat", calls: 5, errors: 2, ns: 6000),
         entry("exit_group", calls: 1),
@@ -34,7 +34,7 @@ import Testing
   }
 
   @Test func otherABIsGetStracesModeHeader() {
-    let r = Recording(
+    let r = RecordedRun(
       entries: [entry("getpid", .x86, calls: 1), entry("read", calls: 1)], termination: .exited(0))
     let text = StraceTable(r).text
     #expect(text.contains("System call usage summary for 32 bit mode:\n"))
@@ -42,7 +42,7 @@ import Testing
   }
 
   @Test func profileListsExactlyTheABIsSeen() {
-    let r = Recording(
+    let r = RecordedRun(
       entries: [entry("getpid", .x86, calls: 1), entry("read", calls: 1), entry("write", calls: 2)],
       termination: .signaled(9))
     let p = r.profile()

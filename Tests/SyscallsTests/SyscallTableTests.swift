@@ -1,4 +1,4 @@
-import CLinux
+import CTestSupport
 import Foundation
 import SyscallTableGenerator
 import Syscalls
@@ -55,7 +55,7 @@ import TestSupport
 
   @Test func auditArchValuesMatchTheKernelHeaders() {
     for arch in Arch.all {
-      let header = clinux_header_audit_arch(arch.name)
+      let header = ctest_header_audit_arch(arch.name)
       if header == 0 { continue }  // not in this machine's headers
       #expect(arch.auditArch.rawValue == header, "\(arch)")
     }

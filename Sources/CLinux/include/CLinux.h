@@ -8,13 +8,11 @@
 /// uname(2) release, e.g. "6.18.0"; writes at most len bytes.
 int clinux_kernel_release(char *buf, size_t len);
 
-/// The kernel header's AUDIT_ARCH_* value for an arch short name ("x86_64",
-/// "mipsel64n32", ...), or 0 when the header has none. For tests of the Arch table.
-uint32_t clinux_header_audit_arch(const char *name);
-
 #include "clinux_probe.h"
-#include "clinux_bench.h"
+#include "clinux_launch.h"
 #include "clinux_run.h"
+#include "clinux_spawn.h"
+#include "clinux_ptrace.h"
 #include "clinux_dump.h"
 
 #include "clinux_trace.h"

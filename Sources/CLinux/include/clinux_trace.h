@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "clinux_launch.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -26,15 +28,6 @@ enum {
   CLINUX_TRACE_ABIS = 3,
 };
 
-/// Steps that can fail (clinux_trace_result.failed_step); the values of CLINUX_RUN_STEP_*.
-enum {
-  CLINUX_TRACE_OK = 0,
-  CLINUX_TRACE_STEP_PIPE = 1,
-  CLINUX_TRACE_STEP_FORK = 2,
-  CLINUX_TRACE_STEP_TRACE = 3,
-  CLINUX_TRACE_STEP_EXEC = 6,
-};
-
 /// Where the counts go: three arrays of CLINUX_TRACE_ABIS * CLINUX_TRACE_NRS
 /// entries each, zeroed by the caller. `errors` and `nanoseconds` are filled
 /// only when `timing` is set.
@@ -47,7 +40,7 @@ struct clinux_trace_counts {
 };
 
 struct clinux_trace_result {
-  int failed_step;  ///< CLINUX_TRACE_STEP_*, or CLINUX_TRACE_OK
+  int failed_step;  ///< CLINUX_LAUNCH_STEP_*, or CLINUX_LAUNCH_OK
   int error;        ///< errno of the failed step
   int wait_status;  ///< the program's wait(2) status
   int32_t pid;      ///< the program's pid

@@ -1,5 +1,3 @@
-import Foundation
-import Profiles
 import Seccomp
 import Syscalls
 

@@ -4,32 +4,6 @@ import Foundation
 import Seccomp
 import Syscalls
 
-/// How a program ended.
-public enum Termination: Hashable, Sendable, CustomStringConvertible {
-  case exited(Int32)
-  case signaled(Int32)
-
-  /// From a wait(2) status.
-  public init(waitStatus status: Int32) {
-    self = (status & 0x7f) == 0 ? .exited((status >> 8) & 0xff) : .signaled(status & 0x7f)
-  }
-
-  /// The status a shell reports: the exit code, or 128 + the signal.
-  public var shellStatus: Int32 {
-    switch self {
-    case .exited(let code): code
-    case .signaled(let sig): 128 + sig
-    }
-  }
-
-  public var description: String {
-    switch self {
-    case .exited(let code): "exited with \(code)"
-    case .signaled(let sig): "killed by signal \(sig) (\(String(cString: strsignal(sig))))"
-    }
-  }
-}
-
 /// The syscall a thread was making when seccomp killed it (read at its exit with ptrace).
 public struct SeccompKill: Hashable, Sendable {
   public var arch: Arch
@@ -173,41 +147,9 @@ public enum Launcher {
     ]
   }
 
-  /// A step before the program ran failed.
-  public struct Failure: Error, Sendable, CustomStringConvertible {
-    public enum Step: Int32, Sendable { case pipe = 1, fork, trace, noNewPrivileges, filter, exec }
-    public var step: Step
-    public var errno: Int32
-
-    public init(step: Step, errno: Int32) {
-      self.step = step
-      self.errno = errno
-    }
-
-    /// The exit status `env` and `docker run` use for it: 127 not found, 126 not
-    /// executable, 125 anything else.
-    public var exitStatus: Int32 {
-      guard step == .exec else { return 125 }
-      return errno == ENOENT || errno == ENOTDIR ? 127 : 126
-    }
-
-    public var description: String {
-      let reason = String(cString: strerror(errno))
-      switch step {
-      case .pipe, .fork: return "cannot start the program: \(reason)"
-      case .trace:
-        if errno == EPERM {
-          return "cannot trace the program with ptrace: \(reason) (see /proc/sys/kernel/yama/ptrace_scope, or run with CAP_SYS_PTRACE)"
-        }
-        return "cannot trace the program with ptrace: \(reason)"
-      case .noNewPrivileges: return "cannot set no_new_privs: \(reason)"
-      case .filter:
-        if errno == EACCES { return "loading the filter needs no_new_privs or CAP_SYS_ADMIN: \(reason)" }
-        if errno == EINVAL { return "the kernel refused the filter or its flags: \(reason)" }
-        return "cannot load the filter: \(reason)"
-      case .exec: return "cannot execute: \(reason)"
-      }
-    }
+  /// The environment as `NAME=value` strings: `given`, or this process's own when nil.
+  public static func environment(_ given: [String]?) -> [String] {
+    given ?? ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }
   }
 
   /// Finds `command` the way a shell does: a path with a slash as is, else the first
@@ -228,52 +170,28 @@ public enum Launcher {
 
   /// Runs a program under a filter and waits for it.
   ///
-  /// The filter is loaded in the child just before execve, in C. While it waits, the
-  /// calling process must not wait for other children of its own (this waits for any
-  /// child to follow the program's threads).
+  /// The child's steps (no_new_privs, the filters, execve) run in C after the fork. The
+  /// program is forked from a thread of its own, which traces it (`watchForKill`) and
+  /// waits for it and its threads only (`waitpid(-1, __WALL | __WNOTHREAD)` from that
+  /// thread): other children of the calling process are left to their owners.
   public static func run(_ request: Request) throws(Failure) -> Outcome {
-    var result = clinux_run_result()
-    let env = request.environment ?? ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }
-    let rc = withCStrings(request.arguments) { argv in
-      withCStrings(env) { envp in
-        request.program.withUnsafeBytes { prog in
-          let detectorProgram = request.watchForKill ? strictModeDetector : loggedStrictModeDetector
-          return detectorProgram.withUnsafeBytes { detector in
-            clinux_run_stacked(
-              request.executable, argv, envp, detector.baseAddress,
-              request.detectStrictMode ? UInt32(detectorProgram.count) : 0,
-              prog.baseAddress, UInt32(request.program.count), request.flags,
-              request.noNewPrivileges ? 1 : 0, request.watchForKill ? 1 : 0, &result)
+    let env = environment(request.environment)
+    let detectorProgram = request.watchForKill ? strictModeDetector : loggedStrictModeDetector
+    let result = onOwnThread {
+      withCStrings(request.arguments) { argv in
+        withCStrings(env) { envp in
+          request.program.withUnsafeBytes { program in
+            detectorProgram.withUnsafeBytes { detector in
+              RunSupervisor.run(
+                path: request.executable, argv: argv, envp: envp, detector: detector,
+                detectorCount: request.detectStrictMode ? detectorProgram.count : 0, program: program,
+                programCount: request.program.count, flags: request.flags, noNewPrivileges: request.noNewPrivileges,
+                trace: request.watchForKill)
+            }
           }
         }
       }
     }
-    if rc != 0 {
-      throw Failure(step: Failure.Step(rawValue: result.failed_step) ?? .fork, errno: result.error)
-    }
-    let status = result.wait_status
-    let termination = Termination(waitStatus: status)
-    var kill: SeccompKill? = nil
-    if result.seccomp_kill == 1 {
-      let arch = Arch(auditArch: result.arch, number: result.nr) ?? Arch.native
-      let args = withUnsafeBytes(of: result.args) { Array($0.bindMemory(to: UInt64.self)) }
-      kill = SeccompKill(
-        arch: arch, number: SyscallNumber(Int32(truncatingIfNeeded: result.nr)), thread: result.tid, arguments: args)
-    }
-    let strict: StrictModeRequest? =
-      switch result.strict_request {
-      case 1: .prctl
-      case 2: .seccomp
-      default: nil
-      }
-    return Outcome(termination: termination, seccompKill: kill, pid: result.pid, strictModeRequest: strict)
+    return try result.get()
   }
-}
-
-/// Calls `body` with a NULL-terminated C array of the strings.
-func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
-  var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
-  pointers.append(nil)
-  defer { for p in pointers { free(p) } }
-  return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
 }

@@ -1,4 +1,4 @@
-// Timing of syscalls under a loaded seccomp filter: see clinux_bench.h.
+// Timing of syscalls under a loaded seccomp filter: see CBench.h.
 //
 // caller ──fork──▶ child: no_new_privs, seccomp(filter), warm-up, timed loop (in
 //                         batches), write {status, errno, ns, best batch, result}
@@ -13,8 +13,8 @@
 
 #if defined(__x86_64__) && defined(__linux__)
 
-#include "ia32.h"
-#include "clinux_bench.h"
+#include "../../Sources/CLinux/ia32.h"  // the product's int 0x80 helper, private to CLinux
+#include "CBench.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -104,7 +104,7 @@ static void bench_child(int fd, const struct sock_filter *prog, unsigned short l
   long warmup = iterations / 4;
   if (warmup < 1000) warmup = 1000;
   long ret = 0;
-  const int ia32 = abi == CLINUX_BENCH_ABI_IA32;
+  const int ia32 = abi == CBENCH_ABI_IA32;
   for (long i = 0; i < warmup; i++) ret = ia32 ? clinux_int80(nr, args) : bench_native(nr, args);
   // The loop is timed as a whole, and in `batches` parts: a part that the scheduler
   // interrupted is slower, so the fastest part estimates the undisturbed cost.
@@ -137,12 +137,12 @@ report:
   _exit(0);
 }
 
-int clinux_bench_filter_batches(const struct sock_filter *prog, unsigned short len, int abi,
+int cbench_filter_batches(const struct sock_filter *prog, unsigned short len, int abi,
                                 long nr, const uint64_t args[6], long iterations, long batches,
                                 double *ns_per_call, double *best_batch_ns, long *result) {
   if ((len > 0 && prog == NULL) || args == NULL || iterations <= 0 || batches <= 0 ||
       batches > iterations || ns_per_call == NULL ||
-      (abi != CLINUX_BENCH_ABI_NATIVE && abi != CLINUX_BENCH_ABI_IA32)) {
+      (abi != CBENCH_ABI_NATIVE && abi != CBENCH_ABI_IA32)) {
     errno = EINVAL;
     return -1;
   }
@@ -189,26 +189,26 @@ int clinux_bench_filter_batches(const struct sock_filter *prog, unsigned short l
   return 0;
 }
 
-int clinux_bench_filter_result(const struct sock_filter *prog, unsigned short len, int abi,
+int cbench_filter_result(const struct sock_filter *prog, unsigned short len, int abi,
                                long nr, const uint64_t args[6], long iterations,
                                double *ns_per_call, long *result) {
-  return clinux_bench_filter_batches(prog, len, abi, nr, args, iterations, 1, ns_per_call, NULL,
+  return cbench_filter_batches(prog, len, abi, nr, args, iterations, 1, ns_per_call, NULL,
                                      result);
 }
 
-int clinux_bench_filter(const struct sock_filter *prog, unsigned short len, int abi, long nr,
+int cbench_filter(const struct sock_filter *prog, unsigned short len, int abi, long nr,
                         const uint64_t args[6], long iterations, double *ns_per_call) {
-  return clinux_bench_filter_batches(prog, len, abi, nr, args, iterations, 1, ns_per_call, NULL,
+  return cbench_filter_batches(prog, len, abi, nr, args, iterations, 1, ns_per_call, NULL,
                                      NULL);
 }
 
 #else  // not x86_64 Linux
 
-#include "clinux_bench.h"
+#include "CBench.h"
 #include <errno.h>
 #include <stddef.h>
 
-int clinux_bench_filter_batches(const struct sock_filter *prog, unsigned short len, int abi,
+int cbench_filter_batches(const struct sock_filter *prog, unsigned short len, int abi,
                                 long nr, const uint64_t args[6], long iterations, long batches,
                                 double *ns_per_call, double *best_batch_ns, long *result) {
   (void)prog; (void)len; (void)abi; (void)nr; (void)args; (void)iterations; (void)batches;
@@ -217,16 +217,16 @@ int clinux_bench_filter_batches(const struct sock_filter *prog, unsigned short l
   return -1;
 }
 
-int clinux_bench_filter_result(const struct sock_filter *prog, unsigned short len, int abi,
+int cbench_filter_result(const struct sock_filter *prog, unsigned short len, int abi,
                                long nr, const uint64_t args[6], long iterations,
                                double *ns_per_call, long *result) {
-  return clinux_bench_filter_batches(prog, len, abi, nr, args, iterations, 1, ns_per_call, NULL,
+  return cbench_filter_batches(prog, len, abi, nr, args, iterations, 1, ns_per_call, NULL,
                                      result);
 }
 
-int clinux_bench_filter(const struct sock_filter *prog, unsigned short len, int abi, long nr,
+int cbench_filter(const struct sock_filter *prog, unsigned short len, int abi, long nr,
                         const uint64_t args[6], long iterations, double *ns_per_call) {
-  return clinux_bench_filter_batches(prog, len, abi, nr, args, iterations, 1, ns_per_call, NULL,
+  return cbench_filter_batches(prog, len, abi, nr, args, iterations, 1, ns_per_call, NULL,
                                      NULL);
 }
 

@@ -1,5 +1,5 @@
-#ifndef CLINUX_BENCH_H
-#define CLINUX_BENCH_H
+#ifndef CBENCH_H
+#define CBENCH_H
 // Timing of syscalls under a loaded filter, for Benchmarks/ (x86_64 Linux only;
 // elsewhere the functions fail with ENOSYS).
 //
@@ -29,10 +29,10 @@ extern "C" {
 /// How the timed call enters the kernel.
 enum {
   /// The x86_64 `syscall` instruction, nr as given (set 0x40000000 for x32).
-  CLINUX_BENCH_ABI_NATIVE = 0,
+  CBENCH_ABI_NATIVE = 0,
   /// `int $0x80` from 64-bit code: the kernel sees AUDIT_ARCH_I386 and i386
   /// numbering; the arguments go to ebx, ecx, edx, esi, edi, ebp.
-  CLINUX_BENCH_ABI_IA32 = 1,
+  CBENCH_ABI_IA32 = 1,
 };
 
 /// Times `iterations` calls of `nr` with `args` (entered the `abi` way) under
@@ -42,21 +42,21 @@ enum {
 /// load the filter (errno is the child's), or when it died without a result
 /// (EINTR; e.g. SIGSEGV from `int $0x80` without ia32 emulation, or SIGSYS
 /// from a filter that kills the call).
-int clinux_bench_filter(const struct sock_filter *prog, unsigned short len, int abi, long nr,
+int cbench_filter(const struct sock_filter *prog, unsigned short len, int abi, long nr,
                         const uint64_t args[6], long iterations, double *ns_per_call);
 
-/// As clinux_bench_filter, and stores the last call's raw return value
+/// As cbench_filter, and stores the last call's raw return value
 /// (-errno on failure) in *result, so the caller can check what the call did.
-int clinux_bench_filter_result(const struct sock_filter *prog, unsigned short len, int abi,
+int cbench_filter_result(const struct sock_filter *prog, unsigned short len, int abi,
                                long nr, const uint64_t args[6], long iterations,
                                double *ns_per_call, long *result);
 
-/// As clinux_bench_filter_result, with the timed loop split into `batches` parts
+/// As cbench_filter_result, with the timed loop split into `batches` parts
 /// (1 <= batches <= iterations) that are also timed one by one: *best_batch_ns
 /// (if not NULL) receives the lowest mean of one part. A part the scheduler
 /// interrupted is slower, so on a busy machine the best part estimates the
 /// undisturbed cost better than the whole loop's mean (*ns_per_call).
-int clinux_bench_filter_batches(const struct sock_filter *prog, unsigned short len, int abi,
+int cbench_filter_batches(const struct sock_filter *prog, unsigned short len, int abi,
                                 long nr, const uint64_t args[6], long iterations, long batches,
                                 double *ns_per_call, double *best_batch_ns, long *result);
 
