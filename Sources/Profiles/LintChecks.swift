@@ -732,8 +732,21 @@ struct Linter {
     } else {
       add(.warning, "deny-list-missing-32-bit-abi", path: path, arches: missing,
         "this deny-list covers \(native) but not \(names): a filter that only compared numbers would let \(how) bypass it. "
-          + "Here they do not get through, but they are not allowed either: syscage gives calls from an unlisted ABI \(policy.badArchAction) (the whole program dies), "
+          + "Here they do not get through, but they are not allowed either: syscage gives calls from an unlisted ABI \(policy.badArchAction) (\(Self.outcome(of: policy.badArchAction))), "
           + "runc + libseccomp KILL_THREAD (libseccomp's default bad-arch action: only the thread dies). List \(names) in architectures (and deny the same calls there) if 32-bit code may run; otherwise this is intended")
+    }
+  }
+
+  /// What an action does to the calling program, in a few words.
+  static func outcome(of action: SeccompAction) -> String {
+    switch action.kind {
+    case .killProcess: "the whole program dies"
+    case .killThread: "the calling thread dies"
+    case .trap: "the thread gets SIGSYS"
+    case .errno: "the call fails with that errno"
+    case .trace: "a tracer decides, and without one the call fails with ENOSYS"
+    case .userNotif: "a supervisor decides"
+    case .log, .allow: "the call runs"
     }
   }
 

@@ -390,6 +390,10 @@ import TestSupport
     #expect(findings.first?.arches == [.x86, .x32])
     #expect(findings.first?.level == .warning)
     #expect(findings.first?.message.contains("KILL_PROCESS") == true && findings.first?.message.contains("KILL_THREAD") == true)
+    #expect(findings.first?.message.contains("KILL_PROCESS (the whole program dies)") == true, "\(findings)")
+    // The outcome named is the bad-arch action's.
+    let enosys = only("deny-list-missing-32-bit-abi", try lint(Self.denyList(#"{"names": ["mount"], "action": "SCMP_ACT_ERRNO"}"#, arches: #"["SCMP_ARCH_X86_64"]"#), options: Self.options(badArch: .errno(38))))
+    #expect(enosys.first?.message.contains("ERRNO(38) (the call fails with that errno)") == true, "\(enosys)")
     // A bad-arch action that allows is a real bypass.
     let bypass = only("deny-list-missing-32-bit-abi", try lint(Self.denyList(#"{"names": ["mount"], "action": "SCMP_ACT_ERRNO"}"#, arches: #"["SCMP_ARCH_X86_64"]"#), options: Self.options(badArch: .allow)))
     #expect(bypass.first?.level == .error && bypass.first?.message.contains("bypass") == true)
