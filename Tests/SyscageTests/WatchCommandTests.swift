@@ -135,20 +135,6 @@ struct WatchCommandTests {
     return pid
   }
 
-  /// The shell status of `pid` if it ends within `seconds`; else SIGKILLs it and returns nil.
-  func waitExit(_ pid: pid_t, within seconds: Double) -> Int32? {
-    let start = Date()
-    var status: Int32 = 0
-    while Date().timeIntervalSince(start) < seconds {
-      if waitpid(pid, &status, WNOHANG) == pid {
-        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-      }
-      usleep(5000)
-    }
-    kill(pid, SIGKILL)
-    waitpid(pid, &status, 0)
-    return nil
-  }
 
   /// Waits until `path` holds a number (a pid the program wrote).
   func readPid(_ path: String, within seconds: Double = 10) -> pid_t? {

@@ -83,20 +83,6 @@ struct WatchGuardTests {
     return false
   }
 
-  /// The shell status of `pid` if it ends within `seconds`; else SIGKILLs it and returns nil.
-  func waitExit(_ pid: pid_t, within seconds: Double = 20) -> Int32? {
-    let start = Date()
-    var status: Int32 = 0
-    while Date().timeIntervalSince(start) < seconds {
-      if waitpid(pid, &status, WNOHANG) == pid {
-        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-      }
-      usleep(5000)
-    }
-    kill(pid, SIGKILL)
-    waitpid(pid, &status, 0)
-    return nil
-  }
 
   /// Whether `pid`'s parent becomes `parent` within 10 s (its own parent exits first).
   func reparented(_ pid: pid_t, to parent: pid_t) -> Bool {
@@ -130,11 +116,19 @@ struct WatchGuardTests {
     var all: [pid_t] { [program, background, daemon] }
   }
 
-  func readTree(_ dir: URL) throws -> Tree {
-    let program = try #require(readPid(dir.appendingPathComponent("program").path), "the program did not start")
-    let background = try #require(readPid(dir.appendingPathComponent("bg").path))
-    let daemon = try #require(readPid(dir.appendingPathComponent("daemon").path))
-    return Tree(program: program, background: background, daemon: daemon)
+  /// The pids `treeScript` wrote in `dir`; when they are not there, `watch` is killed and
+  /// reaped before the error is thrown.
+  func readTree(_ dir: URL, of watch: pid_t) throws -> Tree {
+    do {
+      let program = try #require(readPid(dir.appendingPathComponent("program").path), "the program did not start")
+      let background = try #require(readPid(dir.appendingPathComponent("bg").path))
+      let daemon = try #require(readPid(dir.appendingPathComponent("daemon").path))
+      return Tree(program: program, background: background, daemon: daemon)
+    } catch {
+      kill(watch, SIGKILL)
+      _ = waitExit(watch)
+      throw error
+    }
   }
 
   @Test func everyProcessOfTheTreeDiesWithAKilledWatchInEveryMode() throws {
@@ -144,12 +138,7 @@ struct WatchGuardTests {
       let p = try writeFile(Self.profileText, "p.json", in: dir)
       let watch = spawnSyscage(["watch", "--profile", p, "--on-violation", mode, "--", "sh", "-c", Self.treeScript(dir)])
       try #require(watch > 0)
-      let tree: Tree
-      do { tree = try readTree(dir) } catch {
-        kill(watch, SIGKILL)
-        _ = waitExit(watch)
-        throw error
-      }
+      let tree = try readTree(dir, of: watch)
       defer { for pid in tree.all { kill(pid, SIGKILL) } }
       // The daemon really left: another session, reparented to the subreaper of the tree,
       // which is the program's parent, a child of syscage.
@@ -214,12 +203,7 @@ struct WatchGuardTests {
     let script = Self.treeScript(dir).replacingOccurrences(of: "\nwait", with: "\nwhile [ ! -e \(marker) ]; do sleep 0.05; done; kill -9 0")
     let watch = spawnSyscage(["watch", "--profile", p, "--on-violation", "deny", "--", "sh", "-c", script])
     try #require(watch > 0)
-    let tree: Tree
-    do { tree = try readTree(dir) } catch {
-      kill(watch, SIGKILL)
-      _ = waitExit(watch)
-      throw error
-    }
+    let tree = try readTree(dir, of: watch)
     defer { for pid in tree.all { kill(pid, SIGKILL) } }
     try Data().write(to: URL(fileURLWithPath: marker))
     #expect(waitExit(watch) == 128 + SIGKILL)
@@ -234,12 +218,7 @@ struct WatchGuardTests {
       let err = dir.appendingPathComponent("stderr").path
       let watch = spawnSyscage(["watch", "--profile", p, "--on-violation", mode, "--", "sh", "-c", Self.treeScript(dir)], stderr: err)
       try #require(watch > 0)
-      let tree: Tree
-      do { tree = try readTree(dir) } catch {
-        kill(watch, SIGKILL)
-        _ = waitExit(watch)
-        throw error
-      }
+      let tree = try readTree(dir, of: watch)
       defer { for pid in tree.all { kill(pid, SIGKILL) } }
       let guardPid = try #require(stat(tree.program)?.ppid)
       try #require(guardPid != watch, "\(mode): the program's parent is syscage itself")

@@ -145,3 +145,19 @@ public func compileC(_ source: String, named name: String, in dir: URL, flags: [
   guard r.status == 0 else { throw Containers.SetupError(description: "needs a C compiler (/usr/bin/cc): \(r.stderr)") }
   return exe
 }
+
+/// The shell status of child `pid` if it ends within `seconds`; else SIGKILLs it, reaps it
+/// and returns nil.
+public func waitExit(_ pid: pid_t, within seconds: Double = 20) -> Int32? {
+  let start = Date()
+  var status: Int32 = 0
+  while Date().timeIntervalSince(start) < seconds {
+    if waitpid(pid, &status, WNOHANG) == pid {
+      return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    }
+    usleep(5000)
+  }
+  kill(pid, SIGKILL)
+  waitpid(pid, &status, 0)
+  return nil
+}
