@@ -367,7 +367,7 @@ struct watch_private {
   int tree_empty;    ///< the guard said nothing is left below it (or the tree was killed from here)
 };
 
-/// The guard of the running watch: signal_descendants walks through it, never signals it.
+/// The guard of the running watch: signal_descendants walks the tree below it, never signals it.
 static pid_t walk_skip = 0;
 
 static int signal_descendants(int sig, int rounds);
@@ -738,12 +738,14 @@ int clinux_watch_next(struct clinux_watch *w, int timeout_ms, struct clinux_watc
   }
 }
 
-// Sends `sig` to every descendant of this process but the guard (through which it walks),
+// Sends `sig` to every descendant of the guard (the program's tree: every orphan of it
+// reparents to the guard), or, when there is no guard (it was lost), of this process,
 // found through /proc/<pid>/stat, repeating (for `rounds`) until none is left; sig 0
-// counts them. Returns how many signals were sent.
+// counts them. Returns how many signals were sent. Rooted at the guard, it never reaches
+// another child of this process (a test process runs watches beside other children).
 static int signal_descendants(int sig, int rounds) {
   int sent = 0;
-  pid_t self = getpid();
+  pid_t self = walk_skip > 0 ? walk_skip : getpid();
   for (int round = 0; round < rounds; round++) {
     size_t cap = 1024, count = 0;
     pid_t *pids = malloc(cap * sizeof(pid_t)), *ppids = malloc(cap * sizeof(pid_t));
