@@ -190,10 +190,12 @@ struct RunCommand: ParsableCommand {
     var kill: SeccompKill? = nil
     var strict: StrictModeRequest? = nil
     var quiet = 0
+    var reads = 0
     // A record reaches the multicast when the kernel thread kauditd sends it, shortly after
-    // the call: read until 20 ms pass without one (a kill's: 10 × 100 ms). (At most
-    // 1000 reads of the host's other records.)
-    for _ in 0..<1000 where quiet < (killed && kill == nil ? 10 : 1) {
+    // the call: read until a read of 20 ms brings none (a kill's: 10 reads of 100 ms). (At
+    // most 1000 reads of the host's other records.)
+    while reads < 1000, quiet < (killed && kill == nil ? 10 : 1) {
+      reads += 1
       guard case .messages(let messages)? = try? audit.receive(timeoutMilliseconds: killed && kill == nil ? 100 : strictModeDetector ? 20 : 0)
       else {
         quiet += 1

@@ -116,16 +116,6 @@ import TestSupport
     #expect(traced.stderr.contains("killed by seccomp: rmdir (84, x86_64) with arguments"), "\(traced.stderr)")
   }
 
-  /// Whether `pid` has ended (gone, or a zombie no one reaped yet), waiting up to 10 s for it.
-  func ends(_ pid: Int32) -> Bool {
-    for _ in 0..<1000 {
-      let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
-      if status.isEmpty || status.contains("State:\tZ") { return true }
-      usleep(10_000)
-    }
-    return false
-  }
-
   @Test func theProgramDiesWithItsWatch() throws {
     let (dir, p) = try profile(Self.deniesIoUring)
     defer { try? FileManager.default.removeItem(at: dir) }

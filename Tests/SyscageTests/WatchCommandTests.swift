@@ -112,51 +112,6 @@ struct WatchCommandTests {
     #expect(after.status == 0, "\(after.stderr)")
   }
 
-  /// Starts syscage with posix_spawn, stdout and stderr to files (or /dev/null). Foundation's
-  /// Process would wait for every process that inherited its pipes, orphans included.
-  func spawnSyscage(_ arguments: [String], stdout: String = "/dev/null", stderr: String = "/dev/null") -> pid_t {
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    var cargs = ([syscageExecutable] + arguments).map { strdup($0) } + [nil]
-    defer { for c in cargs { free(c) } }
-    // No signal blocked, as from a shell (the test runner's threads block most).
-    var attributes = posix_spawnattr_t()
-    posix_spawnattr_init(&attributes)
-    defer { posix_spawnattr_destroy(&attributes) }
-    var none = sigset_t()
-    sigemptyset(&none)
-    posix_spawnattr_setsigmask(&attributes, &none)
-    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
-    var pid: pid_t = 0
-    guard posix_spawn(&pid, syscageExecutable, &actions, &attributes, &cargs, environ) == 0 else { return -1 }
-    return pid
-  }
-
-
-  /// Waits until `path` holds a number (a pid the program wrote).
-  func readPid(_ path: String, within seconds: Double = 10) -> pid_t? {
-    let start = Date()
-    while Date().timeIntervalSince(start) < seconds {
-      if let text = try? String(contentsOfFile: path, encoding: .utf8), let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
-        return pid
-      }
-      usleep(10000)
-    }
-    return nil
-  }
-
-  func isAlive(_ pid: pid_t) -> Bool {
-    // A zombie is not alive; /proc/<pid>/stat says which.
-    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-      let paren = stat.lastIndex(of: ")")
-    else { return false }
-    let state = stat[stat.index(paren, offsetBy: 2)]
-    return state != "Z" && state != "X"
-  }
-
   @Test func aDeadTargetDoesNotHangTheSupervisor() throws {
     let dir = try tempDir()
     defer { try? FileManager.default.removeItem(at: dir) }

@@ -11,83 +11,12 @@ struct WatchGuardTests {
     try #require(Peer.root.isAvailable, Comment(rawValue: Peer.root.skipReason))
   }
 
-  static let profileText = #"""
-    {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
-      {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13},
-      {"names": ["rmdir"], "action": "SCMP_ACT_KILL_PROCESS"}]}
-    """#
-
   static let modes = ["alert", "deny", "kill"]
-
-  /// Starts syscage with posix_spawn in a process group of its own (a test below kills
-  /// the program's group), no signal blocked, stdout to /dev/null and stderr to `stderr`.
-  /// Foundation's Process would wait for every process that inherited its pipes.
-  func spawnSyscage(_ arguments: [String], stderr: String = "/dev/null") -> pid_t {
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    var cargs = ([syscageExecutable] + arguments).map { strdup($0) } + [nil]
-    defer { for c in cargs { free(c) } }
-    var attributes = posix_spawnattr_t()
-    posix_spawnattr_init(&attributes)
-    defer { posix_spawnattr_destroy(&attributes) }
-    var none = sigset_t()
-    sigemptyset(&none)
-    posix_spawnattr_setsigmask(&attributes, &none)
-    posix_spawnattr_setpgroup(&attributes, 0)
-    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP))
-    var pid: pid_t = 0
-    guard posix_spawn(&pid, syscageExecutable, &actions, &attributes, &cargs, environ) == 0 else { return -1 }
-    return pid
-  }
-
-  /// Waits until `path` holds a number (a pid the program wrote).
-  func readPid(_ path: String, within seconds: Double = 10) -> pid_t? {
-    let start = Date()
-    while Date().timeIntervalSince(start) < seconds {
-      if let text = try? String(contentsOfFile: path, encoding: .utf8), text.hasSuffix("\n"),
-        let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines))
-      {
-        return pid
-      }
-      usleep(10000)
-    }
-    return nil
-  }
-
-  /// State and parent of `pid` from /proc/<pid>/stat (nil: gone).
-  func stat(_ pid: pid_t) -> (state: Character, ppid: pid_t)? {
-    guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-      let paren = text.lastIndex(of: ")")
-    else { return nil }
-    let fields = text[text.index(after: paren)...].split(separator: " ")
-    guard fields.count > 1, let state = fields[0].first, let ppid = pid_t(fields[1]) else { return nil }
-    return (state, ppid)
-  }
-
-  func isAlive(_ pid: pid_t) -> Bool {
-    guard let s = stat(pid) else { return false }
-    return s.state != "Z" && s.state != "X"
-  }
-
-  /// Whether `pid` ends (gone, or a zombie) within `seconds`.
-  func ends(_ pid: pid_t, within seconds: Double = 10) -> Bool {
-    let start = Date()
-    while Date().timeIntervalSince(start) < seconds {
-      if !isAlive(pid) { return true }
-      usleep(10000)
-    }
-    return false
-  }
-
 
   /// Whether `pid`'s parent becomes `parent` within 10 s (its own parent exits first).
   func reparented(_ pid: pid_t, to parent: pid_t) -> Bool {
     for _ in 0..<1000 {
-      if stat(pid)?.ppid == parent { return true }
+      if processStat(pid)?.ppid == parent { return true }
       usleep(10000)
     }
     return false
@@ -135,18 +64,18 @@ struct WatchGuardTests {
     for mode in Self.modes {
       let dir = try Containers.temporaryDirectory("syscage-guard")
       defer { try? FileManager.default.removeItem(at: dir) }
-      let p = try writeFile(Self.profileText, "p.json", in: dir)
-      let watch = spawnSyscage(["watch", "--profile", p, "--on-violation", mode, "--", "sh", "-c", Self.treeScript(dir)])
+      let p = try writeFile(WatchCommandTests.profileText, "p.json", in: dir)
+      let watch = spawnSyscage(["watch", "--profile", p, "--on-violation", mode, "--", "sh", "-c", Self.treeScript(dir)], newProcessGroup: true)
       try #require(watch > 0)
       let tree = try readTree(dir, of: watch)
       defer { for pid in tree.all { kill(pid, SIGKILL) } }
       // The daemon really left: another session, reparented to the subreaper of the tree,
       // which is the program's parent, a child of syscage.
-      let guardPid = try #require(stat(tree.program)?.ppid)
-      #expect(stat(guardPid)?.ppid == watch, "\(mode)")
+      let guardPid = try #require(processStat(tree.program)?.ppid)
+      #expect(processStat(guardPid)?.ppid == watch, "\(mode)")
       #expect(comm(guardPid) == "syscage-guard", "\(mode)")
       #expect(getsid(tree.daemon) != getsid(tree.program), "\(mode)")
-      #expect(reparented(tree.daemon, to: guardPid), "\(mode): the daemon's parent is \(stat(tree.daemon)?.ppid ?? 0)")
+      #expect(reparented(tree.daemon, to: guardPid), "\(mode): the daemon's parent is \(processStat(tree.daemon)?.ppid ?? 0)")
       kill(watch, SIGKILL)
       #expect(waitExit(watch) == 128 + SIGKILL)
       for (name, pid) in [("program", tree.program), ("background child", tree.background), ("daemon", tree.daemon)] {
@@ -160,7 +89,7 @@ struct WatchGuardTests {
     for mode in Self.modes {
       let dir = try Containers.temporaryDirectory("syscage-guard")
       defer { try? FileManager.default.removeItem(at: dir) }
-      let p = try writeFile(Self.profileText, "p.json", in: dir)
+      let p = try writeFile(WatchCommandTests.profileText, "p.json", in: dir)
       let d = dir.path
       // The program exits at once; its background shell starts a sleep once told to.
       let script = """
@@ -169,7 +98,7 @@ struct WatchGuardTests {
         echo $$ > \(d)/program.tmp && mv \(d)/program.tmp \(d)/program
         exit 0
         """
-      let watch = spawnSyscage(["watch", "--profile", p, "--on-violation", mode, "--", "sh", "-c", script])
+      let watch = spawnSyscage(["watch", "--profile", p, "--on-violation", mode, "--", "sh", "-c", script], newProcessGroup: true)
       try #require(watch > 0)
       guard let program = readPid(dir.appendingPathComponent("program").path),
         let sub = readPid(dir.appendingPathComponent("sub").path)
@@ -198,10 +127,10 @@ struct WatchGuardTests {
     // The guard is in a group of its own; it kills the daemon, in another session.
     let dir = try Containers.temporaryDirectory("syscage-guard")
     defer { try? FileManager.default.removeItem(at: dir) }
-    let p = try writeFile(Self.profileText, "p.json", in: dir)
+    let p = try writeFile(WatchCommandTests.profileText, "p.json", in: dir)
     let marker = dir.appendingPathComponent("killed-group").path
     let script = Self.treeScript(dir).replacingOccurrences(of: "\nwait", with: "\nwhile [ ! -e \(marker) ]; do sleep 0.05; done; kill -9 0")
-    let watch = spawnSyscage(["watch", "--profile", p, "--on-violation", "deny", "--", "sh", "-c", script])
+    let watch = spawnSyscage(["watch", "--profile", p, "--on-violation", "deny", "--", "sh", "-c", script], newProcessGroup: true)
     try #require(watch > 0)
     let tree = try readTree(dir, of: watch)
     defer { for pid in tree.all { kill(pid, SIGKILL) } }
@@ -214,13 +143,13 @@ struct WatchGuardTests {
     for mode in Self.modes {
       let dir = try Containers.temporaryDirectory("syscage-guard")
       defer { try? FileManager.default.removeItem(at: dir) }
-      let p = try writeFile(Self.profileText, "p.json", in: dir)
+      let p = try writeFile(WatchCommandTests.profileText, "p.json", in: dir)
       let err = dir.appendingPathComponent("stderr").path
-      let watch = spawnSyscage(["watch", "--profile", p, "--on-violation", mode, "--", "sh", "-c", Self.treeScript(dir)], stderr: err)
+      let watch = spawnSyscage(["watch", "--profile", p, "--on-violation", mode, "--", "sh", "-c", Self.treeScript(dir)], stderr: err, newProcessGroup: true)
       try #require(watch > 0)
       let tree = try readTree(dir, of: watch)
       defer { for pid in tree.all { kill(pid, SIGKILL) } }
-      let guardPid = try #require(stat(tree.program)?.ppid)
+      let guardPid = try #require(processStat(tree.program)?.ppid)
       try #require(guardPid != watch, "\(mode): the program's parent is syscage itself")
       kill(guardPid, SIGKILL)
       // The program dies with its parent; syscage kills the rest, which came to it, and ends.
@@ -235,13 +164,13 @@ struct WatchGuardTests {
     for mode in ["deny", "kill"] {
       let dir = try Containers.temporaryDirectory("syscage-guard")
       defer { try? FileManager.default.removeItem(at: dir) }
-      let p = try writeFile(Self.profileText, "p.json", in: dir)
+      let p = try writeFile(WatchCommandTests.profileText, "p.json", in: dir)
       let bg = dir.appendingPathComponent("bg").path
       let err = dir.appendingPathComponent("stderr").path
       // It ignores SIGTERM: the first signal does not end it, the second kills it.
       let watch = spawnSyscage(
         ["watch", "--profile", p, "--on-violation", mode, "--", "sh", "-c", "(trap '' TERM; exec sleep 30) & echo $! > \(bg); exit 0"],
-        stderr: err)
+        stderr: err, newProcessGroup: true)
       try #require(watch > 0)
       let stubborn = try #require(readPid(bg))
       defer { kill(stubborn, SIGKILL) }
