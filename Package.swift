@@ -46,13 +46,14 @@ let package = Package(
       name: "generate-syscall-tables",
       dependencies: ["SyscallTableGenerator"],
       swiftSettings: strict),
-    .executableTarget(
-      name: "syscage",
+    .target(
+      name: "SyscageCommands",
       dependencies: [
         "Syscalls", "BPF", "Seccomp", "Profiles", "Host", "Enforcement", "Inspection", "Recording", "OutputFiles", "CLinux",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strict),
+    .executableTarget(name: "syscage", dependencies: ["SyscageCommands"], swiftSettings: strict),
     .executableTarget(
       name: "derive-runtime-calls",
       dependencies: ["Recording", "Enforcement", "BPF", "Seccomp", "Profiles", "Host", "Syscalls"],

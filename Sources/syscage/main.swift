@@ -1,0 +1,3 @@
+import SyscageCommands
+
+Syscage.main()
