@@ -306,7 +306,7 @@ __attribute__((noreturn)) static void guard_main(int sock, const sigset_t *mask,
     int err = errno;
     kill(s.pid, SIGKILL);
     waitpid(s.pid, NULL, __WALL);
-    guard_send(sock, GUARD_FAILED, CLINUX_WATCH_STEP_LISTENER, err, NULL, 0);
+    guard_send(sock, GUARD_FAILED, CLINUX_LAUNCH_STEP_LISTENER, err, NULL, 0);
     _exit(0);
   }
   guard_program = s.pid;
@@ -523,7 +523,7 @@ int clinux_watch_start(const char *path, char *const argv[], char *const envp[],
   w->pidfd = w->listener = w->errfd = -1;
   struct watch_private *priv = calloc(1, sizeof(*priv));
   if (!priv) {
-    w->failed_step = CLINUX_WATCH_STEP_FORK;
+    w->failed_step = CLINUX_LAUNCH_STEP_FORK;
     w->error = ENOMEM;
     return -1;
   }
@@ -533,7 +533,7 @@ int clinux_watch_start(const char *path, char *const argv[], char *const envp[],
   sigaction(SIGCHLD, NULL, &priv->oldchld);
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
-    w->failed_step = CLINUX_WATCH_STEP_PIPE;
+    w->failed_step = CLINUX_LAUNCH_STEP_PIPE;
     w->error = errno;
     return -1;
   }
@@ -557,7 +557,7 @@ int clinux_watch_start(const char *path, char *const argv[], char *const envp[],
   if (guard < 0) {
     sigprocmask(SIG_SETMASK, &priv->spawn.saved, NULL);
     close(sv[0]);
-    w->failed_step = CLINUX_WATCH_STEP_FORK;
+    w->failed_step = CLINUX_LAUNCH_STEP_FORK;
     w->error = fork_errno;
     return -1;
   }
@@ -574,7 +574,7 @@ int clinux_watch_start(const char *path, char *const argv[], char *const envp[],
   if (guard_read(w, 1, fds, &nfds) != 0 || w->pid <= 0) {
     for (int i = 0; i < nfds; i++) close(fds[i]);
     if (!w->failed_step) {
-      w->failed_step = CLINUX_WATCH_STEP_FORK;
+      w->failed_step = CLINUX_LAUNCH_STEP_FORK;
       w->error = EPIPE;
     }
     w->pid = 0;
@@ -582,7 +582,7 @@ int clinux_watch_start(const char *path, char *const argv[], char *const envp[],
   }
   if (nfds < 3) {  // (cannot happen: the guard sends all three)
     for (int i = 0; i < nfds; i++) close(fds[i]);
-    w->failed_step = CLINUX_WATCH_STEP_FORK;
+    w->failed_step = CLINUX_LAUNCH_STEP_FORK;
     w->error = EPROTO;
     w->pid = 0;
     return -1;
@@ -609,14 +609,14 @@ int clinux_watch_start(const char *path, char *const argv[], char *const envp[],
       // The child may have failed to load the filter and exited already: its report says why.
       struct pollfd q = {.fd = w->errfd, .events = POLLIN};
       if (poll(&q, 1, 1000) > 0 && read_msg(w->errfd, msg) == (int)sizeof(msg)) return fail_child(w, msg[0], msg[1]);
-      return fail_child(w, CLINUX_WATCH_STEP_LISTENER, err);
+      return fail_child(w, CLINUX_LAUNCH_STEP_LISTENER, err);
     }
     struct pollfd p = {.fd = w->errfd, .events = POLLIN};
     if (poll(&p, 1, 1) > 0) {  // the load failed (or the child died)
       int n = read_msg(w->errfd, msg);
-      return fail_child(w, n == (int)sizeof(msg) ? msg[0] : CLINUX_WATCH_STEP_FILTER, n == (int)sizeof(msg) ? msg[1] : EPIPE);
+      return fail_child(w, n == (int)sizeof(msg) ? msg[0] : CLINUX_LAUNCH_STEP_FILTER, n == (int)sizeof(msg) ? msg[1] : EPIPE);
     }
-    if (now_ms() > deadline) return fail_child(w, CLINUX_WATCH_STEP_LISTENER, ETIMEDOUT);
+    if (now_ms() > deadline) return fail_child(w, CLINUX_LAUNCH_STEP_LISTENER, ETIMEDOUT);
   }
   char go = CLINUX_SPAWN_GO;
   ssize_t ignored = write(priv->gofd, &go, 1);

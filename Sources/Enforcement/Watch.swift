@@ -163,8 +163,7 @@ public struct Violation: Sendable {
 }
 
 func errnoName(_ e: Int32) -> String {
-  let names: [Int32: String] = [1: "EPERM", 2: "ENOENT", 13: "EACCES", 22: "EINVAL", 38: "ENOSYS", 95: "EOPNOTSUPP"]
-  return names[e].map { "\($0) (\(e))" } ?? "errno \(e)"
+  ErrnoNames.symbol(e).map { "\($0) (\(e))" } ?? "errno \(e)"
 }
 
 func quote(_ s: String) -> String { JSONValue.quoted(s) }
@@ -227,37 +226,6 @@ public struct InheritedSeccomp: Sendable {
   }
 }
 
-/// A step before the program ran failed.
-public struct WatchFailure: Error, Sendable, CustomStringConvertible {
-  public var step: Int32
-  public var errno: Int32
-
-  public var exitStatus: Int32 {
-    guard step == Int32(CLINUX_WATCH_STEP_EXEC) else { return 125 }
-    return errno == ENOENT || errno == ENOTDIR ? 127 : 126
-  }
-
-  public var description: String {
-    let reason = String(cString: strerror(errno))
-    switch step {
-    case Int32(CLINUX_WATCH_STEP_NO_NEW_PRIVS): return "cannot set no_new_privs: \(reason)"
-    case Int32(CLINUX_WATCH_STEP_FILTER):
-      if errno == EBUSY {
-        return "the kernel refused a second listener (EBUSY): this process already runs under a filter with a "
-          + "user-notification listener (another `syscage watch`, a container runtime's seccomp agent). A process "
-          + "can have only one; run the watch outside that supervisor"
-      }
-      if errno == EACCES { return "loading the filter needs no_new_privs or CAP_SYS_ADMIN: \(reason)" }
-      if errno == EINVAL { return "the kernel refused the filter or SECCOMP_FILTER_FLAG_NEW_LISTENER (needs Linux 5.0; 5.5 for CONTINUE): \(reason)" }
-      return "cannot load the filter: \(reason)"
-    case Int32(CLINUX_WATCH_STEP_LISTENER):
-      return "cannot take the listener from the program (pidfd_open/pidfd_getfd, Linux 5.6, ptrace access to the child): \(reason)"
-    case Int32(CLINUX_WATCH_STEP_EXEC): return "cannot execute: \(reason)"
-    default: return "cannot start the program: \(reason)"
-    }
-  }
-}
-
 /// Runs a program under a profile's watch filter and supervises it on the calling thread.
 public enum Watcher {
   public struct Outcome: Sendable {
@@ -293,7 +261,7 @@ public enum Watcher {
   /// ends: it must not have children of its own to wait for.
   public static func run(
     _ request: Launcher.Request, policy: Policy, mode: WatchMode, report: (Violation) -> Void
-  ) throws(WatchFailure) -> Outcome {
+  ) throws(Launcher.Failure) -> Outcome {
     var w = clinux_watch()
     let env = request.environment ?? ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }
     let rc = withCStrings(request.arguments) { argv in
@@ -306,7 +274,7 @@ public enum Watcher {
       }
     }
     defer { clinux_watch_end(&w) }
-    if rc != 0 { throw WatchFailure(step: w.failed_step, errno: w.error) }
+    if rc != 0 { throw Launcher.Failure(step: Launcher.Step(rawValue: Int32(w.failed_step)), errno: Int32(w.error)) }
     // deny and kill never leave a process running unwatched.
     w.stop_kills = mode == .alert ? 0 : 1
     var count = 0
@@ -364,7 +332,7 @@ public enum Watcher {
       case Int32(CLINUX_WATCH_EXITED):
         break loop
       case Int32(CLINUX_WATCH_EXEC_FAILED):
-        throw WatchFailure(step: w.failed_step, errno: w.error)
+        throw Launcher.Failure(step: Launcher.Step(rawValue: Int32(w.failed_step)), errno: Int32(w.error))
       default:
         continue
       }

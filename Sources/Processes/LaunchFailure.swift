@@ -76,9 +76,16 @@ extension Launcher {
         return "cannot trace the program with ptrace: \(reason)"
       case .noNewPrivileges: return "cannot set no_new_privs: \(reason)"
       case .filter:
+        if errno == .resourceBusy {
+          return "the kernel refused a second listener (EBUSY): this process already runs under a filter with a "
+            + "user-notification listener (another `syscage watch`, a container runtime's seccomp agent). A process "
+            + "can have only one; run the watch outside that supervisor"
+        }
         if errno == .permissionDenied { return "loading the filter needs no_new_privs or CAP_SYS_ADMIN: \(reason)" }
-        if errno == .invalidArgument { return "the kernel refused the filter or its flags: \(reason)" }
+        if errno == .invalidArgument { return "the kernel refused the filter or its flags (a user-notification listener needs Linux 5.0): \(reason)" }
         return "cannot load the filter: \(reason)"
+      case .listener:
+        return "cannot take the listener from the program (pidfd_open/pidfd_getfd, Linux 5.6, ptrace access to the child): \(reason)"
       case .exec: return "cannot execute: \(reason)"
       default: return "cannot start the program: \(reason)"
       }

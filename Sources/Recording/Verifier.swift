@@ -39,12 +39,7 @@ public struct Denial: Hashable, Sendable {
     return "\(name) (\(number.rawValue), \(arch.name)) args \(args) → \(Denial.errnoName(errno))\(kind)"
   }
 
-  static func errnoName(_ e: Int32) -> String {
-    let names: [Int32: String] = [
-      1: "EPERM", 2: "ENOENT", 13: "EACCES", 22: "EINVAL", 38: "ENOSYS", 95: "EOPNOTSUPP", 12: "ENOMEM", 17: "EEXIST",
-    ]
-    return names[e] ?? "errno \(e)"
-  }
+  static func errnoName(_ e: Int32) -> String { ErrnoNames.symbol(e) ?? "errno \(e)" }
 }
 
 /// A run of a program under a profile where every call the profile does not allow goes

@@ -35,21 +35,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "clinux_launch.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/// Steps that can fail (clinux_watch.failed_step); the same numbers as CLINUX_RUN_STEP_*
-/// where they mean the same, plus the listener transfer.
-enum {
-  CLINUX_WATCH_STEP_PIPE = 1,
-  CLINUX_WATCH_STEP_FORK = 2,
-  CLINUX_WATCH_STEP_NO_NEW_PRIVS = 4,
-  CLINUX_WATCH_STEP_FILTER = 5,
-  CLINUX_WATCH_STEP_EXEC = 6,
-  /// pidfd_open or pidfd_getfd in the parent (errno says which problem).
-  CLINUX_WATCH_STEP_LISTENER = 7,
-};
 
 struct clinux_watch {
   int32_t pid;       ///< the program
@@ -57,7 +47,7 @@ struct clinux_watch {
   int listener;      ///< the seccomp listener, in this process
   int errfd;         ///< report pipe, -1 once the program has exec'd
   int exec_done;     ///< 1 once the program runs (execve succeeded)
-  int failed_step;   ///< CLINUX_WATCH_STEP_* when the program never ran
+  int failed_step;   ///< CLINUX_LAUNCH_STEP_* when the program never ran
   int error;         ///< errno of that step
   int wait_status;   ///< the program's wait status, once it ended
   int exited;        ///< 1 once wait_status is valid
