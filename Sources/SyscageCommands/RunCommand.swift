@@ -3,6 +3,7 @@ import BPF
 import Enforcement
 import Foundation
 import Inspection
+import Processes
 import Profiles
 import Seccomp
 import Syscalls
