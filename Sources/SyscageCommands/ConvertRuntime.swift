@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Host
 import Profiles
 import Seccomp
 
@@ -9,11 +10,11 @@ extension ConvertCommand {
   /// BUNDLE/config.json's process settings, with --bundle (65 when it cannot be read).
   func bundleProcess() throws -> OCIBundleProcess? {
     guard let bundle else { return nil }
-    let path = URL(fileURLWithPath: bundle).appendingPathComponent("config.json").path
-    guard let data = FileManager.default.contents(atPath: path) else { throw fail("\(path): cannot read it", code: ExitStatus.dataError) }
     do {
-      return try OCIBundleProcess.read(config: [UInt8](data), file: path)
-    } catch {
+      return try OCIBundleProcess.read(config: try OCIBundleFiles.readConfig(of: bundle), file: OCIBundleFiles.configPath(of: bundle))
+    } catch let problem as OCIBundleFiles.Problem {
+      throw fail(problem)
+    } catch let error as InputError {
       throw fail(error)
     }
   }
