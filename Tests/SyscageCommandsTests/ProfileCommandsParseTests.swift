@@ -49,7 +49,7 @@ import Testing
     let arch = try #require(refusal(["compile", "p.json", "--arch", "vax"]))
     #expect(arch.status == 64 && arch.message.contains("'vax'"), "\(arch)")
     let kernel = try parsed(["compile", "p.json", "--kernel", "five"], as: CompileCommand.self)
-    #expect(throws: ValidationError.self) { try kernel.policyArguments.context() }
+    #expect { try kernel.policyArguments.context() } throws: { Syscage.message(for: $0) == "--kernel wants X.Y, not 'five'" }
   }
 
   // MARK: compile
