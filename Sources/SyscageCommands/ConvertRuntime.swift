@@ -69,3 +69,15 @@ extension ConvertCommand {
     return profile
   }
 }
+
+/// Prints why a bundle's configuration cannot be had and returns the data-error exit.
+func fail(_ problem: OCIBundleFiles.Problem) -> ExitCode {
+  switch problem {
+  case .notADirectory(let bundle):
+    fail("\(bundle): not a directory; --bundle wants an OCI bundle (a directory holding config.json)", code: ExitStatus.dataError)
+  case .noConfig(let path):
+    fail("\(path): no such file; an OCI bundle keeps its runtime configuration in config.json (`runc spec` makes one)", code: ExitStatus.dataError)
+  case .unreadable(let path):
+    fail("\(path): cannot read it", code: ExitStatus.dataError)
+  }
+}
