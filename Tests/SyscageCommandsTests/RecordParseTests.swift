@@ -47,6 +47,28 @@ import Testing
     #expect(!r.timing)
   }
 
+  /// What the command hands the library: the plan of the recording and the output.
+  @Test func theCommandLineBecomesAPlan() throws {
+    let baseline = try scratch.existing("base.json")
+    let r = try parsed(
+      ["record", "-o", out, "--format", "oci", "--baseline", baseline, "--args", "--runs", "2", "--verify", "--amend", "--for", "runc", "--no-runtimes", "--", "./app", "x"],
+      as: RecordCommand.self)
+    let plan = r.plan
+    #expect(plan.program == ["./app", "x"] && plan.pids.isEmpty && plan.runs == 2 && plan.verify && plan.amend)
+    #expect(plan.baseline == baseline && plan.argumentRules && !plan.languageRuntimes)
+    #expect(plan.runtime == RuntimeSelection(.runc) && plan.runtimeChosen && plan.verifiesAsAContainer)
+    #expect(plan.writesProfile && !plan.table && !plan.timing && plan.cpus == .auto && plan.backend == .ptrace)
+    #expect(plan.defaultAction == .errnoEPERM)
+    let output = try #require(r.profileOutput)
+    #expect(output.path == out && output.format == .oci && output.program == ["./app", "x"] && output.name == nil)
+
+    let counted = try parsed(["record", "-c", "--cpus", "one", "--", "ls"], as: RecordCommand.self).plan
+    #expect(counted.table && counted.timing && !counted.writesProfile && counted.cpus == .one && !counted.runtimeChosen)
+    #expect(try parsed(["record", "-c", "--", "ls"], as: RecordCommand.self).profileOutput == nil)
+    let attached = try parsed(["record", "--json", "-p", "9"], as: RecordCommand.self).plan
+    #expect(attached.pids == [9] && attached.program.isEmpty && attached.timing && !attached.table)
+  }
+
   @Test func theFormatChoosesTheRuntime() throws {
     for (format, runtime) in [("lxc", RuntimeTarget.lxc), ("nspawn", .nspawn), ("systemd", .none), ("k8s-pod", .oci), ("oci", .oci)] {
       let output = format == "k8s-pod" ? scratch.file("k8s") : out
