@@ -49,14 +49,14 @@ let package = Package(
     .target(
       name: "SyscageCommands",
       dependencies: [
-        "Syscalls", "BPF", "Seccomp", "Profiles", "Host", "Enforcement", "Inspection", "Recording", "OutputFiles", "CLinux",
+        "Syscalls", "BPF", "Seccomp", "Profiles", "Host", "Processes", "Enforcement", "Inspection", "Recording", "OutputFiles", "CLinux",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strict),
     .executableTarget(name: "syscage", dependencies: ["SyscageCommands"], swiftSettings: strict),
     .executableTarget(
       name: "derive-runtime-calls",
-      dependencies: ["Recording", "Enforcement", "BPF", "Seccomp", "Profiles", "Host", "Syscalls"],
+      dependencies: ["Recording", "Enforcement", "Processes", "BPF", "Seccomp", "Profiles", "Host", "Syscalls"],
       path: "Sources/DeriveRuntimeCalls",
       swiftSettings: strict),
     .executableTarget(
@@ -122,6 +122,13 @@ let package = Package(
       dependencies: ["Inspection", "BPF", "Seccomp", "Profiles", "Host", "Syscalls", "CLinux", "TestSupport"],
       swiftSettings: strict),
     .testTarget(name: "ArchitectureTests", swiftSettings: strict),
+    .testTarget(
+      name: "SyscageCommandsTests",
+      dependencies: [
+        "SyscageCommands", "Enforcement", "Recording", "Profiles", "Seccomp", "Syscalls",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      swiftSettings: strict),
     .testTarget(
       name: "RecordingTests",
       dependencies: ["Recording", "Enforcement", "Processes", "BPF", "Seccomp", "Profiles", "Host", "Syscalls", "TestSupport"],

@@ -17,6 +17,7 @@
 // Needs root and busybox-static; a runtime not installed is skipped (an error when named).
 import Foundation
 import Enforcement
+import Processes
 import Recording
 import Seccomp
 import Synchronization

@@ -1,5 +1,6 @@
 import CLinux
 import Foundation
+import Processes
 import Profiles
 import Seccomp
 import Syscalls

@@ -28,15 +28,6 @@ struct AllowListDefaultAction: ParsableArguments {
   }
 }
 
-/// Parses an `--arch` value, accepting every spelling `Arch(named:)` knows.
-func parseArch(_ text: String) throws -> Arch {
-  guard let arch = Arch(named: text) else {
-    throw ValidationError(
-      "unknown arch '\(text)'; known: \(Arch.all.map(\.name).joined(separator: ", "))")
-  }
-  return arch
-}
-
 extension Arch: ExpressibleByArgument {
   /// A name `Arch(named:)` knows, or an audit arch value as audit records print it
   /// (`c000003e`, `0xc000003e`).

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Inspection
+import OutputFiles
 import Profiles
 import Seccomp
 import Syscalls
@@ -97,13 +98,8 @@ struct AuditCommand: ParsableCommand {
     var pending: [UInt8] = []
     func flush() {
       fflush(nil)  // what print() holds goes first (every stream: stdout itself is not concurrency-safe to name)
-      pending.withUnsafeBytes { bytes in
-        var done = 0
-        while done < bytes.count {
-          let n = write(1, bytes.baseAddress! + done, bytes.count - done)
-          if n > 0 { done += n } else if n < 0 && errno == EINTR { continue } else { break }
-        }
-      }
+      // A reader that went away (EPIPE) ends nothing: the summary still goes to stderr.
+      try? OutputFile.standardOutput.write(pending)
       pending.removeAll(keepingCapacity: true)
     }
     func emitNew() {

@@ -278,29 +278,22 @@ struct ConvertCommand: ParsableCommand {
 
   /// BUNDLE/config.json, examined as an output before any work (it is replaced atomically, through a link its target).
   func bundleConfig(_ bundle: String) throws -> OutputFile {
-    var isDirectory: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: bundle, isDirectory: &isDirectory), isDirectory.boolValue else {
-      throw fail("\(bundle): not a directory; --bundle wants an OCI bundle (a directory holding config.json)", code: ExitStatus.dataError)
+    do {
+      return try checkedOutput(try OCIBundleFiles(bundle: bundle).configPath, inputs: [profile])
+    } catch let problem as OCIBundleFiles.Problem {
+      throw fail(problem)
     }
-    let configPath = URL(fileURLWithPath: bundle).appendingPathComponent("config.json").path
-    guard FileManager.default.fileExists(atPath: configPath) else {
-      throw fail(
-        "\(configPath): no such file; an OCI bundle keeps its runtime configuration in config.json (`runc spec` makes one)",
-        code: ExitStatus.dataError)
-    }
-    return try checkedOutput(configPath, inputs: [profile])
   }
 
   /// Sets linux.seccomp in BUNDLE/config.json, keeping the rest of the file; replaces it atomically.
   func writeIntoBundle(_ config: OutputFile, _ seccomp: JSONValue) throws {
     let configPath = config.path
-    guard let data = FileManager.default.contents(atPath: configPath) else {
-      throw fail("\(configPath): cannot read it", code: ExitStatus.dataError)
-    }
     let edited: [UInt8]
     do {
-      edited = try OCIBundleEditor.settingSeccomp(seccomp, inConfig: [UInt8](data), file: configPath)
-    } catch {
+      edited = try OCIBundleEditor.settingSeccomp(seccomp, inConfig: try OCIBundleFiles.readConfig(atPath: configPath), file: configPath)
+    } catch let problem as OCIBundleFiles.Problem {
+      throw fail(problem)
+    } catch let error as InputError {
       throw fail(error)
     }
     try emit(edited, to: config)

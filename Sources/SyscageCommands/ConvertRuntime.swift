@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Host
 import Profiles
 import Seccomp
 
@@ -9,11 +10,11 @@ extension ConvertCommand {
   /// BUNDLE/config.json's process settings, with --bundle (65 when it cannot be read).
   func bundleProcess() throws -> OCIBundleProcess? {
     guard let bundle else { return nil }
-    let path = URL(fileURLWithPath: bundle).appendingPathComponent("config.json").path
-    guard let data = FileManager.default.contents(atPath: path) else { throw fail("\(path): cannot read it", code: ExitStatus.dataError) }
     do {
-      return try OCIBundleProcess.read(config: [UInt8](data), file: path)
-    } catch {
+      return try OCIBundleProcess.read(config: try OCIBundleFiles.readConfig(of: bundle), file: OCIBundleFiles.configPath(of: bundle))
+    } catch let problem as OCIBundleFiles.Problem {
+      throw fail(problem)
+    } catch let error as InputError {
       throw fail(error)
     }
   }
@@ -66,5 +67,17 @@ extension ConvertCommand {
       printError(runtimeAddedLine(selection, added: added, what: "\(displayName) does not allow", why: why))
     }
     return profile
+  }
+}
+
+/// Prints why a bundle's configuration cannot be had and returns the data-error exit.
+func fail(_ problem: OCIBundleFiles.Problem) -> ExitCode {
+  switch problem {
+  case .notADirectory(let bundle):
+    fail("\(bundle): not a directory; --bundle wants an OCI bundle (a directory holding config.json)", code: ExitStatus.dataError)
+  case .noConfig(let path):
+    fail("\(path): no such file; an OCI bundle keeps its runtime configuration in config.json (`runc spec` makes one)", code: ExitStatus.dataError)
+  case .unreadable(let path):
+    fail("\(path): cannot read it", code: ExitStatus.dataError)
   }
 }

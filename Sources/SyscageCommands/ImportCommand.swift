@@ -236,12 +236,7 @@ struct ImportCommand: ParsableCommand {
     return fail(error)
   }
 
-  func diagnosticJSON(_ d: Diagnostic) -> [String: Any] {
-    var o: [String: Any] = ["severity": d.severity.rawValue, "message": d.message]
-    if let f = d.file { o["file"] = f }
-    if let l = d.line { o["line"] = l }
-    return o
-  }
+  func diagnosticJSON(_ d: Diagnostic) -> [String: Any] { d.jsonObject }
 
   func humanSummary(_ s: [String: Any], seen: [Arch: [String: Int]]) -> String {
     var lines: [String] = []
@@ -291,21 +286,9 @@ extension ImportCommand {
     } catch {
       throw report(error)
     }
-    var diagnostics = policy.diagnostics
-    let file = path == "-" ? nil : path
-    let unknown = policy.unknown.filter { !SyscallTable.isKnown($0.name) }
-    let elsewhere = policy.unknown.filter { SyscallTable.isKnown($0.name) }
+    let diagnostics = policy.diagnostics(strict: strict, file: path == "-" ? nil : path)
+    let unknown = policy.noSyscall, elsewhere = policy.notOnTheseABIs
     let abis = (policy.profile.architectures ?? []).map(\.name).joined(separator: ", ")
-    if !unknown.isEmpty {
-      diagnostics.append(Diagnostic(
-        strict ? .error : .warning, file: file, line: unknown[0].line,
-        "no syscall on any ABI (LXC skips \(unknown.count == 1 ? "it" : "them")): \(unknown.map(\.name).joined(separator: " "))"))
-    }
-    if !elsewhere.isEmpty {
-      diagnostics.append(Diagnostic(
-        strict ? .error : .warning, file: file, line: elsewhere[0].line,
-        "not a syscall of \(abis) (LXC skips \(elsewhere.count == 1 ? "it" : "them")): \(elsewhere.map(\.name).joined(separator: " "))"))
-    }
     if diagnostics.contains(where: { $0.severity == .error }) { throw report(InputError(diagnostics)) }
     try emit(try profileJSON(policy.profile, as: format.outputFormat), to: out)
     let entries = policy.profile.syscalls ?? []
@@ -333,20 +316,8 @@ extension ImportCommand {
     } catch {
       throw report(error)
     }
-    var diagnostics = list.diagnostics
-    let file = path == "-" ? nil : path
+    let diagnostics = list.diagnostics(on: abi, strict: strict, file: path == "-" ? nil : path)
     let unknown = list.unknown, missing = list.missing(on: abi), present = list.present(on: abi)
-    func line(of name: String) -> Int? { list.names.first { $0.name == name }?.line }
-    if !unknown.isEmpty {
-      diagnostics.append(Diagnostic(
-        strict ? .error : .warning, file: file, line: line(of: unknown[0]),
-        "left out \(unknown.count) name\(unknown.count == 1 ? "" : "s") that \(unknown.count == 1 ? "is" : "are") no syscall on any ABI: \(unknown.joined(separator: " "))"))
-    }
-    if !missing.isEmpty {
-      diagnostics.append(Diagnostic(
-        .warning, file: file, line: line(of: missing[0]),
-        "left out \(missing.count) name\(missing.count == 1 ? "" : "s") that \(missing.count == 1 ? "is not a syscall" : "are not syscalls") of \(abi): \(missing.joined(separator: " "))"))
-    }
     if diagnostics.contains(where: { $0.severity == .error }) { throw report(InputError(diagnostics)) }
     if present.isEmpty {
       for d in diagnostics { printError(d.description) }

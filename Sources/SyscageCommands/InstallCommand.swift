@@ -49,7 +49,7 @@ struct InstallCommand: ParsableCommand {
   @Option(help: ArgumentHelp("Install as this LXC container's seccomp policy (lxc.seccomp.profile).", valueName: "container"))
   var lxc: String?
 
-  @Option(name: [.customShort("P"), .long], help: ArgumentHelp("The LXC containers' directory (--lxc; default: \(LXCInstall.defaultPath)).", valueName: "dir"))
+  @Option(name: [.customShort("P"), .long], help: ArgumentHelp("The LXC containers' directory (--lxc; default: \(LXCContainerFiles.defaultPath)).", valueName: "dir"))
   var lxcpath: String?
 
   @Option(help: ArgumentHelp("The kubelet's seccomp root (--kubelet; default: \(KubernetesPodConversion.defaultSeccompRoot)).", valueName: "dir"))
@@ -66,7 +66,7 @@ struct InstallCommand: ParsableCommand {
     }
     if !kubelet && (root != nil || name != nil) { throw ValidationError("--root and --name apply to --kubelet only") }
     if lxc == nil && lxcpath != nil { throw ValidationError("--lxcpath applies to --lxc only") }
-    if let lxc, !LXCInstall.isValidName(lxc) {
+    if let lxc, !LXCContainerFiles.isValidName(lxc) {
       throw ValidationError("--lxc '\(lxc)' is not a container name (no '/', not empty, not . or ..)")
     }
     if let root, !root.hasPrefix("/") { throw ValidationError("--root wants an absolute path, not '\(root)'") }
@@ -143,14 +143,19 @@ struct InstallCommand: ParsableCommand {
 extension InstallCommand {
   /// --lxc: the policy into LXCPATH/NAME/syscage.seccomp, then lxc.seccomp.profile in its config.
   func installForLXC(_ source: Profile, container: String, context: ExpansionContext) throws {
-    let place = LXCInstall(lxcpath: lxcpath ?? LXCInstall.defaultPath, container: container)
-    guard let config = FileManager.default.contents(atPath: place.configPath) else {
-      throw fail(
-        "\(place.configPath): no such container configuration; is \(container) an LXC container in \(place.lxcpath)? (-P names another lxcpath)",
-        code: ExitStatus.unavailable)
-    }
-    guard let configText = String(data: config, encoding: .utf8) else {
-      throw fail("\(place.configPath): not UTF-8 text; an LXC configuration is key = value lines", code: ExitStatus.dataError)
+    let place = LXCContainerFiles(lxcpath: lxcpath ?? LXCContainerFiles.defaultPath, container: container)
+    let configText: String
+    do {
+      configText = try place.readConfig()
+    } catch {
+      switch error {
+      case .noConfig(let path):
+        throw fail(
+          "\(path): no such container configuration; is \(container) an LXC container in \(place.lxcpath)? (-P names another lxcpath)",
+          code: ExitStatus.unavailable)
+      case .notText(let path):
+        throw fail("\(path): not UTF-8 text; an LXC configuration is key = value lines", code: ExitStatus.dataError)
+      }
     }
     let target = ConversionTarget(context: context, arches: policyArguments.arches.count > 1 ? policyArguments.arches : nil)
     let policy: LXCConversion
@@ -173,21 +178,6 @@ extension InstallCommand {
     } catch {
       throw fail(error)
     }
-  }
-}
-
-/// Where `install --lxc` puts a container's policy.
-struct LXCInstall {
-  /// LXC's default lxcpath for root.
-  static let defaultPath = "/var/lib/lxc"
-  var lxcpath: String
-  var container: String
-  var configPath: String { "\(lxcpath)/\(container)/config" }
-  var policyPath: String { "\(lxcpath)/\(container)/syscage.seccomp" }
-
-  /// A name LXC can have as a directory under its lxcpath.
-  static func isValidName(_ name: String) -> Bool {
-    !name.isEmpty && name != "." && name != ".." && !name.contains("/") && !name.contains("\0")
   }
 }
 

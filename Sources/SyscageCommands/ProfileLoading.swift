@@ -132,11 +132,8 @@ func loadForWrapping(_ path: String, strict: Bool, enosysStub: Bool, unconfined:
 
 /// Warns before a run when `profile` allows io_uring, as lint's io-uring-allowed does.
 func warnIfIoUring(_ profile: Profile, named path: String, options: PolicyOptions? = nil) {
-  guard !profile.isDisabled else { return }
   let options = options ?? PolicyOptions(context: ExpansionContext(native: .native, capabilities: Capabilities.bounding(), kernel: .running))
-  let names = Lint.ioUringAllowed(profile, options: options)
-  guard !names.isEmpty else { return }
-  printError("syscage: warning: \(path) allows \(names.joined(separator: ", ")): \(Lint.ioUringBypass) (lint: io-uring-allowed)")
+  if let warning = Lint.ioUringWarning(profile, named: path, options: options) { printError("syscage: warning: \(warning)") }
 }
 
 /// Warns when the filter of a profile syscage writes is longer than the kernel takes on
@@ -148,17 +145,7 @@ func warnIfTooLong(_ profile: Profile, what: String) {
   if !size.fits { printError("syscage: warning: \(what): its filter is too long for the kernel to load: \(size)") }
 }
 
-/// "P: the profile disables seccomp: it has no defaultAction and no syscalls", naming the
-/// top-level unknown keys that are near `defaultAction` or `syscalls` (a misspelling
-/// turns the filter off, as moby reads such a profile).
+/// "P: the profile disables seccomp: ..." (`Profile.disabledMessage`).
 func disabledMessage(_ path: String, warnings: [Diagnostic]) -> String {
-  let near = warnings.filter { w in
-    !w.path.isEmpty && !w.path.contains(".") && !w.path.contains("[")
-      && (w.message.contains("did you mean \"defaultAction\"") || w.message.contains("did you mean \"syscalls\""))
-  }
-  var text = "\(path == "-" ? "standard input" : path): the profile disables seccomp: it has no defaultAction and no syscalls"
-  if !near.isEmpty {
-    text += " (misspelled? \(near.map { "\"\($0.path)\"" }.joined(separator: ", ")) \(near.count == 1 ? "is not a key" : "are not keys"): ignored)"
-  }
-  return text
+  Profile.disabledMessage(path, warnings: warnings)
 }

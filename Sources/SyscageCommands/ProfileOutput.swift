@@ -51,6 +51,31 @@ func writeOrSave(_ bytes: [UInt8], to output: String, inputs: [String], what: St
   throw ExitCode(125)
 }
 
+/// `writeOrSave` for a rendered profile: a k8s-pod rendering goes into the directory
+/// `output` (else into a new directory in $TMPDIR, else its files on standard error),
+/// every other one into the file.
+func writeOrSave(_ rendered: RenderedProfile, to output: String, inputs: [String], what: String) throws {
+  guard case .kubernetes(let pod) = rendered.content else {
+    return try writeOrSave(rendered.bytes, to: output, inputs: inputs, what: what)
+  }
+  let files = KubernetesPodConversion.files(name: pod.name, patch: false)
+  do {
+    try writeKubernetes(pod, into: try OutputDirectory(output, files: files, inputs: inputs))
+    return
+  } catch {
+    printError("syscage: \(error)")
+  }
+  do {
+    let dir = try OutputDirectory.temporary(prefix: "syscage-" + what.replacingOccurrences(of: " ", with: "-"), files: files)
+    try writeKubernetes(pod, into: dir)
+    printError("syscage: the \(what) is saved in \(dir.path)")
+  } catch {
+    printError("syscage: \(error); the \(what) follows on standard error")
+    FileHandle.standardError.write(Data(pod.combined.utf8))
+  }
+  throw ExitCode(125)
+}
+
 /// A profile's Docker or OCI JSON as it is (not expanded), as the renderer writes it.
 func profileJSON(_ profile: Profile, as format: OutputFormat) throws -> [UInt8] {
   do {

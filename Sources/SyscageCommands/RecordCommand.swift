@@ -1,8 +1,8 @@
 import ArgumentParser
-import Enforcement
 import Foundation
 import Host
 import OutputFiles
+import Processes
 import Profiles
 import Recording
 import Seccomp
@@ -92,9 +92,7 @@ struct RecordCommand: ParsableCommand {
     case one, two
   }
 
-  enum Backend: String, ExpressibleByArgument, CaseIterable {
-    case ptrace, ebpf
-  }
+  typealias Backend = RecordBackend
 
   /// The profile written.
   struct ProfileGroup: ParsableArguments {
@@ -242,11 +240,17 @@ struct RecordCommand: ParsableCommand {
       throw ValidationError("--name '\(name)' is not a Kubernetes name; use lower-case letters, digits, '-' and '.'")
     }
     // -o is examined before the program starts: 73 when it cannot be created.
-    if let output {
+    if let profileOutput {
       if format == .k8sPod {
-        _ = try checkedKubernetesDirectory(output, name: try profileName(), patch: false, inputs: outputInputs)
+        let name: String
+        do {
+          name = try profileOutput.kubernetesName()
+        } catch {
+          throw reportFailure(error)
+        }
+        _ = try checkedKubernetesDirectory(profileOutput.path, name: name, patch: false, inputs: outputInputs)
       } else {
-        _ = try checkedOutput(output, inputs: outputInputs)
+        _ = try checkedOutput(profileOutput.path, inputs: outputInputs)
       }
     }
   }
@@ -254,298 +258,76 @@ struct RecordCommand: ParsableCommand {
   /// The files -o must not be.
   var outputInputs: [String] { [baseline].compactMap { $0 } }
 
+  /// The profile written (-o).
+  var profileOutput: RecordOutput? {
+    output.map { RecordOutput(path: $0, format: format, name: name, program: program, pids: pids) }
+  }
+
+  /// The recording asked for.
+  var plan: RecordPlan {
+    RecordPlan(
+      program: program, pids: pids, runs: runs, verify: verify, amend: amend, timing: timing, backend: backend, cpus: cpus ?? .auto,
+      argumentRules: args, baseline: baseline, defaultAction: defaultAction, runtime: runtime,
+      runtimeChosen: profileGroup.runtimeChoice != nil, languageRuntimes: !noRuntimes, writesProfile: output != nil, table: count)
+  }
+
   func run() throws {
-    let argv = program
-    var path: String?
-    if let name = argv.first {
-      guard let resolved = Launcher.resolve(name) else { throw fail("\(name): command not found", code: 127) }
-      path = resolved
-    }
-    let baselineProfile = try baseline.map(loadBaseline)
-    let collector = args ? ArgumentCollector() : nil
-    let baselineCollector = baselineProfile.map(BaselineCollector.init)
-    let later = verify || runs > 1
-    let replay = path != nil && later ? ReplayConditions() : nil
-    var recorded = RecordedRuns(runs: [])
-    var changes: RunObserver?
-    let faults = RecordFaults(privilegesDropped: RecordFaults.privilegesDropped(noNewPrivileges: path != nil && !timing)) {
-      printError("syscage: warning: \($0)")
-    }
-    if let path, backend != .ebpf { faults.checkExecutable(path) }
-    for index in 0..<max(1, runs) {
-      let watcher = RunObserver(watchChanges: index == 0 && later)
-      let observer =
-        backend == .ebpf
-        ? nil : CallObserver.combined([collector?.observer(), baselineCollector?.observer(), watcher.observer(), faults.observer()].compactMap { $0 })
-      let recording: RecordedRun
-      if let path {
-        if let replay, index > 0 {
-          recording = try replay.again { try launch(path, argv, baseline: baselineProfile, observer: observer) }
-        } else if let replay {
-          recording = try replay.first { try launch(path, argv, baseline: baselineProfile, observer: observer) }
-        } else {
-          recording = try launch(path, argv, baseline: baselineProfile, observer: observer)
-        }
-        if index == 0 { changes = watcher }
-        for exe in [path] + watcher.executables where !recorded.executables.contains(exe) { recorded.executables.append(exe) }
-      } else {
-        for pid in pids {
-          if let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe") { recorded.executables.append(exe) }
-        }
-        recording = try attach(observer: observer)
-        for exe in watcher.executables where !recorded.executables.contains(exe) { recorded.executables.append(exe) }
-      }
-      if let first = recorded.runs.first, recording.termination != first.termination {
-        printError("syscage: note: run \(index + 1) \(recording.termination) (run 1: \(first.termination))")
-      }
-      recorded.runs.append(recording)
-      if index + 1 < runs, case .signaled(let sig) = recording.termination, [SIGINT, SIGTERM, SIGHUP].contains(sig) {
-        printError("syscage: note: run \(index + 1) ended by signal \(sig); no more runs (\(index + 1) of \(runs) recorded)")
-        break
-      }
-    }
-    recorded.arguments = collector?.seen ?? [:]
-    recorded.argumentsOverflowed = collector?.overflowed ?? []
-    recorded.baselineRefused = backend == .ebpf ? nil : baselineCollector?.refused
-    let recording = recorded.merged
-    if let changes, changes.changeCount > 0 {
-      let shown = changes.changedFiles.prefix(3).joined(separator: ", ")
-      printError(
-        "syscage: note: the first run changed files or opened them for writing (\(shown)\(changes.changedFiles.count > 3 ? ", ..." : "")): later runs start from what it left, not from what it found"
-      )
-    }
-    for note in replay?.notes ?? [] { printError("syscage: note: \(note)") }
-
-    let options = ProfileOptions(
-      defaultAction: defaultAction.action, defaultErrnoRet: defaultAction.errno, baseline: baselineProfile,
-      containerRuntime: runtime, argumentRules: args, languageRuntimes: !noRuntimes)
-    var assembled = ProfileAssembly.assemble(recorded, options: options)
-    for note in assembled.notes { printError("syscage: note: \(note)") }
-    if !assembled.containerCalls.isEmpty && output != nil {
-      printError(runtimeAddedLine(runtime, added: assembled.containerCalls, what: "the program did not make"))
-    }
-    warnIfTooLong(assembled.profile, what: "the recorded profile")
-    for (runtime, calls) in assembled.runtimeCalls {
-      printError("syscage: note: \(runtime.rawValue) runtime detected: also allowing \(calls.joined(separator: ", ")) (\(runtime.comment))")
-    }
-    if !assembled.occasional.isEmpty {
-      let list = assembled.occasional.sorted { ($0.value, $0.key) < ($1.value, $1.key) }.map { "\($0.key) \($0.value)/\(recorded.runs.count)" }
-      printError("syscage: note: calls seen in some runs only: \(list.joined(separator: ", "))")
-    }
-    // The table first: a write that fails after the run still leaves it on the screen.
-    for e in recording.unnamed {
-      printError("syscage: warning: \(e.arch) syscall \(e.number) has no name in the table; it is not in the profile")
-    }
-    if recording.unplaced > 0 {
-      printError("syscage: warning: \(recording.unplaced) calls of an unknown ABI or number were not recorded")
-    }
-    if count {
-      var table = StraceTable(recording)
-      if recorded.runs.count > 1 { table.runs = (recorded.runCounts, recorded.runs.count) }
-      FileHandle.standardError.write(Data(table.text.utf8))
-    }
-    try write(assembled.profile)
-
-    var verification: Verification?
-    var amendments: [Amendment] = []
-    if verify, let path {
-      let first = recorded.runs[0].termination
-      verification = runVerification(path, argv, profile: assembled.profile, recorded: first, replay: replay)
-      while amend, let v = verification, v.deniedCount > 0, amendments.count < Self.amendRounds {
-        let amendment = Amendment(round: amendments.count + 1, denials: v.denials, argumentRules: args)
-        if amendment.isEmpty {
-          printError("syscage: amend: the denied calls have no name in the table; nothing to add")
-          break
-        }
-        amendments.append(amendment)
-        assembled = ProfileAssembly.assemble(recorded, options: options, amendments: amendments)
-        for line in amendLines(amendment, denials: v.denials) { printError("syscage: amend: \(line)") }
-        try write(assembled.profile)
-        verification = runVerification(path, argv, profile: assembled.profile, recorded: first, replay: replay)
-      }
-      if amend, let v = verification, v.deniedCount > 0 {
-        printError("syscage: amend: calls still denied after \(amendments.count) rounds; the profile has what was added")
-      }
+    let outcome: RecordOutcome
+    do {
+      outcome = try RecordSession.run(plan, report: Self.print, write: write)
+    } catch let failure as RecordFailure {
+      throw reportFailure(failure)
     }
     if json {
       let report = RecordReport(
-        recording: recording, recorded: recorded, assembled: assembled, output: output, countedInKernel: backend == .ebpf,
-        backend: backend.rawValue, containerRuntime: runtime.target, verification: verification, amendments: amendments, replay: replay)
+        recording: outcome.recording, recorded: outcome.recorded, assembled: outcome.assembled, output: output,
+        countedInKernel: backend == .ebpf, backend: backend.rawValue, containerRuntime: runtime.target, verification: outcome.verification,
+        amendments: outcome.amendments, replay: outcome.replay)
       printError(jsonLine(report.object))
     }
-    if recording.detached {
+    if outcome.recording.detached {
       printError("syscage: detached from \(pids.map(String.init).joined(separator: ", ")); they run on")
       throw ExitCode.success
     }
-    if verify && verification == nil {
+    if verify && outcome.verification == nil {
       // The profile is written, but what --verify was asked to show is not known: syscage's own failure.
       printError("syscage: verify: the profile is not verified (it is written to \(output ?? "-")); exit 125")
       throw ExitCode(125)
     }
-    throw ExitCode(recorded.runs[0].termination.shellStatus)
+    throw ExitCode(outcome.programStatus)
   }
 
-  /// How many times `--amend` adds calls and verifies again at most.
-  static let amendRounds = 3
-
-  /// What an amendment round added and why: each call with its first denial's arguments.
-  func amendLines(_ amendment: Amendment, denials: [Denial]) -> [String] {
-    var lines: [String] = []
-    for (arch, names) in amendment.calls.sorted(by: { $0.key.name < $1.key.name }) {
-      for name in names.sorted() {
-        let d = denials.first { $0.arch == arch && $0.name == name }
-        let argsText = d.map { " args " + $0.arguments.map { "0x" + String($0, radix: 16) }.joined(separator: ", ") } ?? ""
-        lines.append("round \(amendment.round): added \(name) (\(arch.name)): denied in verification\(argsText)")
-      }
-    }
-    for (arch, calls) in amendment.arguments.sorted(by: { $0.key.name < $1.key.name }) {
-      for (name, keys) in calls.sorted(by: { $0.key < $1.key }) {
-        let values = keys.map { $0.map { "0x" + String($0, radix: 16) }.joined(separator: "/") }.sorted()
-        lines.append("round \(amendment.round): added an argument rule for \(name) (\(arch.name)) \(values.joined(separator: ", ")): denied in verification")
-      }
-    }
-    return lines
-  }
-
-  /// Starts the program and records it (ptrace, one or two stops, or against a baseline).
-  func launch(_ path: String, _ argv: [String], baseline: Profile?, observer: CallObserver?) throws -> RecordedRun {
-    if backend == .ebpf {
-      do {
-        return try EBPFRecorder.record(executable: path, arguments: argv, notice: { printError("syscage: \($0)") })
-      } catch {
-        throw fail("\(argv[0]): \(error)", code: error.exitStatus)
-      }
-    }
-    do {
-      var filter = Recorder.traceAll
-      if let baseline {
-        do {
-          // The baseline's calls do not stop, execve and file changes included: runtimes
-          // are detected from the program's own executable.
-          filter = try Recorder.baselineFilter(baseline, tracing: args ? Set(ArgumentRules.arguments.keys) : [])
-        } catch {
-          throw fail("--baseline \(self.baseline ?? ""): cannot compile it: \(error)", code: ExitStatus.dataError)
-        }
-      }
-      return try Recorder.record(
-        executable: path, arguments: argv, timing: timing, oneStop: !timing, filter: filter, observer: observer,
-        cpus: cpus ?? .auto, notice: { printError("syscage: \($0)") })
-    } catch let error as Recorder.Failure {
-      throw fail("\(argv[0]): \(error)", code: error.exitStatus)
-    }
-  }
-
-  /// Attaches to -p and records until they end or Ctrl-C.
-  func attach(observer: CallObserver?) throws -> RecordedRun {
-    if let missing = pids.first(where: { !FileManager.default.fileExists(atPath: "/proc/\($0)") }) {
-      throw fail("no process \(missing)", code: ExitStatus.usage)
-    }
-    if let zombie = pids.first(where: { Recorder.isZombie($0) }) {
-      throw fail("process \(zombie) is a zombie (it has exited; its parent has not reaped it): nothing to record", code: ExitStatus.usage)
-    }
-    let list = pids.map(String.init).joined(separator: ", ")
-    printError(
-      "syscage: attaching to \(list): calls made before now are not seen; attached processes stop twice per call (no filter can be added to a running process); Ctrl-C stops recording and detaches"
-    )
-    do {
-      return try Recorder.attach(pids: pids, timing: timing, observer: observer)
-    } catch {
-      throw fail("\(error)", code: error.errno == ESRCH ? ExitStatus.usage : 125)
-    }
-  }
-
-  /// Loads --baseline; bad input ends the command with 65.
-  func loadBaseline(_ path: String) throws -> Profile {
-    let loaded: (profile: Profile, warnings: [Diagnostic])
-    do {
-      loaded = try Profile.load(path: path)
-    } catch {
-      throw fail(error)
-    }
-    for w in loaded.warnings { printError(w.description) }
-    if loaded.profile.isDisabled {
-      throw fail("--baseline " + disabledMessage(path, warnings: loaded.warnings) + ": there are no decisions to keep", code: ExitStatus.dataError)
-    }
-    warnIfIoUring(loaded.profile, named: path)
-    return loaded.profile
-  }
-
-  /// Writes the profile to -o in --format (nothing without -o). When that fails after the
-  /// run, the profile is saved in $TMPDIR and the message says where (exit 125).
+  /// Renders the profile for -o and writes it (nothing without -o); when that fails after
+  /// the run, it is saved in $TMPDIR and the message says where (exit 125).
   func write(_ profile: Profile) throws {
-    guard let output else { return }
-    let header = ["Recorded by syscage from: \(program.isEmpty ? "processes " + pids.map(String.init).joined(separator: ", ") : program.joined(separator: " "))."]
-    let options = RenderOptions(
-      target: ConversionTarget(context: HostFacts.dockerDefault(), arches: profile.architectures), header: header,
-      name: format == .spo || format == .k8sPod ? try profileName() : nil, command: program.isEmpty ? nil : program)
+    guard let profileOutput else { return }
     let rendered: RenderedProfile
     do {
-      rendered = try ProfileRendering.render(profile, as: format, options: options)
+      rendered = try profileOutput.render(profile)
     } catch {
-      throw fail("\(error)", code: ExitStatus.dataError)
+      throw reportFailure(error)
     }
     try report(rendered, format: format)
-    guard case .kubernetes(let pod) = rendered.content else {
-      return try writeOrSave(rendered.bytes, to: output, inputs: outputInputs, what: "recording")
-    }
-    do {
-      try writeKubernetes(pod, into: try OutputDirectory(output, files: KubernetesPodConversion.files(name: pod.name, patch: false), inputs: outputInputs))
-      return
-    } catch {
-      printError("syscage: \(error)")
-    }
-    do {
-      let dir = try OutputDirectory.temporary(prefix: "syscage-recording", files: KubernetesPodConversion.files(name: pod.name, patch: false))
-      try writeKubernetes(pod, into: dir)
-      printError("syscage: the recording is saved in \(dir.path)")
-    } catch {
-      printError("syscage: \(error); the recording follows on standard error")
-      FileHandle.standardError.write(Data(pod.combined.utf8))
-    }
-    throw ExitCode(125)
+    try writeOrSave(rendered, to: profileOutput.path, inputs: outputInputs, what: "recording")
   }
 
-  /// --name, else a Kubernetes name from -o's base name, else from the program.
-  func profileName() throws -> String {
-    if let name { return name }
-    if let output, let derived = KubernetesPodConversion.name(fromPath: output) { return derived }
-    if let first = program.first, let derived = KubernetesPodConversion.name(fromPath: first) { return derived }
-    throw fail("cannot make a Kubernetes name from '\(output ?? "")'; give --name", code: ExitStatus.usage)
+  /// Prints what the recording says on standard error.
+  static func print(_ event: RecordEvent) {
+    switch event {
+    case .note(let text): printError("syscage: note: \(text)")
+    case .warning(let text): printError("syscage: warning: \(text)")
+    case .message(let text): printError("syscage: \(text)")
+    case .line(let text): printError(text)
+    case .text(let text): FileHandle.standardError.write(Data(text.utf8))
+    }
   }
 
-  /// Runs the program again under the profile, with the first run's standard input and
-  /// a standard output of the same kind (discarded), and reports.
-  func runVerification(
-    _ path: String, _ argv: [String], profile: Profile, recorded: Termination, replay: ReplayConditions?
-  ) -> Verification? {
-    // As the container runs: without no_new_privs when --for names a runtime that may.
-    let container = profileGroup.runtimeChoice != nil && runtime.modes.contains(false) && !runtime.isNone
-    let noNewPrivileges = !container || geteuid() != 0
-    if container && geteuid() != 0 {
-      printError("syscage: verify: without root the filter needs no_new_privs; a \(runtime.target) container with noNewPrivileges false runs without it")
-    }
-    do {
-      let run = { () throws(Recorder.Failure) -> Verification in
-        try Verifier.verify(executable: path, arguments: argv, profile: profile, noNewPrivileges: noNewPrivileges)
-      }
-      let v = try replay.map { r in try r.again { try run() } } ?? run()
-      for d in v.denials { printError("syscage: denied: \(d.description)") }
-      if v.deniedCount > v.denials.count {
-        printError("syscage: … and \(v.deniedCount - v.denials.count) more denied calls")
-      }
-      if v.termination == recorded && v.deniedCount == 0 {
-        printError("syscage: verify: the program ran the same under the profile (\(v.termination)), no call denied")
-      } else if v.termination == recorded {
-        printError("syscage: verify: \(v.deniedCount) calls denied; the exit status is the same (\(v.termination))")
-      } else {
-        printError(
-          "syscage: verify: DIFFERS: under the profile the program \(v.termination) (recorded: \(recorded)); \(v.deniedCount) calls denied"
-        )
-      }
-      return v
-    } catch {
-      printError("syscage: verify: cannot run \(argv[0]) under the profile: \(error)")
-      return nil
-    }
+  /// Prints a failure of the recording and returns its exit.
+  func reportFailure(_ failure: RecordFailure) -> ExitCode {
+    if let message = failure.message { printError("syscage: " + message) }
+    for d in failure.diagnostics { printError(d.description) }
+    return ExitCode(failure.exitStatus)
   }
 }
+
+extension RecordBackend: ExpressibleByArgument {}

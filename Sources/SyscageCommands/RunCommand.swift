@@ -3,6 +3,7 @@ import BPF
 import Enforcement
 import Foundation
 import Inspection
+import Processes
 import Profiles
 import Seccomp
 import Syscalls
@@ -142,7 +143,7 @@ struct RunCommand: ParsableCommand {
       printError(
         "syscage: killed by seccomp: \(kill.name ?? "syscall") (\(kill.number), \(kill.arch))"
           + (kill.arguments.isEmpty ? " (from the audit log, without its arguments): " : " with arguments (\(shown)): ")
-          + deciding(kill, in: policy, profile: profile))
+          + policy.killExplanation(arch: kill.arch, number: kill.number, arguments: kill.arguments, profile: profile))
       if let killed = kill.name, kill.arch == .native, warned.contains(killed) {
         printError("syscage: \(killed) is the loader's call warned about before the start: allow it in \(profile)")
         explained = true
@@ -159,25 +160,6 @@ struct RunCommand: ParsableCommand {
           + "syscage's filter was already installed: it ran past that point, as it would not unwrapped")
     }
     throw ExitCode(outcome.termination.shellStatus)
-  }
-
-  /// What decided `kill`: the policy's decision for its arguments; without them (from the
-  /// audit log), when rules with conditions name the call, the rules and default that kill.
-  func deciding(_ kill: SeccompKill, in policy: Policy, profile: String) -> String {
-    let rules = policy.arches.first { $0.arch == kill.arch }?.rules(for: kill.number) ?? []
-    guard kill.arguments.isEmpty, rules.contains(where: { !$0.conditions.isEmpty }) else {
-      let decision = policy.decide(arch: kill.arch, number: kill.number, args: kill.arguments)
-      return "\(profile) says \(decision.action) (\(policy.explanation(of: decision, arch: kill.arch)))"
-    }
-    var killing = rules.filter { $0.action.kind <= .trap }.map { rule in
-      var unsourced = rule
-      unsourced.source = ""
-      return rule.source.isEmpty ? "\(unsourced)" : "\(rule.source): \(unsourced)"
-    }
-    if let d = policy.arches.first(where: { $0.arch == kill.arch })?.defaultAction, d.kind <= .trap {
-      killing.append("the default action \(d)")
-    }
-    return "\(profile) decides it by its arguments; what kills it: \(killing.joined(separator: " or "))"
   }
 
   /// What the audit multicast says of process `pid`: its seccomp kill (the kernel logs

@@ -3,8 +3,28 @@ import Foundation
 import Syscalls
 
 /// The option names a command accepts (`--verify`, `-o`), read from its own argument
-/// definitions (the tool description argument-parser dumps).
+/// definitions (the tool description argument-parser dumps), once per command.
 func optionNames(of command: any ParsableCommand.Type) -> [String] {
+  OptionNameCache.shared.names(of: command)
+}
+
+/// `optionNames(of:)`'s answers: dumping a command's description takes a while.
+final class OptionNameCache: @unchecked Sendable {
+  static let shared = OptionNameCache()
+  private let lock = NSLock()
+  private var known: [ObjectIdentifier: [String]] = [:]
+
+  func names(of command: any ParsableCommand.Type) -> [String] {
+    let key = ObjectIdentifier(command)
+    if let names = lock.withLock({ known[key] }) { return names }
+    let names = dumpedOptionNames(of: command)
+    lock.withLock { known[key] = names }
+    return names
+  }
+}
+
+/// The option names in the tool description argument-parser dumps for `command`.
+func dumpedOptionNames(of command: any ParsableCommand.Type) -> [String] {
   guard let data = command._dumpHelp().data(using: .utf8),
     let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
     let info = root["command"] as? [String: Any],
@@ -43,14 +63,20 @@ func unknownOptionMessage(_ name: String, known: [String], dashDash: Bool) -> St
 }
 
 /// Refuses a first word that is not one of `root`'s subcommands, naming the nearest ones
-/// (argument-parser says only "Unexpected argument").
+/// (argument-parser says only "Unexpected argument"): ends the process with 64.
 func rejectUnknownSubcommand(_ arguments: [String], of root: any ParsableCommand.Type) {
-  guard let first = arguments.first, !first.hasPrefix("-") else { return }
+  if let error = unknownSubcommandError(arguments, of: root) { root.exit(withError: error) }
+}
+
+/// `unknown command 'recrod'; did you mean 'record'?` when the first word of `arguments`
+/// is not one of `root`'s subcommands (nil when it is, or is an option).
+func unknownSubcommandError(_ arguments: [String], of root: any ParsableCommand.Type) -> ValidationError? {
+  guard let first = arguments.first, !first.hasPrefix("-") else { return nil }
   let names = root.configuration.subcommands.map { $0.configuration.commandName ?? "" } + ["help"]
-  guard !names.contains(first) else { return }
+  guard !names.contains(first) else { return nil }
   let near = nearestWords(to: first, in: names, maxDistance: max(2, first.count / 3))
   let hint = near.isEmpty
     ? "; the commands are \(names.dropLast().joined(separator: ", "))"
     : "; did you mean \(near.prefix(3).map { "'\($0)'" }.joined(separator: " or "))?"
-  root.exit(withError: ValidationError("unknown command '\(first)'\(hint)"))
+  return ValidationError("unknown command '\(first)'\(hint)")
 }

@@ -3,6 +3,7 @@ import BPF
 import Enforcement
 import Foundation
 import OutputFiles
+import Processes
 import Profiles
 import Recording
 import Seccomp

@@ -202,6 +202,117 @@ import Testing
     #expect(problems.isEmpty, Comment(rawValue: problems.joined(separator: "\n")))
   }
 
+  /// The whole order of docs/architecture.md, lowest first: a module may import only
+  /// modules of a lower rank (and the packages outside this one); modules of one rank are
+  /// siblings and import none of each other (Recording and Enforcement, Syscalls and
+  /// OutputFiles). OutputFiles, at the bottom, imports nothing of ours.
+  static let order: [[String]] = [
+    ["Syscalls", "OutputFiles", "CLinux"],
+    ["BPF"],
+    ["Seccomp"],
+    ["Profiles"],
+    ["Host"],
+    ["Processes"],
+    ["Enforcement", "Inspection", "Recording"],
+    ["SyscageCommands"],
+    ["syscage"],
+  ]
+
+  /// The rank of each module of `order`.
+  static var rank: [String: Int] {
+    var out: [String: Int] = [:]
+    for (i, modules) in order.enumerated() { for m in modules { out[m] = i } }
+    return out
+  }
+
+  /// Where a module's dependency or import comes from: Package.swift or a source line.
+  struct Use {
+    var module: String
+    var place: String
+  }
+
+  /// The breaks of `order` among `targets`, given each target's uses (its Package.swift
+  /// dependencies and its sources' imports): a module of the order that uses one of a
+  /// rank above its own or of its own rank, or another target of this package that is
+  /// not in the order (test support, benchmarks, generators: nothing a library links).
+  static func orderViolations(targets: [Target], uses: [String: [Use]]) -> [String] {
+    let rank = Self.rank
+    let ours = Set(targets.map(\.name))
+    var problems: [String] = []
+    for target in targets {
+      guard let own = rank[target.name] else { continue }
+      for use in uses[target.name] ?? [] where use.module != target.name {
+        if let other = rank[use.module] {
+          if other > own {
+            problems.append("\(use.place): \(target.name) uses \(use.module), a module above it")
+          } else if other == own {
+            problems.append("\(use.place): \(target.name) uses \(use.module), a sibling of the same rank")
+          }
+        } else if ours.contains(use.module) {
+          problems.append("\(use.place): \(target.name) uses \(use.module), which is not a module of the order (test support, benchmark or generator)")
+        }
+      }
+    }
+    return problems
+  }
+
+  /// Each target's Package.swift dependencies and its sources' imports.
+  static func uses(of targets: [Target]) throws -> [String: [Use]] {
+    var out: [String: [Use]] = [:]
+    for target in targets {
+      var list = target.dependencies.map { Use(module: $0, place: "Package.swift (\(target.name))") }
+      for file in swiftFiles(under: target.path) {
+        list += try imports(of: file).map { Use(module: $0.module, place: "\(file):\($0.line)") }
+      }
+      out[target.name] = list
+    }
+    return out
+  }
+
+  @Test func everyModuleOfTheOrderExists() throws {
+    let names = Set(try Self.targets().map(\.name))
+    for module in Self.order.joined() { #expect(names.contains(module), "Package.swift has no target \(module)") }
+  }
+
+  @Test func theModulesKeepTheWholeOrder() throws {
+    let targets = try Self.targets()
+    let problems = Self.orderViolations(targets: targets, uses: try Self.uses(of: targets))
+    #expect(problems.isEmpty, Comment(rawValue: problems.joined(separator: "\n")))
+  }
+
+  @Test func outputFilesImportsNothingOfOurs() throws {
+    let targets = try Self.targets()
+    let ours = Set(targets.map(\.name))
+    let uses = try Self.uses(of: targets)["OutputFiles"] ?? []
+    let problems = uses.filter { ours.contains($0.module) }.map { "\($0.place): OutputFiles uses \($0.module)" }
+    #expect(problems.isEmpty, Comment(rawValue: problems.joined(separator: "\n")))
+  }
+
+  /// The order's check sees each kind of break: upwards, between siblings, into a target
+  /// outside the order; and passes what the order allows.
+  @Test func theOrderCheckCatchesEachKindOfBreak() {
+    func target(_ name: String) -> Target { Target(name: name, kind: "target", dependencies: [], path: "Sources/\(name)") }
+    let targets = ["Syscalls", "OutputFiles", "Host", "Processes", "Enforcement", "Recording", "Inspection", "SyscageCommands", "TestSupport"]
+      .map(target)
+    func violations(_ module: String, uses used: String) -> [String] {
+      Self.orderViolations(targets: targets, uses: [module: [Use(module: used, place: "X.swift:1")]])
+    }
+    #expect(violations("Recording", uses: "Enforcement") == ["X.swift:1: Recording uses Enforcement, a sibling of the same rank"])
+    #expect(violations("Enforcement", uses: "Recording").count == 1)
+    #expect(violations("Host", uses: "Processes") == ["X.swift:1: Host uses Processes, a module above it"])
+    #expect(violations("OutputFiles", uses: "Syscalls").count == 1)
+    #expect(violations("Recording", uses: "SyscageCommands").count == 1)
+    #expect(violations("Inspection", uses: "TestSupport").count == 1)
+    // What the order allows.
+    #expect(violations("Recording", uses: "Processes").isEmpty)
+    #expect(violations("SyscageCommands", uses: "Recording").isEmpty)
+    #expect(violations("Recording", uses: "OutputFiles").isEmpty)
+    #expect(violations("Processes", uses: "SystemPackage").isEmpty)
+    #expect(violations("Host", uses: "Foundation").isEmpty)
+    // A target outside the order (a test) is not held to it.
+    #expect(violations("TestSupport", uses: "SyscageCommands").isEmpty)
+  }
+
   /// The checks themselves catch what they are for.
   @Test func theChecksSeeImportsAndFileCalls() {
     let sample = """

@@ -1,6 +1,7 @@
 import BPF
 import Enforcement
 import Foundation
+import Processes
 import Recording
 import Profiles
 import Seccomp

@@ -1,5 +1,6 @@
 import Enforcement
 import Foundation
+import Processes
 import Profiles
 import Recording
 import Seccomp

@@ -1,5 +1,6 @@
 import Foundation
 import Enforcement
+import Processes
 import Recording
 import Profiles
 import Seccomp

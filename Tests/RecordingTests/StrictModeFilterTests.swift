@@ -1,5 +1,6 @@
 import BPF
 import Enforcement
+import Processes
 import Profiles
 import Recording
 import Seccomp
