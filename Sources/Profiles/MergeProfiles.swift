@@ -38,10 +38,8 @@ public struct MergeResult: Sendable {
 /// blocks; a mask pattern as MASKED_EQ; "none of these patterns" as MASKED_EQ
 /// sub-patterns. The rules of one syscall are disjoint, so precedence never interferes.
 /// Names with the same action and the same conditions share one entry. The merged default
-/// combines the inputs' defaults. The libc probes (clone3, faccessat2, fchmodat2, openat2)
-/// that no input names and every input answers with ENOSYS under runc keep ENOSYS, as
-/// `record` writes it. The result is then checked against the combination on every
-/// region; what still differs is in `notes`.
+/// combines the inputs' defaults. The result is then checked against the combination on
+/// every region; what still differs is in `notes`.
 public enum ProfileMerge {
   /// The errno-ranked answer the libc probes keep.
   static let enosys = SeccompAction.errno(SeccompAction.enosys)
@@ -86,22 +84,10 @@ public enum ProfileMerge {
       }
     }
 
-    // The libc probes no input names, which every input answers with ENOSYS under runc.
-    var probes: [String] = []
-    if mergedDefault.kind == .errno && mergedDefault != enosys {
-      let loaded = policies.map { $0.loaded(by: .runc) }
-      for name in ProfileBuilder.enosysFallbacks where written[name] == nil {
-        let abis = archList.filter { $0.number(of: name) != nil }
-        let keeps = !abis.isEmpty && abis.allSatisfy { arch in
-          let n = arch.number(of: name)!
-          return loaded.allSatisfy { p in
-            guard let ap = p.policy(for: arch) else { return true }
-            return ap.rules(for: n).isEmpty && ap.decide(nr: n.word, args: []).action == enosys
-          }
-        }
-        if keeps { probes.append(name) }
-      }
-    }
+    // The libc probes' ENOSYS entry of recorded inputs is merged like any other entry; none
+    // is added for inputs without one (it would change their own decisions and move runc's
+    // ENOSYS boundary up to the probes' numbers).
+    let probes: [String] = []
 
     // Numbers no input names: where the combination differs from the merged default
     // (an ABI some inputs do not list), table names get an explicit rule when every ABI
@@ -243,7 +229,10 @@ public enum ProfileMerge {
           if partial { out.perABI = true }
         }
       }
-      for c in ad.tooComplex { out.notes.append("\(ad.arch): \(c.name): not verified (\(c.reason))") }
+      for c in ad.tooComplex {
+        out.notes.append("\(ad.arch): \(c.name): not verified (\(c.reason))")
+        out.names.insert(c.name)
+      }
       for r in ad.rest {
         let want = mode.combine(Array(r.actions.dropLast()))
         if r.actions.last != want {

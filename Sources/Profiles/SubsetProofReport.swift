@@ -43,6 +43,9 @@ public struct SubsetProofReport: Sendable {
       if c.arch != nil {
         out.append("  call: nr \(c.number), arguments \(c.args.map { ArgumentValue($0).description }.joined(separator: ", "))")
       }
+      for o in proof.sameSyscall {
+        out.append("  also: \(SubsetProofReport.call(o)): \(candidate) gives \(o.candidate), \(base) gives \(o.base)")
+      }
       out.append("  \(proof.differingRegions) of \(proof.comparedRegions) regions\(loaded) are less restrictive in \(candidate)")
     }
     for u in proof.unproven { out.append("cannot prove: \(u): too complex to compare exactly") }
@@ -66,6 +69,9 @@ public struct SubsetProofReport: Sendable {
         ce["args"] = c.args.map { $0 <= UInt64(Int.max) ? Int($0) as Any : ArgumentValue($0).hex as Any }
       }
       obj["counterexample"] = ce
+      obj["sameSyscall"] = proof.sameSyscall.map { o in
+        ["call": SubsetProofReport.call(o), "region": o.region, "base": o.base.description, "candidate": o.candidate.description] as [String: Any]
+      }
     }
     return obj
   }

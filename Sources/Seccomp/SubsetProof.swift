@@ -35,6 +35,8 @@ public struct SubsetProof: Sendable {
 
   /// The first counterexample (in the base's ABI order, then by number); nil when none.
   public var counterexample: Counterexample?
+  /// The other argument regions of the first counterexample's syscall that differ (at most 16).
+  public var sameSyscall: [Counterexample]
   /// How many regions (argument regions of named syscalls, ranges of unnamed numbers,
   /// nr = -1, unlisted ABIs) the candidate decides less restrictively.
   public var differingRegions: Int
@@ -56,27 +58,30 @@ public struct SubsetProof: Sendable {
     let base = runtime.map { base.loaded(by: $0) } ?? base
     let candidate = runtime.map { candidate.loaded(by: $0) } ?? candidate
     let map = DecisionMap(policies: [base, candidate])
-    var found: [(order: Int, number: UInt32, example: Counterexample)] = []
+    var found: [(order: Int, number: UInt32, example: Counterexample, others: [Counterexample])] = []
     var differing = 0, compared = 0
     var unproven: [String] = []
     let ok = SubsetProof.atLeastAsRestrictive
     compared += 1
     if !ok(candidate.badArchAction, base.badArchAction) {
       differing += 1
-      found.append((-1, 0, Counterexample(arch: nil, name: "", number: 0, args: [], region: "", base: base.badArchAction, candidate: candidate.badArchAction)))
+      found.append((-1, 0, Counterexample(arch: nil, name: "", number: 0, args: [], region: "", base: base.badArchAction, candidate: candidate.badArchAction), []))
     }
     for (order, ad) in map.arches.enumerated() {
       let reachable = SubsetProof.reachable(ad.arch)
       for s in ad.syscalls where reachable(s.number.word) {
         compared += s.regionCount
         let bad = (0..<s.regionCount).filter { !ok(s.actions[1][$0], s.actions[0][$0]) }
-        guard let r = bad.first else { continue }
+        guard !bad.isEmpty else { continue }
         differing += bad.count
-        let region = s.region(r).filter { !($0.isWholeInterval && $0.masks.isEmpty) }
-        found.append((order, s.number.word, Counterexample(
-          arch: ad.arch, name: s.name, number: s.number.word, args: s.witness(of: r),
-          region: region.isEmpty ? "any arguments" : region.map(\.description).joined(separator: " && "),
-          base: s.actions[0][r], candidate: s.actions[1][r])))
+        let examples = bad.prefix(17).map { r in
+          let region = s.region(r).filter { !($0.isWholeInterval && $0.masks.isEmpty) }
+          return Counterexample(
+            arch: ad.arch, name: s.name, number: s.number.word, args: s.witness(of: r),
+            region: region.isEmpty ? "any arguments" : region.map(\.description).joined(separator: " && "),
+            base: s.actions[0][r], candidate: s.actions[1][r])
+        }
+        found.append((order, s.number.word, examples[0], Array(examples.dropFirst())))
       }
       for c in ad.tooComplex { unproven.append("\(ad.arch): \(c.name) (\(c.reason))") }
       for range in ad.rest {
@@ -87,7 +92,7 @@ public struct SubsetProof: Sendable {
         differing += 1
         found.append((order, n, Counterexample(
           arch: ad.arch, name: ad.arch.name(of: SyscallNumber(Int32(bitPattern: n))) ?? "#\(n)", number: n,
-          args: [0, 0, 0, 0, 0, 0], region: "any arguments", base: b, candidate: c)))
+          args: [0, 0, 0, 0, 0, 0], region: "any arguments", base: b, candidate: c), []))
       }
       // nr = -1 (a tracer's skip) reaches the default action of the ABI.
       let minusOne = [base, candidate].map { p in
@@ -98,10 +103,12 @@ public struct SubsetProof: Sendable {
         differing += 1
         found.append((order, 0xffff_ffff, Counterexample(
           arch: ad.arch, name: "nr -1", number: 0xffff_ffff, args: [0, 0, 0, 0, 0, 0], region: "any arguments",
-          base: minusOne[0], candidate: minusOne[1])))
+          base: minusOne[0], candidate: minusOne[1]), []))
       }
     }
-    counterexample = found.min { ($0.order, $0.number) < ($1.order, $1.number) }?.example
+    let first = found.min { ($0.order, $0.number) < ($1.order, $1.number) }
+    counterexample = first?.example
+    sameSyscall = first?.others ?? []
     differingRegions = differing
     comparedRegions = compared
     self.unproven = unproven

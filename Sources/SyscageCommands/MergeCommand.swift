@@ -23,8 +23,7 @@ struct MergeCommand: ParsableCommand {
 
       The profiles' own decisions are merged: runc's ENOSYS answer for numbers above the \
       highest syscall a profile names is what runc adds when it loads a profile, and the \
-      merged profile gets its own. The libc probes (clone3, faccessat2, fchmodat2, openat2) \
-      that no input names and every input answers with ENOSYS under runc keep ENOSYS. \
+      merged profile gets its own. \
       One profile gives a name the same rules on every ABI it lists: inputs whose \
       decisions differ per ABI merge exactly one ABI at a time (--arch).
 
