@@ -133,6 +133,14 @@ public enum ProfileMerge {
       archList: archList, choices: choices)
     failing = check(Policy(profile: profile, options: options), against: inputs, mode: mode, probes: probes)
     notes += failing.notes
+    let ranges = (profile.syscalls ?? []).filter { e in
+      let indices = (e.args ?? []).map(\.index)
+      return Set(indices).count != indices.count
+    }
+    if !ranges.isEmpty {
+      notes.append(
+        "\(ranges.count) entr\(ranges.count == 1 ? "y puts" : "ies put") two conditions on one argument (a range, where aligned blocks would take over \(maxAlternatives) entries): syscage ANDs them, runc ORs them (lint: same-argument-twice)")
+    }
     if failing.names.contains(where: { name in written[name].map { $0.count > 1 } ?? false }) || failing.perABI {
       notes.append(
         "one profile gives a name the same rules on every ABI it lists; merge each ABI apart (--arch) for exact per-ABI files")
@@ -249,24 +257,14 @@ public enum ProfileMerge {
   static func rules(of s: SyscallDecisions, target: [SeccompAction], default mergedDefault: SeccompAction) -> [WrittenRule] {
     let relevant = s.relevantArguments { target[$0] }
     var seen: Set<[Int]> = []
-    // Regions in order; adjacent intervals of the last relevant argument with the same
-    // action (and no mask classes) are joined into one region.
     var pending: [(action: SeccompAction, cells: [ArgumentCell])] = []
     for r in 0..<s.regionCount where target[r] != mergedDefault {
       let idx = s.cellIndices(of: r)
       let key = relevant.map { idx[$0] }
       guard seen.insert(key).inserted else { continue }
-      let cells = relevant.map { s.arguments[$0][idx[$0]] }
-      if var last = pending.last, last.action == target[r], let a = last.cells.last, let b = cells.last,
-        a.masks.isEmpty, b.masks.isEmpty, a.hi &+ 1 == b.lo, a.hi != a.width,
-        Array(last.cells.dropLast()) == Array(cells.dropLast())
-      {
-        last.cells[last.cells.count - 1].hi = b.hi
-        pending[pending.count - 1] = last
-      } else {
-        pending.append((target[r], cells))
-      }
+      pending.append((target[r], relevant.map { s.arguments[$0][idx[$0]] }))
     }
+    pending = joined(pending)
     var out: [WrittenRule] = []
     for p in pending {
       for args in conditionSets(p.cells) where !out.contains(WrittenRule(action: p.action, args: args)) {
@@ -276,13 +274,74 @@ public enum ProfileMerge {
     return out
   }
 
+  /// The most condition sets one region is written as with one condition per argument;
+  /// above it, a bounded interval is written as GE and LE on one argument.
+  static let maxAlternatives = 64
+
+  /// Regions of one action that differ in one argument only, where their intervals touch
+  /// (and their mask classes are the same), joined into one; argument by argument until
+  /// nothing changes. The union stays the same.
+  static func joined(_ input: [(action: SeccompAction, cells: [ArgumentCell])]) -> [(action: SeccompAction, cells: [ArgumentCell])] {
+    var regions = input
+    guard let width = regions.first?.cells.count, width > 0 else { return regions }
+    struct Key: Hashable {
+      var action: SeccompAction
+      var others: [[UInt64]]
+      var masks: [MaskClass]
+    }
+    var changed = true
+    while changed {
+      changed = false
+      for k in 0..<width {
+        var groups: [Key: [Int]] = [:]
+        var order: [Key] = []
+        for (i, r) in regions.enumerated() {
+          let others = r.cells.enumerated().filter { $0.offset != k }.map { [$0.element.lo, $0.element.hi] + $0.element.masks.map(\.mask) }
+          let key = Key(action: r.action, others: others, masks: r.cells.flatMap(\.masks))
+          if groups[key] == nil { order.append(key) }
+          groups[key, default: []].append(i)
+        }
+        var next: [(action: SeccompAction, cells: [ArgumentCell])] = []
+        for key in order {
+          let members = groups[key]!.map { regions[$0] }.sorted { $0.cells[k].lo < $1.cells[k].lo }
+          var current = members[0]
+          for m in members.dropFirst() {
+            let a = current.cells[k], b = m.cells[k]
+            if a.hi != a.width && a.hi &+ 1 == b.lo {
+              current.cells[k].hi = b.hi
+              changed = true
+            } else {
+              next.append(current)
+              current = m
+            }
+          }
+          next.append(current)
+        }
+        regions = next
+      }
+    }
+    return regions
+  }
+
   /// A product of cells (one per argument) as a union of condition sets, each with at most
-  /// one condition per argument.
+  /// one condition per argument while that takes at most `maxAlternatives` sets.
   static func conditionSets(_ cells: [ArgumentCell]) -> [[ArgumentCondition]] {
+    var perCell = cells.map(conditions(of:))
+    var count = perCell.reduce(1) { $0 * $1.count }
+    var pairs: Set<Int> = []
+    // Too many aligned blocks: the largest bounded intervals as two conditions instead.
+    for i in cells.indices.sorted(by: { perCell[$0].count > perCell[$1].count }) where count > maxAlternatives {
+      let c = cells[i]
+      guard c.masks.isEmpty, perCell[i].count > 1 else { continue }
+      count = count / perCell[i].count
+      perCell[i] = [ArgumentCondition(index: c.index, value: c.lo, op: .greaterOrEqual)]
+      pairs.insert(i)
+    }
     var sets: [[ArgumentCondition]] = [[]]
-    for c in cells {
-      let alternatives = conditions(of: c)
-      sets = sets.flatMap { s in alternatives.map { a in a.map { s + [$0] } ?? s } }
+    for (i, alternatives) in perCell.enumerated() {
+      let c = cells[i]
+      let extra: [ArgumentCondition] = pairs.contains(i) ? [ArgumentCondition(index: c.index, value: c.hi, op: .lessOrEqual)] : []
+      sets = sets.flatMap { s in alternatives.map { a in (a.map { s + [$0] } ?? s) + extra } }
     }
     return sets
   }

@@ -217,4 +217,24 @@ import TestSupport
     #expect(r.notes.isEmpty, "\(r.notes.prefix(3))")
     #expect(!r.notes.contains { $0.contains("ERRNO(38)") })
   }
+
+  /// A region bounded on both sides of several arguments would take over 64 entries as
+  /// aligned blocks: it is written as GE and LE on one argument, and merge says runc ORs those.
+  @Test func boundedIntervalsOnManyArgumentsAreRangesAndSaySo() {
+    func one(_ op: ComparisonOperator, _ v: UInt64) -> Profile {
+      Profile(defaultAction: .errno, architectures: [.x86_64], syscalls: [
+        SyscallEntry(names: ["read"], action: .allow, args: (0..<3).map { ArgumentCondition(index: $0, value: v, op: op) })
+      ])
+    }
+    let inputs = [Self.policy(one(.greaterOrEqual, 3)), Self.policy(one(.lessOrEqual, 1000))]
+    let r = ProfileMerge.merge(inputs, labels: ["ge", "le"], mode: .intersection)
+    #expect(r.notes.count == 1 && r.notes[0].contains("runc ORs them"), "\(r.notes)")
+    #expect((r.profile.syscalls ?? []).count < 64)
+    #expect(ProfileMerge.verify(Self.policy(r.profile), against: inputs, mode: .intersection).isEmpty)
+    let merged = Self.policy(r.profile)
+    for args: [UInt64] in [[3, 3, 3], [1000, 5, 999], [2, 5, 5], [5, 1001, 5], [0x1_0000_0005, 5, 5]] {
+      #expect(merged.decide(arch: .x86_64, number: Arch.x86_64.number(of: "read")!, args: args).action
+        == MergeMode.intersection.combine(inputs.map { $0.decide(arch: .x86_64, number: Arch.x86_64.number(of: "read")!, args: args).action }))
+    }
+  }
 }
