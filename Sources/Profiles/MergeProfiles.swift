@@ -9,6 +9,8 @@ public enum MergeMode: String, Sendable {
   /// call is allowed only when every input allows it.
   case intersection
 
+  /// The combined action; between actions of the same rank (ERRNO(1) and ERRNO(38), two
+  /// TRACE data) the first input's.
   public func combine(_ actions: [SeccompAction]) -> SeccompAction {
     self == .union ? .leastRestrictive(actions) : .mostRestrictive(actions)
   }
@@ -19,173 +21,382 @@ public struct MergeResult: Sendable {
   public var profile: Profile
   /// Places where the merged profile does not decide exactly the combination (empty when exact).
   public var notes: [String]
+  /// Where inputs gave different actions of the same rank and the first input's was kept
+  /// (a choice, not an inexact merge).
+  public var choices: [String]
 }
 
 /// Merging profiles through their decision maps, never by concatenating rules: under
 /// most-restrictive precedence one input's conditional deny would override another's allow.
 ///
-/// For each ABI and syscall the combined action is computed on every region of the common
-/// refinement; regions whose combined action differs from the merged default become one
-/// rule each (an interval as EQ or GE/LE, a mask pattern as MASKED_EQ; "none of these
-/// patterns" split into MASKED_EQ sub-patterns). Regions are disjoint, so at most one
-/// rule matches a call and precedence never interferes. The merged default is the
-/// combination of the inputs' defaults (so their default when they agree). Numbers no
-/// input names fall to that default or the ENOSYS stub; where that differs from the
-/// combination, table-named numbers get an explicit rule. The result is then checked
-/// against the combination on every region; what still differs is in `notes`.
+/// The inputs' own decisions are merged (`Policy.ownDecisions`): a runtime's ENOSYS answer
+/// above the highest named syscall is not part of them, and the merged profile gets its
+/// own when it is loaded. For each ABI and syscall the combined action is computed on every
+/// region of the common refinement; regions whose combined action differs from the merged
+/// default are written as rules with at most one condition per argument (runc ORs two
+/// conditions on one argument): an interval as EQ, LE or GE, or as aligned MASKED_EQ
+/// blocks; a mask pattern as MASKED_EQ; "none of these patterns" as MASKED_EQ
+/// sub-patterns. The rules of one syscall are disjoint, so precedence never interferes.
+/// Names with the same action and the same conditions share one entry. The merged default
+/// combines the inputs' defaults. The result is then checked against the combination on
+/// every region; what still differs is in `notes`.
 public enum ProfileMerge {
+  /// The errno-ranked answer the libc probes keep.
+  static let enosys = SeccompAction.errno(SeccompAction.enosys)
+
   public static func merge(_ policies: [Policy], labels: [String], mode: MergeMode) -> MergeResult {
     precondition(!policies.isEmpty && policies.count == labels.count)
-    let defaults = policies.map { $0.arches.first?.defaultAction ?? $0.badArchAction }
+    let inputs = policies.map(\.ownDecisions)
+    let defaults = inputs.map { $0.arches.first?.defaultAction ?? $0.badArchAction }
     let mergedDefault = mode.combine(defaults)
-    let badArch = mode.combine(policies.map(\.badArchAction))
+    let badArch = mode.combine(inputs.map(\.badArchAction))
     var archList: [Arch] = []
-    for p in policies { for a in p.arches where !archList.contains(a.arch) { archList.append(a.arch) } }
-    let map = DecisionMap(policies: policies)
-    var entries: [SyscallEntry] = []
-    var emitted: Set<String> = []
+    for p in inputs { for a in p.arches where !archList.contains(a.arch) { archList.append(a.arch) } }
+    let map = DecisionMap(policies: inputs)
     var notes: [String] = []
+    var choices: [(name: String, text: String)] = []
 
+    // Per name, per ABI: the rules that write its combined decisions.
+    var written: [String: [(arch: Arch, rules: [WrittenRule])]] = [:]
+    var order: [String] = []
     for ad in map.arches {
       for s in ad.syscalls {
-        let name = s.name
-        if name.hasPrefix("#") || emitted.contains(name) { continue }
-        emitted.insert(name)
-        let target = (0..<s.regionCount).map { r in mode.combine(policies.indices.map { s.actions[$0][r] }) }
-        let relevant = s.relevantArguments { target[$0] }
-        var seen: Set<[Int]> = []
-        // Regions in order; adjacent intervals of the last relevant argument with the same
-        // action (and no mask classes) are joined into one region.
-        var pending: [(action: SeccompAction, cells: [ArgumentCell], comments: [String])] = []
-        for r in 0..<s.regionCount where target[r] != mergedDefault {
-          let idx = s.cellIndices(of: r)
-          let key = relevant.map { idx[$0] }
-          guard seen.insert(key).inserted else { continue }
-          let who = policies.indices.map { "\(labels[$0]): \(s.actions[$0][r])" }.joined(separator: ", ")
-          let comment = "syscage merge (\(mode.rawValue)) of \(who)"
-          let cells = relevant.map { s.arguments[$0][idx[$0]] }
-          if var last = pending.last, last.action == target[r], let a = last.cells.last, let b = cells.last,
-            a.masks.isEmpty, b.masks.isEmpty, a.hi &+ 1 == b.lo, a.hi != a.width,
-            Array(last.cells.dropLast()) == Array(cells.dropLast())
-          {
-            last.cells[last.cells.count - 1].hi = b.hi
-            if !last.comments.contains(comment) { last.comments.append(comment) }
-            pending[pending.count - 1] = last
-          } else {
-            pending.append((target[r], cells, [comment]))
+        if s.name.hasPrefix("#") {
+          notes.append("\(ad.arch): number \(s.number.rawValue) has no syscall name to write a rule for")
+          continue
+        }
+        var target: [SeccompAction] = []
+        for r in 0..<s.regionCount {
+          let actions = inputs.indices.map { s.actions[$0][r] }
+          let chosen = mode.combine(actions)
+          target.append(chosen)
+          if let other = actions.indices.first(where: { actions[$0].kind == chosen.kind && actions[$0] != chosen }) {
+            let first = actions.firstIndex(of: chosen)!
+            let text = "\(chosen) (\(labels[first])) and \(actions[other]) (\(labels[other])) rank the same; \(labels[first])'s is kept"
+            if !choices.contains(where: { $0.name == s.name && $0.text == text }) { choices.append((s.name, text)) }
           }
         }
-        for p in pending {
-          for conds in conditionSets(p.cells) {
-            entries.append(entry(name, p.action, args: conds, comment: p.comments.joined(separator: "; ")))
-          }
-        }
+        if written[s.name] == nil { order.append(s.name) }
+        written[s.name, default: []].append((ad.arch, rules(of: s, target: target, default: mergedDefault)))
       }
       for c in ad.tooComplex {
         notes.append("\(ad.arch): \(c.name): too complex to merge exactly (\(c.reason)); left to the default")
       }
     }
 
-    var profile = Profile(
-      defaultAction: mergedDefault.profileAction.name, defaultErrnoRet: mergedDefault.profileAction.errnoRet,
-      architectures: archList, syscalls: entries)
-    let options = PolicyOptions(
-      context: policies[0].context, arches: archList, enosysStub: true, badArchAction: badArch)
-    // Numbers no input names: give table-named ones an explicit rule where the output's
-    // default or stub differs from the combination; repeat (new names move the stub).
-    for _ in 0..<6 {
-      let out = Policy(profile: profile, options: options)
-      let check = DecisionMap(policies: policies + [out])
-      var added = false
-      // A name applies to every ABI: add it only where all its ABIs want the same.
-      var wants: [String: Set<SeccompAction>] = [:]
-      var wrong: [String: SeccompAction] = [:]
-      for ad in check.arches {
-        for r in ad.rest {
-          let want = mode.combine(Array(r.actions.dropLast()))
-          for e in SyscallTable.entries(in: ad.arch.abi)
-          where e.number.word >= r.first && e.number.word <= r.last && !emitted.contains(e.name) {
-            wants[e.name, default: []].insert(want)
-            if r.actions.last != want { wrong[e.name] = want }
-          }
+    // The libc probes' ENOSYS entry of recorded inputs is merged like any other entry; none
+    // is added for inputs without one (it would change their own decisions and move runc's
+    // ENOSYS boundary up to the probes' numbers).
+    let probes: [String] = []
+
+    // Numbers no input names: where the combination differs from the merged default
+    // (an ABI some inputs do not list), table names get an explicit rule when every ABI
+    // of the name wants the same.
+    var unnamed: [String: Set<SeccompAction>] = [:]
+    for ad in map.arches {
+      for r in ad.rest {
+        let want = mode.combine(r.actions)
+        for e in SyscallTable.entries(in: ad.arch.abi)
+        where e.number.word >= r.first && e.number.word <= r.last && written[e.name] == nil && !probes.contains(e.name) {
+          unnamed[e.name, default: []].insert(want)
         }
       }
-      for (name, want) in wrong.sorted(by: { $0.key < $1.key }) where wants[name]?.count == 1 {
-        emitted.insert(name)
-        entries.append(entry(name, want, args: [], comment: "syscage merge (\(mode.rawValue)): named by no input"))
-        added = true
-      }
-      profile.syscalls = entries
-      if !added { break }
     }
-    notes += verify(Policy(profile: profile, options: options), against: policies, mode: mode)
-    return MergeResult(profile: profile, notes: notes)
+    var extra: [(String, SeccompAction)] = []
+    for name in unnamed.keys.sorted() {
+      guard let wants = unnamed[name], wants.count == 1, let want = wants.first, want != mergedDefault else { continue }
+      extra.append((name, want))
+    }
+
+    // Per name, the first ABI's rules (the native ABI's); a name applies to every ABI.
+    var chosen: [String: [WrittenRule]] = [:]
+    for name in order { chosen[name] = written[name]![0].rules }
+    var profile = build(
+      order: order, chosen: chosen, probes: probes, extra: extra, mode: mode, mergedDefault: mergedDefault,
+      archList: archList, choices: choices)
+    let options = PolicyOptions(context: policies[0].context, arches: archList, enosysStub: false, badArchAction: badArch)
+    var failing = check(Policy(profile: profile, options: options), against: inputs, mode: mode, probes: probes)
+    // A name whose rules are wrong on another ABI: try that ABI's rules (widths differ).
+    for name in order where failing.names.contains(name) && written[name]!.count > 1 {
+      let best = written[name]!.dropFirst().map(\.rules).first { candidate in
+        var trial = chosen
+        trial[name] = candidate
+        let p = build(
+          order: order, chosen: trial, probes: probes, extra: extra, mode: mode, mergedDefault: mergedDefault,
+          archList: archList, choices: choices)
+        return !check(Policy(profile: p, options: options), against: inputs, mode: mode, probes: probes).names.contains(name)
+      }
+      if let best { chosen[name] = best }
+    }
+    profile = build(
+      order: order, chosen: chosen, probes: probes, extra: extra, mode: mode, mergedDefault: mergedDefault,
+      archList: archList, choices: choices)
+    failing = check(Policy(profile: profile, options: options), against: inputs, mode: mode, probes: probes)
+    notes += failing.notes
+    let ranges = (profile.syscalls ?? []).filter { e in
+      let indices = (e.args ?? []).map(\.index)
+      return Set(indices).count != indices.count
+    }
+    if !ranges.isEmpty {
+      notes.append(
+        "\(ranges.count) entr\(ranges.count == 1 ? "y puts" : "ies put") two conditions on one argument (a range, where aligned blocks would take over \(maxAlternatives) entries): syscage ANDs them, runc ORs them (lint: same-argument-twice)")
+    }
+    if failing.names.contains(where: { name in written[name].map { $0.count > 1 } ?? false }) || failing.perABI {
+      notes.append(
+        "one profile gives a name the same rules on every ABI it lists; merge each ABI apart (--arch) for exact per-ABI files")
+    }
+    return MergeResult(profile: profile, notes: notes, choices: choices.map { "\($0.name): \($0.text)" })
   }
 
-  /// Where `merged` does not decide the combination of `inputs`, exactly.
+  /// One rule: an action and at most one condition per argument.
+  struct WrittenRule: Hashable {
+    var action: SeccompAction
+    var args: [ArgumentCondition]
+  }
+
+  static func build(
+    order: [String], chosen: [String: [WrittenRule]], probes: [String], extra: [(String, SeccompAction)], mode: MergeMode,
+    mergedDefault: SeccompAction, archList: [Arch], choices: [(name: String, text: String)]
+  ) -> Profile {
+    // Entries keyed by their rule: names with the same action and conditions share one.
+    var keys: [WrittenRule] = []
+    var names: [WrittenRule: [String]] = [:]
+    var noted: [WrittenRule: [String]] = [:]
+    func add(_ name: String, _ rule: WrittenRule) {
+      if names[rule] == nil { keys.append(rule) }
+      if !(names[rule]?.contains(name) ?? false) { names[rule, default: []].append(name) }
+    }
+    for name in order {
+      for rule in chosen[name] ?? [] { add(name, rule) }
+    }
+    for (name, action) in extra {
+      let rule = WrittenRule(action: action, args: [])
+      add(name, rule)
+      noted[rule, default: []].append(name)
+    }
+    for name in probes { add(name, WrittenRule(action: enosys, args: [])) }
+    // Unconditional entries first (by action, least restrictive first), then the rest in order.
+    let sorted = keys.enumerated().sorted { a, b in
+      let ka = (a.element.args.isEmpty ? 0 : 1, a.element.args.isEmpty ? -a.element.action.kind.rawValue : 0, a.offset)
+      let kb = (b.element.args.isEmpty ? 0 : 1, b.element.args.isEmpty ? -b.element.action.kind.rawValue : 0, b.offset)
+      return ka < kb
+    }.map(\.element)
+    var entries: [SyscallEntry] = []
+    for rule in sorted {
+      let list = names[rule]!
+      var comment = "syscage merge (\(mode.rawValue))"
+      if rule.action == enosys && rule.args.isEmpty && list.contains(where: probes.contains) {
+        comment += "; libc tries \(list.filter(probes.contains).joined(separator: ", ")) first and falls back only on ENOSYS"
+      }
+      if let n = noted[rule] { comment += "; named by no input: \(n.count) name\(n.count == 1 ? "" : "s")" }
+      var chosenHere: [String] = []
+      for c in choices where list.contains(c.name) && !chosenHere.contains(c.text) { chosenHere.append(c.text) }
+      if !chosenHere.isEmpty { comment += "; " + chosenHere.joined(separator: "; ") }
+      let (actionName, errnoRet) = rule.action.profileAction
+      entries.append(SyscallEntry(
+        names: rule.args.isEmpty ? list.sorted() : list, action: actionName, errnoRet: errnoRet,
+        args: rule.args.isEmpty ? nil : rule.args, comment: comment))
+    }
+    return Profile(
+      defaultAction: mergedDefault.profileAction.name, defaultErrnoRet: mergedDefault.profileAction.errnoRet,
+      architectures: archList, syscalls: entries)
+  }
+
+  /// Where `merged` does not decide the combination of `inputs` (own decisions), exactly.
   public static func verify(_ merged: Policy, against inputs: [Policy], mode: MergeMode) -> [String] {
+    let probes = ProfileBuilder.enosysFallbacks.filter { name in
+      merged.arches.contains { ap in
+        guard let n = ap.arch.number(of: name) else { return false }
+        return ap.rules(for: n).contains { $0.action == enosys && $0.conditions.isEmpty }
+          && inputs.allSatisfy { $0.policy(for: ap.arch)?.rules(for: n).isEmpty ?? true }
+      }
+    }
+    return check(merged.ownDecisions, against: inputs.map(\.ownDecisions), mode: mode, probes: probes).notes
+  }
+
+  struct Failures {
     var notes: [String] = []
+    var names: Set<String> = []
+    /// Some failure is on an ABI only some inputs list.
+    var perABI = false
+  }
+
+  static func check(_ merged: Policy, against inputs: [Policy], mode: MergeMode, probes: [String]) -> Failures {
+    var out = Failures()
     let map = DecisionMap(policies: inputs + [merged])
     for ad in map.arches {
+      let partial = ad.present.dropLast().contains(false)
       for s in ad.syscalls {
-        let bad = (0..<s.regionCount).filter { r in
-          s.actions[inputs.count][r] != mode.combine(inputs.indices.map { s.actions[$0][r] })
-        }
+        let probe = probes.contains(s.name) && inputs.allSatisfy { $0.policy(for: ad.arch)?.rules(for: s.number).isEmpty ?? true }
+        func want(_ r: Int) -> SeccompAction { probe ? enosys : mode.combine(inputs.indices.map { s.actions[$0][r] }) }
+        let bad = (0..<s.regionCount).filter { s.actions[inputs.count][$0] != want($0) }
         if let r = bad.first {
-          notes.append("\(ad.arch): \(s.name): \(bad.count) region(s) differ, e.g. \(s.region(r).map(\.description).joined(separator: " && ")): got \(s.actions[inputs.count][r]), want \(mode.combine(inputs.indices.map { s.actions[$0][r] }))")
+          let region = s.region(r).filter { !($0.isWholeInterval && $0.masks.isEmpty) }.map(\.description).joined(separator: " && ")
+          out.notes.append("\(ad.arch): \(s.name): \(bad.count) region(s) differ, e.g. \(region.isEmpty ? "any arguments" : region): got \(s.actions[inputs.count][r]), want \(want(r))")
+          out.names.insert(s.name)
+          if partial { out.perABI = true }
         }
       }
-      for c in ad.tooComplex { notes.append("\(ad.arch): \(c.name): not verified (\(c.reason))") }
+      for c in ad.tooComplex {
+        out.notes.append("\(ad.arch): \(c.name): not verified (\(c.reason))")
+        out.names.insert(c.name)
+      }
       for r in ad.rest {
         let want = mode.combine(Array(r.actions.dropLast()))
         if r.actions.last != want {
-          notes.append("\(ad.arch): numbers \(r.first)–\(r.last) (no syscall name to write a rule for): got \(r.actions.last!), want \(want)")
+          let range = r.first == r.last ? "number \(r.first)" : "numbers \(r.first)–\(r.last)"
+          out.notes.append("\(ad.arch): \(range), named by no input: got \(r.actions.last!), want \(want)")
+          if partial { out.perABI = true }
         }
       }
     }
-    return notes
+    return out
   }
 
-  static func entry(_ name: String, _ action: SeccompAction, args: [ArgumentCondition], comment: String) -> SyscallEntry {
-    let (actionName, errnoRet) = action.profileAction
-    return SyscallEntry(
-      names: [name], action: actionName, errnoRet: errnoRet, args: args.isEmpty ? nil : args, comment: comment)
-  }
-
-  /// Conditions (AND-ed) describing a product of cells, as a union of condition sets.
-  static func conditionSets(_ cells: [ArgumentCell]) -> [[ArgumentCondition]] {
-    var sets: [[ArgumentCondition]] = [[]]
-    for c in cells {
-      var base: [ArgumentCondition] = []
-      if c.lo == c.hi {
-        base.append(ArgumentCondition(index: c.index, value: c.lo, op: .equal))
-      } else {
-        if c.lo > 0 { base.append(ArgumentCondition(index: c.index, value: c.lo, op: .greaterOrEqual)) }
-        if c.hi < c.width { base.append(ArgumentCondition(index: c.index, value: c.hi, op: .lessOrEqual)) }
+  /// The rules for the regions of one syscall whose `target` is not `default`.
+  static func rules(of s: SyscallDecisions, target: [SeccompAction], default mergedDefault: SeccompAction) -> [WrittenRule] {
+    let relevant = s.relevantArguments { target[$0] }
+    var seen: Set<[Int]> = []
+    var pending: [(action: SeccompAction, cells: [ArgumentCell])] = []
+    for r in 0..<s.regionCount where target[r] != mergedDefault {
+      let idx = s.cellIndices(of: r)
+      let key = relevant.map { idx[$0] }
+      guard seen.insert(key).inserted else { continue }
+      pending.append((target[r], relevant.map { s.arguments[$0][idx[$0]] }))
+    }
+    pending = joined(pending)
+    var out: [WrittenRule] = []
+    for p in pending {
+      for args in conditionSets(p.cells) where !out.contains(WrittenRule(action: p.action, args: args)) {
+        out.append(WrittenRule(action: p.action, args: args))
       }
-      // Each mask class: one MASKED_EQ, or for "none of these" the sub-patterns covering the rest.
-      var alternatives: [[ArgumentCondition]] = [base]
-      for m in c.masks {
-        let pieces: [(UInt64, UInt64)] =
-          if let e = m.equals { [(m.mask, e)] } else { complementPieces(mask: m.mask, excluded: m.excluded) }
-        var next: [[ArgumentCondition]] = []
-        for a in alternatives {
-          for (pm, pv) in pieces {
-            next.append(pm == 0 ? a : a + [ArgumentCondition(index: c.index, value: pm, valueTwo: pv, op: .maskedEqual)])
+    }
+    return out
+  }
+
+  /// The most condition sets one region is written as with one condition per argument;
+  /// above it, a bounded interval is written as GE and LE on one argument.
+  static let maxAlternatives = 64
+
+  /// Regions of one action that differ in one argument only, where their intervals touch
+  /// (and their mask classes are the same), joined into one; argument by argument until
+  /// nothing changes. The union stays the same.
+  static func joined(_ input: [(action: SeccompAction, cells: [ArgumentCell])]) -> [(action: SeccompAction, cells: [ArgumentCell])] {
+    var regions = input
+    guard let width = regions.first?.cells.count, width > 0 else { return regions }
+    struct Key: Hashable {
+      var action: SeccompAction
+      var others: [[UInt64]]
+      var masks: [MaskClass]
+    }
+    var changed = true
+    while changed {
+      changed = false
+      for k in 0..<width {
+        var groups: [Key: [Int]] = [:]
+        var order: [Key] = []
+        for (i, r) in regions.enumerated() {
+          let others = r.cells.enumerated().filter { $0.offset != k }.map { [$0.element.lo, $0.element.hi] + $0.element.masks.map(\.mask) }
+          let key = Key(action: r.action, others: others, masks: r.cells.flatMap(\.masks))
+          if groups[key] == nil { order.append(key) }
+          groups[key, default: []].append(i)
+        }
+        var next: [(action: SeccompAction, cells: [ArgumentCell])] = []
+        for key in order {
+          let members = groups[key]!.map { regions[$0] }.sorted { $0.cells[k].lo < $1.cells[k].lo }
+          var current = members[0]
+          for m in members.dropFirst() {
+            let a = current.cells[k], b = m.cells[k]
+            if a.hi != a.width && a.hi &+ 1 == b.lo {
+              current.cells[k].hi = b.hi
+              changed = true
+            } else {
+              next.append(current)
+              current = m
+            }
           }
+          next.append(current)
         }
-        alternatives = next
+        regions = next
       }
-      // Drop alternatives that are empty inside the cell's interval.
-      alternatives = alternatives.filter { conds in
-        let classes = conds.filter { $0.op == .maskedEqual }.map {
-          MaskClass.masked($0.value, equals: $0.valueTwo)
-        }
-        do { return try MaskClass.witness(lo: c.lo, hi: c.hi, classes: classes) != nil } catch { return true }
-      }
-      sets = sets.flatMap { s in alternatives.map { s + $0 } }
+    }
+    return regions
+  }
+
+  /// A product of cells (one per argument) as a union of condition sets, each with at most
+  /// one condition per argument while that takes at most `maxAlternatives` sets.
+  static func conditionSets(_ cells: [ArgumentCell]) -> [[ArgumentCondition]] {
+    var perCell = cells.map(conditions(of:))
+    var count = perCell.reduce(1) { $0 * $1.count }
+    var pairs: Set<Int> = []
+    // Too many aligned blocks: the largest bounded intervals as two conditions instead.
+    for i in cells.indices.sorted(by: { perCell[$0].count > perCell[$1].count }) where count > maxAlternatives {
+      let c = cells[i]
+      guard c.masks.isEmpty, perCell[i].count > 1 else { continue }
+      count = count / perCell[i].count
+      perCell[i] = [ArgumentCondition(index: c.index, value: c.lo, op: .greaterOrEqual)]
+      pairs.insert(i)
+    }
+    var sets: [[ArgumentCondition]] = [[]]
+    for (i, alternatives) in perCell.enumerated() {
+      let c = cells[i]
+      let extra: [ArgumentCondition] = pairs.contains(i) ? [ArgumentCondition(index: c.index, value: c.hi, op: .lessOrEqual)] : []
+      sets = sets.flatMap { s in alternatives.map { a in (a.map { s + [$0] } ?? s) + extra } }
     }
     return sets
+  }
+
+  /// One cell as alternative single conditions (nil: no condition needed).
+  static func conditions(of c: ArgumentCell) -> [ArgumentCondition?] {
+    let width = c.width
+    if c.masks.isEmpty {
+      if c.lo == c.hi { return [ArgumentCondition(index: c.index, value: c.lo, op: .equal)] }
+      if c.lo == 0 && c.hi == width { return [nil] }
+      if c.lo == 0 { return [ArgumentCondition(index: c.index, value: c.hi, op: .lessOrEqual)] }
+      if c.hi == width { return [ArgumentCondition(index: c.index, value: c.lo, op: .greaterOrEqual)] }
+    }
+    // The interval as aligned blocks, intersected with every mask class's patterns.
+    var cubes: [(mask: UInt64, value: UInt64)] = blocks(c.lo, c.hi, width: width)
+    for m in c.masks {
+      let pieces: [(UInt64, UInt64)] =
+        if let e = m.equals { [(m.mask & width, e & width)] } else { complementPieces(mask: m.mask & width, excluded: m.excluded) }
+      var next: [(mask: UInt64, value: UInt64)] = []
+      for a in cubes {
+        for (pm, pv) in pieces {
+          let common = a.mask & pm
+          if a.value & common != pv & common { continue }
+          next.append((a.mask | pm, a.value | pv))
+        }
+      }
+      cubes = next
+    }
+    return cubes.map { cube -> ArgumentCondition? in
+      let m = cube.mask & width
+      if m == 0 { return nil }
+      if m == width { return ArgumentCondition(index: c.index, value: cube.value & width, op: .equal) }
+      return ArgumentCondition(index: c.index, value: m, valueTwo: cube.value & m, op: .maskedEqual)
+    }
+  }
+
+  /// Disjoint aligned blocks (mask, value) whose union is `[lo, hi]`, within `width`.
+  static func blocks(_ lo: UInt64, _ hi: UInt64, width: UInt64) -> [(mask: UInt64, value: UInt64)] {
+    if lo == 0 && hi == width { return [(0, 0)] }
+    var out: [(mask: UInt64, value: UInt64)] = []
+    var x = lo
+    while true {
+      var bits: UInt64 = 0
+      while bits < 63 {
+        let size = UInt64(1) << (bits + 1)
+        let end = x &+ (size - 1)
+        if x & (size - 1) != 0 || end < x || end > hi { break }
+        bits += 1
+      }
+      let size = UInt64(1) << bits
+      out.append((~(size - 1) & width, x))
+      let end = x &+ (size - 1)
+      if end >= hi { return out }
+      x = end + 1
+    }
   }
 
   /// Disjoint (mask, value) sub-patterns of `mask` covering every pattern except `excluded`.

@@ -12,12 +12,51 @@ public struct DecisionDiff: Sendable {
     case badArch(old: SeccompAction, new: SeccompAction)
     /// Could not be compared exactly.
     case tooComplex(arch: Arch, name: String, number: SyscallNumber, reason: String)
+    /// The runtime's ENOSYS answer starts elsewhere: numbers `first...last` that neither
+    /// profile names get `new` instead of `old` once `runtime` loads the profiles. Not a
+    /// difference of the own decisions: one line instead of one per number.
+    case runtimeBoundary(
+      arch: Arch, runtime: RuntimeLayer, first: UInt32, last: UInt32, old: SeccompAction, new: SeccompAction,
+      from: BoundaryEnd, to: BoundaryEnd)
+  }
+
+  /// One side of a moved ENOSYS boundary: the highest named syscall, or why the runtime
+  /// adds no answer (its default).
+  public enum BoundaryEnd: Sendable, Hashable, CustomStringConvertible {
+    case highest(name: String, number: SyscallNumber)
+    case none(defaultAction: SeccompAction)
+
+    public var description: String {
+      switch self {
+      case .highest(let name, let number): "\(name) (\(number.rawValue))"
+      case .none(let d): "no ENOSYS answer (default \(d))"
+      }
+    }
+  }
+
+  /// What is compared.
+  public enum View: Sendable, Hashable {
+    /// The profiles' own decisions; where a runtime's ENOSYS boundary moves, one
+    /// `runtimeBoundary` change says so.
+    case own(boundaries: RuntimeLayer?)
+    /// Everything as `runtime` loads the profiles.
+    case loaded(RuntimeLayer)
   }
 
   public var changes: [Change]
-  public var isEqual: Bool { changes.isEmpty }
+  /// True when the compared decisions are the same (a moved runtime boundary alone is a note).
+  public var isEqual: Bool {
+    changes.allSatisfy { if case .runtimeBoundary = $0 { true } else { false } }
+  }
 
-  public init(_ a: Policy, _ b: Policy, arches: [Arch]? = nil) {
+  /// The differences of `a` and `b` (by default their own decisions, with a line where
+  /// runc's ENOSYS boundary moves).
+  public init(_ a: Policy, _ b: Policy, arches: [Arch]? = nil, view: View = .own(boundaries: .runc)) {
+    let (a, b): (Policy, Policy) =
+      switch view {
+      case .own: (a.ownDecisions, b.ownDecisions)
+      case .loaded(let runtime): (a.loaded(by: runtime), b.loaded(by: runtime))
+      }
     let map = DecisionMap(policies: [a, b], arches: arches)
     var changes: [Change] = []
     if a.badArchAction != b.badArchAction { changes.append(.badArch(old: a.badArchAction, new: b.badArchAction)) }
@@ -52,8 +91,40 @@ public struct DecisionDiff: Sendable {
         }
         changes.append(.numbers(arch: ad.arch, first: r.first, last: r.last, names: names, old: r.actions[0], new: r.actions[1]))
       }
+      if case .own(let runtime?) = view, let pa = a.policy(for: ad.arch), let pb = b.policy(for: ad.arch),
+        let moved = DecisionDiff.boundaryChange(pa, pb, runtime: runtime)
+      {
+        changes.append(moved)
+      }
     }
     self.changes = changes
+  }
+
+  /// The line for a moved ENOSYS boundary of `runtime` between two ABI policies, nil when
+  /// it starts at the same number (or the numbers between are all named).
+  static func boundaryChange(_ a: ArchPolicy, _ b: ArchPolicy, runtime: RuntimeLayer) -> Change? {
+    let la = runtime.enosysBoundary(defaultAction: a.defaultAction, rules: a.rules)
+    let lb = runtime.enosysBoundary(defaultAction: b.defaultAction, rules: b.rules)
+    if la == lb { return nil }
+    func end(_ p: ArchPolicy, _ boundary: SyscallNumber?) -> BoundaryEnd {
+      if boundary != nil, let h = p.highestNamed { return .highest(name: h.name, number: h.number) }
+      return .none(defaultAction: p.defaultAction)
+    }
+    let top = DecisionMap.maxNumber(a.arch)
+    let enosys = SeccompAction.errno(SeccompAction.enosys)
+    // The numbers one side answers ENOSYS and the other does not, not named by either.
+    let first = min(la?.word ?? top, lb?.word ?? top) &+ 1
+    let last = max(la?.word ?? top, lb?.word ?? top)
+    let named = Set(a.numbers.union(b.numbers).map(\.word))
+    var lo = first, hi = last
+    while lo <= hi && named.contains(lo) { lo += 1 }
+    while hi >= lo && named.contains(hi) { hi -= 1 }
+    guard lo <= hi else { return nil }
+    let aAnswers = la.map { lo > $0.word } ?? false
+    let old = aAnswers ? enosys : a.defaultAction
+    let new = aAnswers ? b.defaultAction : enosys
+    if old == new { return nil }
+    return .runtimeBoundary(arch: a.arch, runtime: runtime, first: lo, last: hi, old: old, new: new, from: end(a, la), to: end(b, lb))
   }
 }
 
@@ -72,6 +143,17 @@ extension DecisionDiff.Change: CustomStringConvertible {
       return "calls from unlisted ABIs: \(old) → \(new)"
     case .tooComplex(let arch, let name, _, let reason):
       return "\(arch): \(name): too complex to compare exactly (\(reason))"
+    case .runtimeBoundary(let arch, let runtime, let first, let last, let old, let new, let from, let to):
+      func said(_ a: SeccompAction) -> String { a == .errno(SeccompAction.enosys) ? "ENOSYS" : a.description }
+      let range = first == last ? "number \(first)" : "numbers \(first)–\(last)"
+      let why: String =
+        switch (from, to) {
+        case (.highest, .highest): "the highest named syscall moved from \(from) to \(to)"
+        case (.highest, .none): "the second profile gets \(to); the first's highest named syscall is \(from)"
+        case (.none, .highest): "the first profile gets \(from); the second's highest named syscall is \(to)"
+        case (.none, .none): "neither gets an ENOSYS answer"
+        }
+      return "\(arch): under \(runtime): \(range) now get \(said(new)) instead of \(said(old)): \(why)"
     }
   }
 }

@@ -51,21 +51,18 @@ public struct ArgumentCell: Hashable, Sendable, CustomStringConvertible {
   func describe(intervals: [(UInt64, UInt64)]) -> String {
     var parts: [String] = []
     if !(intervals.count == 1 && intervals[0].0 == 0 && intervals[0].1 == width) {
-      parts.append("a\(index) in " + intervals.map { "[\(num($0.0)), \(num($0.1))]" }.joined(separator: " ∪ "))
+      parts.append("a\(index) in " + intervals.map { "[\(ArgumentValue($0.0)), \(ArgumentValue($0.1))]" }.joined(separator: " ∪ "))
     }
     for m in masks {
       if let e = m.equals {
-        parts.append("a\(index) & \(dmHex(m.mask)) == \(dmHex(e))")
+        parts.append("a\(index) & \(ArgumentValue(m.mask).hex) == \(ArgumentValue(e).hex)")
       } else {
-        parts.append("a\(index) & \(dmHex(m.mask)) ∉ {\(m.excluded.map(dmHex).joined(separator: ", "))}")
+        parts.append("a\(index) & \(ArgumentValue(m.mask).hex) ∉ {\(m.excluded.map { ArgumentValue($0).hex }.joined(separator: ", "))}")
       }
     }
     return parts.isEmpty ? "any a\(index)" : parts.joined(separator: " && ")
   }
 }
-
-func num(_ v: UInt64) -> String { v < 0x10000 ? String(v) : dmHex(v) }
-func dmHex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
 
 public enum DecisionMapLimits {
   /// The largest number of regions enumerated for one syscall.

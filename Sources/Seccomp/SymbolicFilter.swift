@@ -125,21 +125,21 @@ public struct SymbolicRegion: Hashable, Sendable {
   static func text(_ c: ArgumentCell) -> String {
     var parts: [String] = []
     if c.lo == c.hi {
-      parts.append("a\(c.index) == \(num(c.lo))")
+      parts.append("a\(c.index) == \(ArgumentValue(c.lo))")
     } else if c.lo == 0 && c.hi != c.width {
-      parts.append("a\(c.index) <= \(num(c.hi))")
+      parts.append("a\(c.index) <= \(ArgumentValue(c.hi))")
     } else if c.lo != 0 && c.hi == c.width {
-      parts.append("a\(c.index) >= \(num(c.lo))")
+      parts.append("a\(c.index) >= \(ArgumentValue(c.lo))")
     } else if !c.isWholeInterval {
-      parts.append("a\(c.index) in [\(num(c.lo)), \(num(c.hi))]")
+      parts.append("a\(c.index) in [\(ArgumentValue(c.lo)), \(ArgumentValue(c.hi))]")
     }
     for m in c.masks {
       if m.mask == c.width, m.equals == nil {
-        parts += m.excluded.map { "a\(c.index) != \(num($0))" }
+        parts += m.excluded.map { "a\(c.index) != \(ArgumentValue($0))" }
       } else if let e = m.equals {
-        parts.append("a\(c.index) & \(dmHex(m.mask)) == \(dmHex(e))")
+        parts.append("a\(c.index) & \(ArgumentValue(m.mask).hex) == \(ArgumentValue(e).hex)")
       } else {
-        parts.append("a\(c.index) & \(dmHex(m.mask)) ∉ {\(m.excluded.map(dmHex).joined(separator: ", "))}")
+        parts.append("a\(c.index) & \(ArgumentValue(m.mask).hex) ∉ {\(m.excluded.map { ArgumentValue($0).hex }.joined(separator: ", "))}")
       }
     }
     return parts.isEmpty ? "any a\(c.index)" : parts.joined(separator: " && ")

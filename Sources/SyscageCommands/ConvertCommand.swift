@@ -35,6 +35,13 @@ struct ConvertCommand: ParsableCommand {
 
       --to spo       a security-profiles-operator SeccompProfile (v1beta1) in YAML.
 
+      --to oci-artifact -o DIR   an OCI image layout (oci-layout, index.json, \
+      blobs/sha256/...) in a new or empty DIR holding the OCI profile as an artifact of \
+      type application/vnd.cncf.seccomp-profile.config.v1+json, as runtimes pull \
+      profiles (KEP-6061) and security-profiles-operator publishes them; tag latest. \
+      Warns at the runtimes' default limits (1 MiB, 128 syscall entries) and for \
+      SCMP_ACT_NOTIFY and listener fields.
+
       The input may also be YAML (told from JSON by content): a SeccompProfile (its \
       spec), or a Pod whose seccompProfile is Localhost, read from --seccomp-root (else \
       next to the Pod file, then /var/lib/kubelet/seccomp); lint, diff, merge, check \
@@ -94,6 +101,7 @@ struct ConvertCommand: ParsableCommand {
 
   enum Target: String, ExpressibleByArgument, CaseIterable {
     case oci
+    case ociArtifact = "oci-artifact"
     case k8sPod = "k8s-pod"
     case spo
     case systemd
@@ -104,7 +112,7 @@ struct ConvertCommand: ParsableCommand {
     /// The format written.
     var format: OutputFormat {
       switch self {
-      case .oci: .oci
+      case .oci, .ociArtifact: .oci
       case .k8sPod: .k8sPod
       case .spo: .spo
       case .systemd: .systemd
@@ -156,6 +164,7 @@ struct ConvertCommand: ParsableCommand {
 
   func validate() throws {
     if bundle != nil && target != .oci { throw ValidationError("--bundle applies to --to oci only") }
+    if target == .ociArtifact && (output == nil || output == "-") { throw ValidationError("--to oci-artifact writes a directory: give -o DIR") }
     if bundle != nil && output != nil {
       throw ValidationError("--bundle writes into the bundle's config.json; leave out -o")
     }
@@ -187,10 +196,12 @@ struct ConvertCommand: ParsableCommand {
     case file(OutputFile?)
     case kubernetes(OutputDirectory?)
     case bundle(OutputFile)
+    case artifact(OutputDirectory)
   }
 
   func destination() throws -> Destination {
     if let bundle { return .bundle(try bundleConfig(bundle)) }
+    if target == .ociArtifact, let output { return .artifact(try checkedArtifactDirectory(output)) }
     if target == .k8sPod {
       guard let output, output != "-" else { return .kubernetes(nil) }
       return .kubernetes(try checkedKubernetesDirectory(output, name: try resolvedName(), patch: patch, inputs: [profile]))
@@ -253,6 +264,8 @@ struct ConvertCommand: ParsableCommand {
     case (.text, .file(let out)):
       try emit(rendered.bytes, to: out)
       if target == .nspawn { printError("syscage: for systemd-nspawn: \(NspawnConversion.usage)") }
+    case (.text, .artifact(let dir)):
+      try writeArtifact(rendered.bytes, profile: source, into: dir)
     default:
       break
     }

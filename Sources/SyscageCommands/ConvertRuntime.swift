@@ -44,7 +44,7 @@ extension ConvertCommand {
     }
     if let process { return (RuntimeSelection(.runc, noNewPrivileges: process.noNewPrivileges), "a bundle runs under runc; \(mode!)") }
     if target == .docker { return (RuntimeSelection(.none), "") }
-    let chosen = RuntimeTarget.defaultTarget(forFormat: target.rawValue)
+    let chosen = RuntimeTarget.defaultTarget(forFormat: target == .ociArtifact ? "oci" : target.rawValue)
     return (RuntimeSelection(chosen), "the default for --to \(target.rawValue)")
   }
 

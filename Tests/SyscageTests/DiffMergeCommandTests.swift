@@ -85,4 +85,63 @@ import TestSupport
     // Never overwrite an input.
     #expect(syscage(["merge", a, b, "-o", a]).status == 64)
   }
+
+  static let threeA = #"{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"], "syscalls": [{"names": ["read", "write", "close"], "action": "SCMP_ACT_ALLOW"}]}"#
+  static let threeB = #"{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"], "syscalls": [{"names": ["futex", "nanosleep", "exit_group"], "action": "SCMP_ACT_ALLOW"}]}"#
+
+  @Test func twoSmallAllowListsMergeIntoOneEntryAndDiffByTheirNames() throws {
+    let dir = try tempDir()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let a = try write(Self.threeA, "a.json", in: dir), b = try write(Self.threeB, "b.json", in: dir)
+    for (flag, names) in [([String](), 6), (["--intersect"], 0)] {
+      let out = dir.appendingPathComponent("m\(flag.count).json").path
+      let m = syscage(["merge", a, b, "-o", out] + flag)
+      #expect(m.status == 0, "\(m.stderr)")
+      let obj = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any])
+      let entries = (obj["syscalls"] as? [[String: Any]]) ?? []
+      #expect(entries.count == (names == 0 ? 0 : 1), "\(entries)")
+      #expect(entries.first.map { ($0["names"] as? [String])?.count == names } ?? true)
+    }
+    let d = syscage(["diff", a, b])
+    #expect(d.status == 1)
+    let lines = d.stdout.split(separator: "\n")
+    #expect(lines.count == 7, "\(d.stdout)")
+    #expect(lines.contains("+ x86_64: nanosleep: ERRNO(1) → ALLOW"))
+    #expect(!d.stdout.contains("ERRNO(38) →"), "\(d.stdout)")
+    #expect(lines.last == "! x86_64: under runc: numbers 4–230 now get ERRNO(1) instead of ENOSYS: the highest named syscall moved from close (3) to exit_group (231)")
+  }
+
+  @Test func anExplicitDenyEqualToTheDefaultIsOneNoteNotSeventyNineNumbers() throws {
+    let dir = try tempDir()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let a = try write(Self.threeA, "a.json", in: dir)
+    let mkdir = try write(#"{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"], "syscalls": [{"names": ["read", "write", "close"], "action": "SCMP_ACT_ALLOW"}, {"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}]}"#, "mkdir.json", in: dir)
+    let d = syscage(["diff", a, mkdir])
+    #expect(d.status == 0, "\(d.stdout)")
+    #expect(d.stdout == "! x86_64: under runc: numbers 4–82 now get ERRNO(1) instead of ENOSYS: the highest named syscall moved from close (3) to mkdir (83)\n")
+    let runc = syscage(["diff", a, mkdir, "--runtime", "runc"])
+    #expect(runc.status == 1)
+    #expect(runc.stdout.contains("~ x86_64: numbers 4–82"), "\(runc.stdout)")
+    let j = syscage(["diff", a, mkdir, "--json"])
+    #expect(j.stdout.contains(#""kind":"runtime-boundary""#))
+  }
+
+  @Test func reorderedAndSplitEntriesAreNoDifference() throws {
+    let dir = try tempDir()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let text = try String(contentsOfFile: Self.docker, encoding: .utf8)
+    var obj = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+    let entries = try #require(obj["syscalls"] as? [[String: Any]])
+    obj["syscalls"] = entries.reversed().flatMap { e -> [[String: Any]] in
+      ((e["names"] as? [String]) ?? []).reversed().map { n in
+        var one = e
+        one["names"] = [n]
+        return one
+      }
+    }
+    let split = dir.appendingPathComponent("split.json").path
+    try JSONSerialization.data(withJSONObject: obj).write(to: URL(fileURLWithPath: split))
+    let d = syscage(["diff", Self.docker, split])
+    #expect(d.status == 0 && d.stdout.isEmpty, "\(d.stdout)")
+  }
 }
