@@ -450,7 +450,7 @@ struct RecordCommand: ParsableCommand {
     do {
       return try Recorder.attach(pids: pids, timing: timing, observer: observer)
     } catch {
-      throw fail("\(error)", code: error.errno == ESRCH ? ExitStatus.usage : 125)
+      throw fail("\(error)", code: error.errno == .noSuchProcess ? ExitStatus.usage : 125)
     }
   }
 
