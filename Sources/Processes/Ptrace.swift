@@ -13,6 +13,10 @@ enum Ptrace {
   /// PTRACE_SEIZE with `options` (PTRACE_O_* bits).
   static func seize(_ pid: pid_t, options: UInt32) -> Int { request(PTRACE_SEIZE, pid, 0, UInt(options)) }
 
+  /// PTRACE_INTERRUPT: a seized tracee stops (PTRACE_EVENT_STOP).
+  @discardableResult
+  static func interrupt(_ pid: pid_t) -> Int { request(PTRACE_INTERRUPT, pid) }
+
   /// PTRACE_CONT, delivering `signal` (0: none).
   @discardableResult
   static func cont(_ pid: pid_t, signal: Int32 = 0) -> Int { request(PTRACE_CONT, pid, 0, UInt(signal)) }

@@ -36,9 +36,9 @@ public enum EBPFRecorder {
       /// The kernel has no bpf(2) or no BPF events (CONFIG_BPF_SYSCALL, CONFIG_BPF_EVENTS).
       case noBPF
       /// The verifier refused a program; its log.
-      case verifier(log: String, errno: Int32)
+      case verifier(log: String, errno: Errno)
       /// Another kernel call failed.
-      case kernel(errno: Int32)
+      case kernel(errno: Errno)
       /// The program could not be run under ptrace.
       case launch(Recorder.Failure)
       /// A program could not be assembled (a bug in syscage).
@@ -53,10 +53,10 @@ public enum EBPFRecorder {
       self.message = message
     }
 
-    static func reason(for error: Int32) -> Reason {
+    static func reason(for error: Errno) -> Reason {
       switch error {
-      case EPERM, EACCES: .privileges
-      case ENOSYS: .noBPF
+      case .notPermitted, .permissionDenied: .privileges
+      case .noFunction: .noBPF
       default: .kernel(errno: error)
       }
     }

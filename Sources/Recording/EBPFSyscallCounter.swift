@@ -153,7 +153,7 @@ public final class EBPFSyscallCounter {
     var key = UInt32(bitPattern: tid)
     var value = Mark.counting.rawValue
     if clinux_bpf_map_update(tracedMap, &key, &value, 0) != 0 {
-      throw EBPFRecorder.Failure(.kernel(errno: errno), "cannot add thread \(tid) to the traced map")
+      throw EBPFRecorder.Failure(.kernel(errno: Errno(rawValue: errno)), "cannot add thread \(tid) to the traced map")
     }
   }
 
@@ -185,7 +185,7 @@ public final class EBPFSyscallCounter {
     for nr in 0..<Self.numbers {
       var key = UInt32(nr)
       let rc = perCPU.withUnsafeMutableBytes { clinux_bpf_map_lookup(countsMap, &key, $0.baseAddress) }
-      if rc != 0 { throw EBPFRecorder.Failure(.kernel(errno: errno), "cannot read the counters (BPF_MAP_LOOKUP_ELEM)") }
+      if rc != 0 { throw EBPFRecorder.Failure(.kernel(errno: Errno(rawValue: errno)), "cannot read the counters (BPF_MAP_LOOKUP_ELEM)") }
       result[nr] = perCPU.reduce(0, &+)
     }
     return result
@@ -247,7 +247,7 @@ public final class EBPFSyscallCounter {
     let text = log.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
     if error == ENOSYS { throw EBPFRecorder.Failure(.noBPF, "bpf(2) is not available") }
     throw EBPFRecorder.Failure(
-      .verifier(log: text, errno: error),
+      .verifier(log: text, errno: Errno(rawValue: error)),
       "the kernel refused the program \(name) (\(program.count) instructions): \(String(cString: strerror(error)))")
   }
 
@@ -305,7 +305,7 @@ final class Descriptors: @unchecked Sendable {
     guard succeeded else {
       let error = errno
       throw EBPFRecorder.Failure(
-        EBPFRecorder.Failure.reason(for: error), "cannot \(step): \(String(cString: strerror(error)))")
+        EBPFRecorder.Failure.reason(for: Errno(rawValue: error)), "cannot \(step): \(String(cString: strerror(error)))")
     }
   }
 

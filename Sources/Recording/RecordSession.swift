@@ -347,7 +347,7 @@ public enum RecordSession {
     do {
       return try Recorder.attach(pids: pids, timing: plan.timing, observer: observer)
     } catch {
-      throw RecordFailure("\(error)", exitStatus: error.errno == ESRCH ? 64 : 125)
+      throw RecordFailure("\(error)", exitStatus: error.errno == .noSuchProcess ? 64 : 125)
     }
   }
 

@@ -1,5 +1,4 @@
 import BPF
-import CLinux
 import Processes
 import Foundation
 import Host
@@ -141,92 +140,48 @@ public final class CallObserver: @unchecked Sendable {
     self.onExec = onExec
   }
 
-  /// The C tracer's mask: a byte per (slot, number).
-  var mask: [UInt8]? {
+  /// The tracer's mask: a flag per (ABI slot, number).
+  var mask: [Bool]? {
     guard let calls else { return nil }
-    var mask = [UInt8](repeating: 0, count: Int(CLINUX_TRACE_ABIS) * Int(CLINUX_TRACE_NRS))
-    for (slot, abi) in Recorder.slots.enumerated() {
+    var mask = [Bool](repeating: false, count: TraceABI.entries)
+    for abi in TraceABI.allCases {
       for number in calls[abi.arch] ?? [] {
         let nr = Int(number.rawValue - abi.base)
-        if nr >= 0 && nr < Int(CLINUX_TRACE_NRS) { mask[slot * Int(CLINUX_TRACE_NRS) + nr] = 1 }
+        if nr >= 0 && nr < TraceABI.numbers { mask[abi.index(nr)] = true }
       }
     }
     return mask
   }
 
-  /// Calls `body` with the C hooks for this observer (nil observer: no hooks).
-  static func withHooks<R>(_ observer: CallObserver?, _ body: (UnsafePointer<clinux_trace_hooks>?) -> R) -> R {
-    guard let observer else { return body(nil) }
-    let mask = observer.mask
-    let ctx = Unmanaged.passUnretained(observer).toOpaque()
-    return withExtendedLifetime(observer) {
-      func call(_ maskPointer: UnsafePointer<UInt8>?) -> R {
-        var hooks = clinux_trace_hooks(
-          on_call: { ctx, tid, arch, nr, args in
-            guard let ctx, let args else { return }
-            let observer = Unmanaged<CallObserver>.fromOpaque(ctx).takeUnretainedValue()
-            let abi = Arch(auditArch: arch, number: Int64(bitPattern: nr)) ?? .x86_64
-            observer.onCall(
-              TracedCall(
-                thread: tid, arch: abi, number: SyscallNumber(Int32(truncatingIfNeeded: nr)),
-                arguments: (0..<6).map { args[$0] }))
-          },
-          call_mask: maskPointer,
-          on_exec: observer.onExec == nil
-            ? nil
-            : { ctx, pid in
-              guard let ctx else { return }
-              Unmanaged<CallObserver>.fromOpaque(ctx).takeUnretainedValue().onExec?(pid)
-            },
-          ctx: ctx)
-        return body(&hooks)
-      }
-      if let mask { return mask.withUnsafeBufferPointer { call($0.baseAddress) } }
-      return call(nil)
-    }
+  /// The tracer's hooks for this observer (nil observer: none).
+  static func hooks(_ observer: CallObserver?) -> Tracer.Hooks {
+    guard let observer else { return Tracer.Hooks() }
+    let onCall = observer.onCall
+    let onExec = observer.onExec
+    return Tracer.Hooks(
+      mask: observer.mask,
+      onCall: { call in
+        let abi = Arch(auditArch: call.auditArch, number: Int64(bitPattern: call.number)) ?? .x86_64
+        let a = call.arguments
+        onCall(
+          TracedCall(
+            thread: call.thread, arch: abi, number: SyscallNumber(Int32(truncatingIfNeeded: call.number)),
+            arguments: [a.0, a.1, a.2, a.3, a.4, a.5]))
+      },
+      onExec: onExec.map { onExec in { pid in onExec(pid) } })
   }
 }
 
-/// The counters the C tracer fills: calls, errors and times per (slot, number).
-final class TraceCounters {
-  static let size = Int(CLINUX_TRACE_ABIS) * Int(CLINUX_TRACE_NRS)
-  var calls = [UInt64](repeating: 0, count: size)
-  var errors = [UInt64](repeating: 0, count: size)
-  var nanoseconds = [UInt64](repeating: 0, count: size)
-  var unknown: UInt64 = 0
-
-  /// Calls `body` with C counts over these arrays, and keeps what the tracer did not put in them.
-  func withCounts<R>(_ body: (inout clinux_trace_counts) -> R) -> R {
-    calls.withUnsafeMutableBufferPointer { c in
-      errors.withUnsafeMutableBufferPointer { e in
-        nanoseconds.withUnsafeMutableBufferPointer { n in
-          var counts = clinux_trace_counts(
-            calls: c.baseAddress, errors: e.baseAddress, nanoseconds: n.baseAddress, unknown: 0, stops: 0)
-          let result = body(&counts)
-          unknown = counts.unknown
-          return result
-        }
-      }
-    }
-  }
-
-  /// The table's rows for nonzero counts.
+extension TraceCounts {
+  /// The table's rows for what was counted.
   var entries: [RecordedRun.Entry] {
-    var entries: [RecordedRun.Entry] = []
-    for (slot, abi) in Recorder.slots.enumerated() {
-      for nr in 0..<Int(CLINUX_TRACE_NRS) {
-        let i = slot * Int(CLINUX_TRACE_NRS) + nr
-        guard calls[i] > 0 else { continue }
-        let number = SyscallNumber(Int32(nr) + abi.base)
-        let name = abi.arch.name(of: number)
-        entries.append(
-          RecordedRun.Entry(
-            arch: abi.arch, number: number, name: name ?? "syscall_\(nr)",
-            statistics: SyscallStatistics(calls: Int(calls[i]), errors: Int(errors[i]), nanoseconds: nanoseconds[i]),
-            isKnown: name != nil))
-      }
+    rows.map { row in
+      let name = row.abi.arch.name(of: row.number)
+      return RecordedRun.Entry(
+        arch: row.abi.arch, number: row.number, name: name ?? "syscall_\(row.number.rawValue - row.abi.base)",
+        statistics: SyscallStatistics(calls: Int(row.calls), errors: Int(row.errors), nanoseconds: row.nanoseconds),
+        isKnown: name != nil)
     }
-    return entries
   }
 }
 
@@ -243,11 +198,11 @@ public enum CPUPlacement: String, CaseIterable, Sendable {
   /// Wherever the scheduler puts them.
   case all
 
-  var c: Int32 {
+  var placement: Tracer.Placement {
     switch self {
-    case .auto: Int32(CLINUX_TRACE_PIN_AUTO)
-    case .one: Int32(CLINUX_TRACE_PIN_ALWAYS)
-    case .all: Int32(CLINUX_TRACE_PIN_NONE)
+    case .auto: .tracerCPUUntilShared
+    case .one: .tracerCPU
+    case .all: .anywhere
     }
   }
 }
@@ -257,15 +212,12 @@ public enum Recorder {
   /// A step before the program ran failed (the steps and exit statuses of `Launcher`).
   public typealias Failure = Launcher.Failure
 
-  /// The ABI slots of the C tracer, in order.
-  static let slots: [(arch: Arch, base: Int32)] = [(.x86_64, 0), (.x86, 0), (.x32, SyscallNumber.x32Bit)]
-
   /// Runs `executable` with `arguments` (argv, argv[0] included) and records every syscall
   /// it and its descendants make until all of them have ended. With `timing`, also the
   /// errors and the time per call (the clock runs from entry stop to exit stop, as
-  /// `strace -c -w` measures). The ptrace requests all come from the calling thread,
-  /// which blocks until then; the calling process must not wait for children of its own
-  /// meanwhile.
+  /// `strace -c -w` measures). The calling thread blocks until then; the program is
+  /// forked and traced from a thread of its own (`Tracer`), which waits only for its own
+  /// children and tracees: other children of the calling process are left alone.
   ///
   /// Without `timing` the default is one stop per call (`oneStop`): the child sets
   /// no_new_privs and loads `filter` (by default `traceAll`, which returns
@@ -288,94 +240,45 @@ public enum Recorder {
     cpus: CPUPlacement = .auto, notice: ((String) -> Void)? = nil
   ) throws(Failure) -> RecordedRun {
     let seccomp = !timing && (oneStop ?? true)
-    #if arch(x86_64)
-      let counters = TraceCounters()
-      var result = clinux_trace_result()
-      let env = Launcher.environment(environment)
-      let rc = withCStrings(arguments) { argv in
-        withCStrings(env) { envp in
-          CallObserver.withHooks(observer) { hooks in
-            counters.withCounts { counts in
-              if seccomp {
-                let stopping = stoppingAtStrictMode(filter)
-                return stopping.withUnsafeBytes { prog in
-                  clinux_trace_seccomp(
-                    executable, argv, envp, prog.baseAddress, UInt32(stopping.count), 1, nil, 0, cpus.c, hooks, &counts,
-                    nil, &result)
-                }
-              }
-              return clinux_trace(executable, argv, envp, timing ? 1 : 0, cpus.c, hooks, &counts, &result)
-            }
-          }
-        }
-      }
-      if rc != 0 {
-        throw Failure(step: Launcher.Step(rawValue: result.failed_step), errno: result.error)
-      }
-      if seccomp, result.strict_request != 0 {
-        let request: StrictModeRequest = result.strict_request == 1 ? .prctl : .seccomp
-        notice?(
-          "the program asked for seccomp strict mode (\(request)), which the kernel refuses under the recorder's "
-            + "filter (EINVAL): recording it again from the start with two stops and no filter, so that it runs as "
-            + "it does unwrapped (what it did up to there happens twice)")
-        var again = try record(
-          executable: executable, arguments: arguments, environment: environment, timing: false, oneStop: false,
-          observer: observer, cpus: cpus)
-        again.strictModeRequest = request
-        return again
-      }
-      return RecordedRun(
-        entries: counters.entries, termination: Termination(waitStatus: result.wait_status),
-        pid: result.pid, timing: timing, unplaced: Int(counters.unknown), tracees: Int(result.tracees),
-        oneStop: seccomp)
-    #else
-      throw Failure(step: .trace, errno: ENOSYS)
-    #endif
-  }
-
-  /// Why running processes could not be attached.
-  public struct AttachFailure: Error, Sendable, CustomStringConvertible {
-    public var pid: Int32
-    public var errno: Int32
-
-    public var description: String {
-      let reason = String(cString: strerror(errno))
-      switch errno {
-      case ESRCH: return "no process \(pid)"
-      case EPERM:
-        return "cannot attach to process \(pid): \(reason) (attaching needs CAP_SYS_PTRACE or the same user and kernel.yama.ptrace_scope 0, and a process that no other tracer is tracing)"
-      default: return "cannot attach to process \(pid): \(reason)"
-      }
+    let counts = TraceCounts()
+    let outcome = try Tracer.trace(
+      executable: executable, arguments: arguments, environment: environment,
+      stops: seccomp ? .one(filter: stoppingAtStrictMode(filter), noNewPrivileges: true) : .two(timing: timing),
+      placement: cpus.placement, hooks: CallObserver.hooks(observer), counts: counts)
+    if seccomp, let request = outcome.strictModeRequest {
+      notice?(
+        "the program asked for seccomp strict mode (\(request)), which the kernel refuses under the recorder's "
+          + "filter (EINVAL): recording it again from the start with two stops and no filter, so that it runs as "
+          + "it does unwrapped (what it did up to there happens twice)")
+      var again = try record(
+        executable: executable, arguments: arguments, environment: environment, timing: false, oneStop: false,
+        observer: observer, cpus: cpus)
+      again.strictModeRequest = request
+      return again
     }
+    return RecordedRun(
+      entries: counts.entries, termination: outcome.termination, pid: outcome.pid, timing: timing,
+      unplaced: Int(counts.unknown), tracees: outcome.tracees, oneStop: seccomp)
   }
+
+  /// Why running processes could not be attached (the pid of the first failure, its errno).
+  public typealias AttachFailure = Tracer.AttachFailure
 
   /// Attaches to the running processes `pids` (every thread of each, and what they start
   /// from then on) and records their syscalls at entry, with errors and times when
   /// `timing`, until they have all ended or this process gets SIGINT, SIGTERM or SIGHUP:
   /// then every tracee is detached and runs on (`RecordedRun.detached`). Calls made before
   /// the attach are not seen, and an attached process cannot get a filter, so this always
-  /// stops twice per call. Blocks the calling thread (which must not wait for children of
-  /// its own meanwhile); SIGINT, SIGTERM, SIGHUP and SIGCHLD are blocked on it meanwhile.
+  /// stops twice per call. Blocks the calling thread; SIGINT, SIGTERM, SIGHUP and SIGCHLD
+  /// are blocked on it meanwhile (`Tracer.attach`).
   public static func attach(pids: [Int32], timing: Bool = false, observer: CallObserver? = nil)
     throws(AttachFailure) -> RecordedRun
   {
-    #if arch(x86_64)
-      let counters = TraceCounters()
-      var result = clinux_trace_result()
-      var ended: Int32 = 0
-      let rc = CallObserver.withHooks(observer) { hooks in
-        counters.withCounts { counts in
-          clinux_trace_attach(pids, UInt32(pids.count), timing ? 1 : 0, hooks, &counts, &result, &ended)
-        }
-      }
-      if rc != 0 { throw AttachFailure(pid: result.pid, errno: result.error) }
-      return RecordedRun(
-        entries: counters.entries, termination: Termination(waitStatus: result.wait_status), pid: result.pid,
-        timing: timing, unplaced: Int(counters.unknown), tracees: Int(result.tracees), oneStop: false,
-        detached: ended == Int32(CLINUX_TRACE_DETACHED))
-    #else
-      throw AttachFailure(pid: pids.first ?? 0, errno: ENOSYS)
-    #endif
+    let counts = TraceCounts()
+    let outcome = try Tracer.attach(pids: pids, timing: timing, hooks: CallObserver.hooks(observer), counts: counts)
+    return RecordedRun(
+      entries: counts.entries, termination: outcome.termination, pid: outcome.pid, timing: timing,
+      unplaced: Int(counts.unknown), tracees: outcome.tracees, oneStop: false, detached: outcome.detached)
   }
 
   /// `filter` with a request for strict mode (`Launcher.strictModeDetector`'s calls) sent to

@@ -1,5 +1,4 @@
 import BPF
-import CLinux
 import Processes
 import Foundation
 import Host
@@ -110,53 +109,28 @@ public enum Verifier {
       } catch {
         throw Recorder.Failure(step: .filter, errno: E2BIG)
       }
-      let errnos = actions.map(errno(for:))
-      let size = Int(CLINUX_TRACE_ABIS) * Int(CLINUX_TRACE_NRS)
-      var calls = [UInt64](repeating: 0, count: size)
-      var items = [clinux_trace_denial](repeating: clinux_trace_denial(), count: keep)
-      var result = clinux_trace_result()
-      var total: UInt64 = 0
-      let env = Launcher.environment(environment)
-      let rc = withCStrings(arguments) { argv in
-        withCStrings(env) { envp in
-          calls.withUnsafeMutableBufferPointer { c in
-            items.withUnsafeMutableBufferPointer { d in
-              errnos.withUnsafeBufferPointer { e in
-                program.withUnsafeBytes { prog in
-                  var counts = clinux_trace_counts(calls: c.baseAddress, errors: nil, nanoseconds: nil, unknown: 0, stops: 0)
-                  var denials = clinux_trace_denials(items: d.baseAddress, capacity: UInt64(keep), count: 0)
-                  // Allowed calls never stop here, so a pinned program would stay pinned:
-                  // leave placement to the scheduler.
-                  let rc = clinux_trace_seccomp(
-                    executable, argv, envp, prog.baseAddress, UInt32(program.count), noNewPrivileges ? 1 : 0, e.baseAddress,
-                    UInt32(errnos.count), CPUPlacement.all.c, nil, &counts, &denials, &result)
-                  total = denials.count
-                  return rc
-                }
-              }
-            }
-          }
-        }
-      }
-      if rc != 0 {
-        throw Recorder.Failure(step: Launcher.Step(rawValue: result.failed_step), errno: result.error)
-      }
+      let errnos = actions.map { Errno(rawValue: errno(for: $0)) }
+      let counts = TraceCounts()
+      let denied = Tracer.Denials(capacity: keep)
+      // Allowed calls never stop here, so a pinned program would stay pinned: leave
+      // placement to the scheduler.
+      let outcome = try Tracer.verify(
+        executable: executable, arguments: arguments, environment: environment, filter: program,
+        noNewPrivileges: noNewPrivileges, errnos: errnos, denials: denied, placement: .anywhere, counts: counts)
       var denials: [Denial] = []
-      for d in items.prefix(Int(min(total, UInt64(keep)))) {
-        let arch = Arch(auditArch: d.arch, number: Int64(bitPattern: d.nr)) ?? .x86_64
-        let number = SyscallNumber(Int32(truncatingIfNeeded: d.nr))
-        let a = d.args
+      for d in denied.kept {
+        let arch = Arch(auditArch: d.auditArch, number: Int64(bitPattern: d.number)) ?? .x86_64
+        let number = SyscallNumber(Int32(truncatingIfNeeded: d.number))
         denials.append(
           Denial(
-            thread: d.tid, arch: arch, number: number,
+            thread: d.thread, arch: arch, number: number,
             name: arch.name(of: number) ?? "syscall_\(number.rawValue)",
-            arguments: [a.0, a.1, a.2, a.3, a.4, a.5],
+            arguments: d.arguments,
             action: Int(d.code) < actions.count ? actions[Int(d.code)] : .trace(UInt16(truncatingIfNeeded: d.code)),
-            errno: d.errno_ret))
+            errno: d.errno.rawValue))
       }
       return Verification(
-        termination: Termination(waitStatus: result.wait_status), denials: denials, deniedCount: Int(total),
-        pid: result.pid)
+        termination: outcome.termination, denials: denials, deniedCount: denied.count, pid: outcome.pid)
     #else
       throw Recorder.Failure(step: .trace, errno: ENOSYS)
     #endif

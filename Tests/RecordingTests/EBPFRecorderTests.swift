@@ -256,15 +256,14 @@ import TestSupport
     let privileges = EBPFRecorder.Failure(.privileges, "not root")
     #expect(privileges.description.contains("needs root"))
     #expect(privileges.exitStatus == 125)
-    let verifier = EBPFRecorder.Failure(.verifier(log: "0: R1 type=ctx\ninvalid access\n", errno: EACCES), "refused")
+    let verifier = EBPFRecorder.Failure(.verifier(log: "0: R1 type=ctx\ninvalid access\n", errno: .permissionDenied), "refused")
     #expect(verifier.description.contains("invalid access"))
     let launch = EBPFRecorder.Failure(.launch(Recorder.Failure(step: .exec, errno: ENOENT)), "x")
     #expect(launch.exitStatus == 127)
   }
 }
 
-/// `syscage record --backend ebpf` against the ptrace backend, in the syscage executable
-/// (recording waits for any child: never in the test process).
+/// `syscage record --backend ebpf` against the ptrace backend, in the syscage executable.
 @Suite struct EBPFRecordCommandTests {
   let helper = RecordCommandTests()
 

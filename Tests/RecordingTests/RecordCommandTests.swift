@@ -8,9 +8,8 @@ import Testing
 import TestSupport
 
 /// `syscage record` against real programs, compared with what `strace -f` sees, and
-/// replayed under `syscage run`. Recording runs in the syscage executable, not in the
-/// test process: the tracer waits for any child (waitpid(-1)), which would reap the
-/// children of other tests running at the same time.
+/// replayed under `syscage run`. Recording runs in the syscage executable, as a user runs
+/// it (`InProcessRecorderTests` calls the recorder in the test process).
 @Suite struct RecordCommandTests {
   func tempDir() throws -> URL {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("syscage-record-\(UUID().uuidString)")

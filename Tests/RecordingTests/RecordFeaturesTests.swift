@@ -86,11 +86,14 @@ import TestSupport
     return nil
   }
 
-  /// The tracer of every thread of `pid` (TracerPid of /proc/PID/task/*/status).
+  /// The tracing process of every thread of `pid` (TracerPid of /proc/PID/task/*/status
+  /// names the tracing thread: its Tgid), 0 for one not traced.
   func tracers(of pid: Int32) -> [Int32] {
     let dir = "/proc/\(pid)/task"
     let tids = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
-    return tids.compactMap { statusField("\(dir)/\($0)/status", "TracerPid").flatMap { Int32($0) } }
+    return tids.compactMap { statusField("\(dir)/\($0)/status", "TracerPid").flatMap { Int32($0) } }.map { tid in
+      tid == 0 ? 0 : statusField("/proc/\(tid)/status", "Tgid").flatMap { Int32($0) } ?? tid
+    }
   }
 
   /// Starts `path` with `arguments`, its stdout and stderr to `output` (nil: /dev/null).

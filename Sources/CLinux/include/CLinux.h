@@ -15,8 +15,6 @@ int clinux_kernel_release(char *buf, size_t len);
 #include "clinux_ptrace.h"
 #include "clinux_dump.h"
 
-#include "clinux_trace.h"
-
 #include "clinux_watch.h"
 #include "clinux_ebpf.h"
 

@@ -2,9 +2,11 @@
 #define CLINUX_PTRACE_H
 // ptrace(2) for Swift, which cannot call the variadic glibc function, and the one
 // structure it reads that glibc declares only as a union.
+#include <sched.h>
 #include <stdint.h>
 #include <sys/types.h>
-#include <sys/ptrace.h>  // the PTRACE_* requests, options and events, for Swift
+#include <sys/ptrace.h>    // the PTRACE_* requests, options and events, for Swift
+#include <sys/signalfd.h>  // signalfd(2), where the attached tracer waits (Glibc lacks it)
 #include <sys/user.h>
 
 /// ptrace(request, pid, addr, data). Returns its result, or -1 with errno.
@@ -26,5 +28,12 @@ struct clinux_syscall_info {
 
 /// PTRACE_GET_SYSCALL_INFO into `info`. Returns the bytes the kernel has (> 0), or -1 with errno.
 long clinux_ptrace_syscall_info(pid_t pid, struct clinux_syscall_info *info);
+
+/// sched_getcpu(3), sched_getaffinity(2) and sched_setaffinity(2) over a whole cpu_set_t, for
+/// the tracer's CPU placement: glibc declares them only for _GNU_SOURCE, which Swift's
+/// Glibc module is not built with.
+int clinux_sched_getcpu(void);
+int clinux_sched_getaffinity(pid_t pid, cpu_set_t *set);
+int clinux_sched_setaffinity(pid_t pid, const cpu_set_t *set);
 
 #endif

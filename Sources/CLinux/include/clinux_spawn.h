@@ -2,7 +2,7 @@
 #define CLINUX_SPAWN_H
 // What runs in the child after fork, and the signal forwarding around it: the fork →
 // (wait for the parent) → no_new_privs → filter → execve sequence shared by every
-// launcher (Processes' `Launcher.run` in Swift, clinux_trace and clinux_watch in C), and
+// launcher (Processes' `Launcher.run` and `Tracer` in Swift, clinux_watch in C), and
 // the forwarding of signals to the child while the parent waits. The parent's side
 // (tracing, waiting) is the caller's. Failed steps are CLINUX_LAUNCH_STEP_* values.
 #include <signal.h>
