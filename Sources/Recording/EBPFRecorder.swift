@@ -61,10 +61,10 @@ public enum EBPFRecorder {
       }
     }
 
-    /// 125 (syscage failed), or the launch failure's status (126 not executable, 127 not found).
-    public var exitStatus: Int32 {
-      if case .launch(let failure) = reason { return failure.exitStatus }
-      return 125
+    /// The launch failure, when the program itself could not be started.
+    public var launchFailure: Launcher.Failure? {
+      if case .launch(let failure) = reason { return failure }
+      return nil
     }
 
     public var description: String {

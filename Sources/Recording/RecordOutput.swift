@@ -39,7 +39,7 @@ public struct RecordOutput: Sendable {
   /// The profile's Kubernetes name (`kubernetesName`); a usage failure (64) when none can be made.
   public func kubernetesName() throws(RecordFailure) -> String {
     guard let name = Self.kubernetesName(name: name, output: path, program: program) else {
-      throw RecordFailure("cannot make a Kubernetes name from '\(path)'; give --name", exitStatus: 64)
+      throw RecordFailure("cannot make a Kubernetes name from '\(path)'; give --name", .usage)
     }
     return name
   }
@@ -58,7 +58,7 @@ public struct RecordOutput: Sendable {
     do {
       return try ProfileRendering.render(profile, as: format, options: options)
     } catch {
-      throw RecordFailure("\(error)", exitStatus: 65)
+      throw RecordFailure("\(error)", .badInput)
     }
   }
 }

@@ -101,23 +101,37 @@ public enum RecordEvent: Sendable, Equatable {
 }
 
 /// A failure that ends the command: the message (after `syscage: `) or the input's
-/// diagnostics, and the exit status.
+/// diagnostics, and what kind of failure it is (the command line maps it to an exit status).
 public struct RecordFailure: Error, Sendable, CustomStringConvertible {
+  /// What went wrong, as far as the caller's answer depends on it.
+  public enum Kind: Sendable, Equatable {
+    /// The command line asked for something impossible (no such process, a zombie, no name).
+    case usage
+    /// An input (a baseline, a profile) is invalid.
+    case badInput
+    /// The program is not on PATH.
+    case commandNotFound
+    /// The program could not be started: the launch step that failed.
+    case launch(Launcher.Failure)
+    /// syscage itself failed (tracing, attaching, the kernel).
+    case failed
+  }
+
   /// The message, nil when the diagnostics say it.
   public var message: String?
   public var diagnostics: [Diagnostic]
-  public var exitStatus: Int32
+  public var kind: Kind
 
-  public init(_ message: String, exitStatus: Int32) {
+  public init(_ message: String, _ kind: Kind) {
     self.message = message
     diagnostics = []
-    self.exitStatus = exitStatus
+    self.kind = kind
   }
 
   public init(_ error: InputError) {
     message = nil
     diagnostics = error.diagnostics
-    exitStatus = 65
+    kind = .badInput
   }
 
   public var description: String { message ?? diagnostics.map(\.description).joined(separator: "\n") }
@@ -160,7 +174,7 @@ public enum RecordSession {
     for w in loaded.warnings { report(.line(w.description)) }
     if loaded.profile.isDisabled {
       throw RecordFailure(
-        "--baseline " + Profile.disabledMessage(path, warnings: loaded.warnings) + ": there are no decisions to keep", exitStatus: 65)
+        "--baseline " + Profile.disabledMessage(path, warnings: loaded.warnings) + ": there are no decisions to keep", .badInput)
     }
     let options = PolicyOptions(context: ExpansionContext(native: .native, capabilities: Capabilities.bounding(), kernel: .running))
     if let warning = Lint.ioUringWarning(loaded.profile, named: path, options: options) { report(.warning(warning)) }
@@ -175,7 +189,7 @@ public enum RecordSession {
     let argv = plan.program
     var path: String?
     if let name = argv.first {
-      guard let resolved = Launcher.resolve(name) else { throw RecordFailure("\(name): command not found", exitStatus: 127) }
+      guard let resolved = Launcher.resolve(name) else { throw RecordFailure("\(name): command not found", .commandNotFound) }
       path = resolved
     }
     var baseline: (profile: Profile, path: String)?
@@ -308,7 +322,7 @@ public enum RecordSession {
       do {
         return try EBPFRecorder.record(executable: path, arguments: argv, notice: notice)
       } catch {
-        throw RecordFailure("\(argv[0]): \(error)", exitStatus: error.exitStatus)
+        throw RecordFailure("\(argv[0]): \(error)", error.launchFailure.map { .launch($0) } ?? .failed)
       }
     }
     var filter = Recorder.traceAll
@@ -318,7 +332,7 @@ public enum RecordSession {
         // are detected from the program's own executable.
         filter = try Recorder.baselineFilter(baseline.profile, tracing: plan.argumentRules ? Set(ArgumentRules.arguments.keys) : [])
       } catch {
-        throw RecordFailure("--baseline \(baseline.path): cannot compile it: \(error)", exitStatus: 65)
+        throw RecordFailure("--baseline \(baseline.path): cannot compile it: \(error)", .badInput)
       }
     }
     do {
@@ -326,7 +340,7 @@ public enum RecordSession {
         executable: path, arguments: argv, timing: plan.timing, oneStop: !plan.timing, filter: filter, observer: observer,
         cpus: plan.cpus, notice: notice)
     } catch {
-      throw RecordFailure("\(argv[0]): \(error)", exitStatus: error.exitStatus)
+      throw RecordFailure("\(argv[0]): \(error)", .launch(error))
     }
   }
 
@@ -334,10 +348,10 @@ public enum RecordSession {
   static func attach(_ plan: RecordPlan, observer: CallObserver?, report: (RecordEvent) -> Void) throws(RecordFailure) -> RecordedRun {
     let pids = plan.pids
     if let missing = pids.first(where: { !FileManager.default.fileExists(atPath: "/proc/\($0)") }) {
-      throw RecordFailure("no process \(missing)", exitStatus: 64)
+      throw RecordFailure("no process \(missing)", .usage)
     }
     if let zombie = pids.first(where: { Recorder.isZombie($0) }) {
-      throw RecordFailure("process \(zombie) is a zombie (it has exited; its parent has not reaped it): nothing to record", exitStatus: 64)
+      throw RecordFailure("process \(zombie) is a zombie (it has exited; its parent has not reaped it): nothing to record", .usage)
     }
     let list = pids.map(String.init).joined(separator: ", ")
     report(
@@ -347,7 +361,7 @@ public enum RecordSession {
     do {
       return try Recorder.attach(pids: pids, timing: plan.timing, observer: observer)
     } catch {
-      throw RecordFailure("\(error)", exitStatus: error.errno == .noSuchProcess ? 64 : 125)
+      throw RecordFailure("\(error)", error.errno == .noSuchProcess ? .usage : .failed)
     }
   }
 

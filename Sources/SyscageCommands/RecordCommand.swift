@@ -326,7 +326,19 @@ struct RecordCommand: ParsableCommand {
   func reportFailure(_ failure: RecordFailure) -> ExitCode {
     if let message = failure.message { printError("syscage: " + message) }
     for d in failure.diagnostics { printError(d.description) }
-    return ExitCode(failure.exitStatus)
+    return ExitCode(Self.exitStatus(failure.kind))
+  }
+
+  /// The exit status of each kind of failure: 64 usage, 65 bad input, 127 not found, the
+  /// launch's own (126, 127, 125), 125 for syscage's own failure.
+  static func exitStatus(_ kind: RecordFailure.Kind) -> Int32 {
+    switch kind {
+    case .usage: ExitStatus.usage
+    case .badInput: ExitStatus.dataError
+    case .commandNotFound: 127
+    case .launch(let failure): failure.exitStatus
+    case .failed: 125
+    }
   }
 }
 

@@ -255,11 +255,11 @@ import TestSupport
   @Test func failuresSayWhatIsMissing() {
     let privileges = EBPFRecorder.Failure(.privileges, "not root")
     #expect(privileges.description.contains("needs root"))
-    #expect(privileges.exitStatus == 125)
+    #expect(privileges.launchFailure == nil)
     let verifier = EBPFRecorder.Failure(.verifier(log: "0: R1 type=ctx\ninvalid access\n", errno: .permissionDenied), "refused")
     #expect(verifier.description.contains("invalid access"))
     let launch = EBPFRecorder.Failure(.launch(Recorder.Failure(step: .exec, errno: ENOENT)), "x")
-    #expect(launch.exitStatus == 127)
+    #expect(launch.launchFailure?.exitStatus == 127)
   }
 }
 

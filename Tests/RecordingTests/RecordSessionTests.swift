@@ -36,7 +36,7 @@ import Testing
       _ = try RecordSession.loadBaseline(path) { events.append($0) }
     } throws: { error in
       guard let f = error as? RecordFailure else { return false }
-      return f.exitStatus == 65
+      return f.kind == .badInput
         && f.message
           == "--baseline \(path): the profile disables seccomp: it has no defaultAction and no syscalls (misspelled? \"defaultActon\" is not a key: ignored): there are no decisions to keep"
     }
@@ -52,7 +52,7 @@ import Testing
       _ = try RecordSession.loadBaseline(path) { _ in }
     } throws: { error in
       guard let f = error as? RecordFailure else { return false }
-      return f.exitStatus == 65 && f.message == nil && !f.diagnostics.isEmpty && f.diagnostics.allSatisfy { $0.file == path }
+      return f.kind == .badInput && f.message == nil && !f.diagnostics.isEmpty && f.diagnostics.allSatisfy { $0.file == path }
     }
     #expect(throws: RecordFailure.self) { try RecordSession.loadBaseline(path + ".missing") { _ in } }
   }
@@ -76,7 +76,7 @@ import Testing
       _ = try RecordSession.run(plan, report: { _ in }, write: { _ in written += 1 })
     } throws: { error in
       guard let f = error as? RecordFailure else { return false }
-      return f.exitStatus == 127 && f.message == "\(plan.program[0]): command not found"
+      return f.kind == .commandNotFound && f.message == "\(plan.program[0]): command not found"
     }
     #expect(written == 0)
   }
@@ -92,7 +92,7 @@ import Testing
     #expect {
       _ = try RecordOutput(path: "/x/___", format: .k8sPod, program: ["_"]).kubernetesName()
     } throws: { error in
-      (error as? RecordFailure).map { $0.exitStatus == 64 && $0.message == "cannot make a Kubernetes name from '/x/___'; give --name" } ?? false
+      (error as? RecordFailure).map { $0.kind == .usage && $0.message == "cannot make a Kubernetes name from '/x/___'; give --name" } ?? false
     }
   }
 
