@@ -15,5 +15,5 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq python3-seccomp strace runc bubblewrap busybox-static gcc golang-go >/dev/null
 $SUDO apt-get install -y -qq --no-install-recommends \
-  podman crun containerd lxc systemd-container python3-grpcio python3-protobuf protobuf-compiler \
+  podman crun containerd lxc systemd-container python3-grpcio python3-protobuf protobuf-compiler skopeo \
   python3-yaml python3-jsonschema >/dev/null

@@ -177,7 +177,7 @@ public enum Launcher {
   public static func run(_ request: Request) throws(Failure) -> Outcome {
     let env = environment(request.environment)
     let detectorProgram = request.watchForKill ? strictModeDetector : loggedStrictModeDetector
-    let result = onOwnThread {
+    let result = onOwnThread(blocking: forwardedSignals) {
       withCStrings(request.arguments) { argv in
         withCStrings(env) { envp in
           request.program.withUnsafeBytes { program in

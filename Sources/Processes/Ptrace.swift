@@ -78,13 +78,33 @@ struct WaitStatus {
   var event: UInt32 { UInt32(bitPattern: rawValue) >> 16 }
 }
 
+/// The signals the launchers forward to a program (spawn.c's list).
+let forwardedSignals: [Int32] = [SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2]
+
 /// Runs `body` on a thread of its own and waits for it: a thread that forks and traces
 /// there waits (`__WNOTHREAD`) only for its own children and tracees, never for another
 /// thread's. Runs `body` on the calling thread if no thread can be created.
-func onOwnThread<T>(_ body: () -> T) -> T {
-  withoutActuallyEscaping(body) { body in
+///
+/// `blocking` signals are blocked on the calling thread while it waits (the new thread
+/// starts with the caller's mask from before): a launcher's handler is installed for the
+/// launch only, so a signal sent to the process in that time (a terminal's Ctrl-C) must
+/// be taken by the launching thread, not by a waiting caller that may run only after the
+/// handler is gone.
+func onOwnThread<T>(blocking signals: [Int32] = [], _ body: () -> T) -> T {
+  var set = sigset_t()
+  sigemptyset(&set)
+  for signal in signals { sigaddset(&set, signal) }
+  var saved = sigset_t()
+  pthread_sigmask(SIG_BLOCK, &set, &saved)
+  defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
+  let mask = saved
+  return withoutActuallyEscaping(body) { body in
     var result: T? = nil
-    let job = ThreadJob { result = body() }
+    let job = ThreadJob {
+      var original = mask
+      pthread_sigmask(SIG_SETMASK, &original, nil)
+      result = body()
+    }
     let context = Unmanaged.passRetained(job).toOpaque()
     var thread = pthread_t()
     let rc = pthread_create(
@@ -95,6 +115,7 @@ func onOwnThread<T>(_ body: () -> T) -> T {
       }, context)
     if rc != 0 {
       Unmanaged<ThreadJob>.fromOpaque(context).release()
+      pthread_sigmask(SIG_SETMASK, &saved, nil)
       return body()
     }
     pthread_join(thread, nil)

@@ -183,7 +183,7 @@ public enum Tracer {
   ) throws(Launcher.Failure) -> Outcome {
     #if arch(x86_64)
       let env = Launcher.environment(environment)
-      let result = onOwnThread { () -> Result<Outcome, Launcher.Failure> in
+      let result = onOwnThread(blocking: forwardedSignals) { () -> Result<Outcome, Launcher.Failure> in
         withCStrings(arguments) { argv in
           withCStrings(env) { envp in
             filter.withUnsafeBytes { program in

@@ -53,6 +53,38 @@ import TestSupport
     #expect(syscage(["diff", "--subset", Self.docker, Self.docker, "--no-enosys-stub"]).status == 64)
   }
 
+  /// skopeo, a real consumer of OCI layouts, reads the artifact, checks every digest while
+  /// copying it, and hands back the profile `convert --to oci` writes.
+  @Test(.enabled(if: Peer.skopeo.shouldRun, Comment(rawValue: Peer.skopeo.skipReason)))
+  func skopeoReadsAndCopiesTheArtifact() throws {
+    try #require(Peer.skopeo.isAvailable, Comment(rawValue: Peer.skopeo.skipReason))
+    let dir = try tempDir()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let out = dir.appendingPathComponent("artifact").path
+    let r = syscage(["convert", Self.docker, "--to", "oci-artifact", "-o", out])
+    try #require(r.status == 0, "\(r.stderr)")
+    let raw = run("/usr/bin/skopeo", ["inspect", "--raw", "oci:\(out):latest"])
+    try #require(raw.status == 0, "\(raw.stderr)")
+    let manifest = try #require(try JSONSerialization.jsonObject(with: Data(raw.stdout.utf8)) as? [String: Any])
+    #expect(manifest["artifactType"] as? String == "application/vnd.cncf.seccomp-profile.config.v1+json")
+    #expect((manifest["config"] as? [String: Any])?["mediaType"] as? String == "application/vnd.cncf.seccomp-profile.config.v1+json")
+    let layers = try #require(manifest["layers"] as? [[String: Any]])
+    try #require(layers.count == 1)
+    let layerDigest = try #require((layers[0]["digest"] as? String)?.dropFirst(7))
+
+    let copy = dir.appendingPathComponent("copy").path
+    let c = run("/usr/bin/skopeo", ["copy", "oci:\(out):latest", "dir:\(copy)"])
+    #expect(c.status == 0, "\(c.stderr)")
+    let profile = try String(contentsOfFile: copy + "/" + layerDigest, encoding: .utf8)
+    #expect(profile == syscage(["convert", Self.docker, "--to", "oci"]).stdout)
+
+    // A blob changed after the fact is caught by the consumer.
+    let blob = out + "/blobs/sha256/" + layerDigest
+    try Data((profile + " ").utf8).write(to: URL(fileURLWithPath: blob))
+    let bad = run("/usr/bin/skopeo", ["copy", "oci:\(out):latest", "dir:" + dir.appendingPathComponent("bad").path])
+    #expect(bad.status != 0, "skopeo copied a layout whose layer does not match its digest")
+  }
+
   @Test func ociArtifactWritesALayoutIntoANewOrEmptyDirectoryOnly() throws {
     let dir = try tempDir()
     defer { try? FileManager.default.removeItem(at: dir) }

@@ -21,6 +21,7 @@ public enum Peer: String, Sendable {
   case lxc = "LXC (lxc-execute)"
   case nspawn = "systemd-nspawn"
   case systemdRun = "systemd-run and systemd --user"
+  case skopeo = "skopeo (reads OCI image layouts)"
 
   /// Whether this peer can be used on this machine.
   public var isAvailable: Bool {
@@ -40,6 +41,7 @@ public enum Peer: String, Sendable {
     case .lxc: return Self.anyExecutable(["/usr/bin/lxc-execute"])
     case .nspawn: return Self.anyExecutable(["/usr/bin/systemd-nspawn"])
     case .systemdRun: return Self.anyExecutable(["/usr/bin/systemd-run"]) && Self.anyExecutable(["/lib/systemd/systemd"])
+    case .skopeo: return Self.anyExecutable(["/usr/bin/skopeo"])
     }
   }
 
@@ -64,6 +66,7 @@ public enum Peer: String, Sendable {
     case .lxc: "apt-get install lxc"
     case .nspawn: "apt-get install systemd-container"
     case .systemdRun: "apt-get install systemd"
+    case .skopeo: "apt-get install skopeo"
     }
   }
 
