@@ -3,9 +3,6 @@ import Syscalls
 /// Small kernel tables the format converters need: errno names, address families,
 /// namespace flags, and systemd's spelling of the ABIs.
 public enum ConversionTables {
-  /// Linux's generic errno names by number (`ErrnoNames.generic`).
-  public static var errnoNames: [UInt16: String] { ErrnoNames.generic }
-
   /// Whether an ABI numbers errnos as asm-generic does (so that names are safe to write).
   public static func usesGenericErrnos(_ arch: Arch) -> Bool {
     switch arch.abi {
@@ -17,7 +14,7 @@ public enum ConversionTables {
   /// `EPERM` for 1 on ABIs with the generic numbering; the number itself otherwise or
   /// when it has no name.
   public static func errnoName(_ e: UInt16, for arch: Arch) -> String {
-    guard usesGenericErrnos(arch), let name = errnoNames[e] else { return String(e) }
+    guard usesGenericErrnos(arch), let name = ErrnoNames.generic[e] else { return String(e) }
     return name
   }
 

@@ -70,7 +70,7 @@ public struct DefaultActionArgument: Hashable, Sendable, CustomStringConvertible
               : "errno \(n) is out of range; give an errno name (EPERM) or 1-4095")
         }
         errno = n
-      } else if let n = ConversionTables.errnoNames.first(where: { $0.value == parameter.uppercased() })?.key {
+      } else if let n = ErrnoNames.generic.first(where: { $0.value == parameter.uppercased() })?.key {
         errno = UInt32(n)
       } else {
         throw ParseError(description: "'\(parameter)' is not an errno; give a name (EPERM, ENOSYS, EACCES, ...) or a number 1-4095")

@@ -235,7 +235,7 @@ import Testing
   enum Answer: Equatable { case allow, kill, errno(UInt16) }
 
   static func systemdAnswers(_ directives: [String], universe: [String]) -> [String: Answer] {
-    let errnos = Dictionary(ConversionTables.errnoNames.map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+    let errnos = Dictionary(ErrnoNames.generic.map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
     var allowList: Bool? = nil
     var set = Set<String>()
     var explicit: [String: Answer] = [:]
@@ -402,11 +402,11 @@ import Testing
   // MARK: Tables
 
   @Test func tables() {
-    #expect(ConversionTables.errnoNames[1] == "EPERM")
-    #expect(ConversionTables.errnoNames[38] == "ENOSYS")
-    #expect(ConversionTables.errnoNames[97] == "EAFNOSUPPORT")
-    #expect(ConversionTables.errnoNames[133] == "EHWPOISON")
-    #expect(ConversionTables.errnoNames[41] == nil && ConversionTables.errnoNames[58] == nil)
+    #expect(ErrnoNames.generic[1] == "EPERM")
+    #expect(ErrnoNames.generic[38] == "ENOSYS")
+    #expect(ErrnoNames.generic[97] == "EAFNOSUPPORT")
+    #expect(ErrnoNames.generic[133] == "EHWPOISON")
+    #expect(ErrnoNames.generic[41] == nil && ErrnoNames.generic[58] == nil)
     #expect(ConversionTables.errnoName(38, for: .mips64) == "38")
     #expect(ConversionTables.addressFamilies[38] == "AF_ALG" && ConversionTables.addressFamilies[40] == "AF_VSOCK")
     #expect(ConversionTables.addressFamilies.count == 46)
